@@ -1,0 +1,32 @@
+"""The optional Redis cache: reachable and answering PING."""
+
+from __future__ import annotations
+
+import time
+
+import redis
+
+from opscheck.errors import CheckFailed, TargetUnreachable
+from opscheck.secrets import mask_url, redactor
+
+__all__ = ["ping_redis"]
+
+
+def ping_redis(url: str, *, timeout_s: float) -> float:
+    """PING the Redis server at ``url``; return the round trip in milliseconds."""
+    where = f"Redis at {mask_url(url)}"
+    client = redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
+    started = time.perf_counter()
+    try:
+        answer = client.ping()
+    except redis.AuthenticationError as exc:
+        raise CheckFailed(
+            f"login to {where}", "the configured credentials to be accepted", redactor().scrub(str(exc))
+        ) from None
+    except redis.RedisError as exc:
+        raise TargetUnreachable(where, redactor().scrub(str(exc)) or type(exc).__name__) from None
+    finally:
+        client.close()
+    if answer is not True:
+        raise CheckFailed(f"PING to {where}", "PONG", repr(answer))
+    return round((time.perf_counter() - started) * 1000, 1)

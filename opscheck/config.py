@@ -1,0 +1,465 @@
+"""``opscheck.toml`` → typed, validated environment settings.
+
+The file is validated when it is loaded (TOML syntax with file and line, unknown keys with the nearest
+valid spelling, value types). ``${NAME}`` and ``${NAME:-default}`` are resolved *lazily*, when a check
+reads the value: an unset variable errors only the checks that need it, with a message naming the
+variable and the key. A section an environment does not configure makes the checks that need it skip.
+
+Suites read settings as attributes (``opscheck_env.smoke.pages``), never as dictionary lookups.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Generic, TypeVar, overload
+
+from opscheck.errors import ConfigError, SectionNotConfigured, SettingMissing, UsageError
+from opscheck.secrets import Secret
+
+__all__ = [
+    "AuthSettings",
+    "BackupSettings",
+    "CacheSettings",
+    "ConfigFile",
+    "CredentialsSettings",
+    "DatabaseSettings",
+    "Environment",
+    "NotifySettings",
+    "RestoreSettings",
+    "SmokeSettings",
+    "find_config",
+    "load_config",
+]
+
+T = TypeVar("T")
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_REQUIRED: Any = object()
+
+
+def expand(raw: str, key: str, environ: Mapping[str, str]) -> str:
+    """Replace ``${NAME}`` / ``${NAME:-default}`` in ``raw``; raise SettingMissing for an unset NAME."""
+
+    def substitute(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        value = environ.get(name)
+        if value is None or (value == "" and default is not None):
+            if default is None:
+                raise SettingMissing(name, key)
+            return default
+        return value
+
+    return _VARIABLE.sub(substitute, raw)
+
+
+def variables_in(raw: str) -> list[str]:
+    """The environment variable names a raw string value refers to."""
+    return [m.group(1) for m in _VARIABLE.finditer(raw)]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Value parsers: (value, key, base_dir) -> typed value, raising ConfigError naming the key
+# ---------------------------------------------------------------------------------------------------
+Parser = Callable[[Any, str, Path], T]
+
+
+def _type_error(key: str, expected: str, value: Any) -> ConfigError:
+    return ConfigError(f"{key} must be {expected}, got {type(value).__name__} {value!r}")
+
+
+def as_str(value: Any, key: str, base: Path) -> str:
+    if not isinstance(value, str):
+        raise _type_error(key, "a string", value)
+    return value
+
+
+def as_secret(value: Any, key: str, base: Path) -> Secret:
+    return Secret(as_str(value, key, base))
+
+
+def as_bool(value: Any, key: str, base: Path) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in {"true", "false", "1", "0", "yes", "no"}:
+        return value.strip().lower() in {"true", "1", "yes"}
+    raise _type_error(key, "true or false", value)
+
+
+def as_float(value: Any, key: str, base: Path) -> float:
+    if isinstance(value, bool):
+        raise _type_error(key, "a number", value)
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    raise _type_error(key, "a number", value)
+
+
+def as_positive_float(value: Any, key: str, base: Path) -> float:
+    number = as_float(value, key, base)
+    if number <= 0:
+        raise ConfigError(f"{key} must be greater than 0, got {number:g}")
+    return number
+
+
+def as_str_list(value: Any, key: str, base: Path) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _type_error(key, "a list of strings", value)
+    return list(value)
+
+
+def as_str_map(value: Any, key: str, base: Path) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise _type_error(key, "a table of strings", value)
+    return dict(value)
+
+
+def as_int_map(value: Any, key: str, base: Path) -> dict[str, int]:
+    if not isinstance(value, dict) or not all(
+        isinstance(v, int) and not isinstance(v, bool) for v in value.values()
+    ):
+        raise _type_error(key, "a table of whole numbers", value)
+    return dict(value)
+
+
+def as_optional_path(value: Any, key: str, base: Path) -> Path | None:
+    text = as_str(value, key, base).strip()
+    if not text:
+        return None
+    path = Path(text).expanduser()
+    return path if path.is_absolute() else (base / path)
+
+
+def as_choice(*choices: str) -> Parser[str]:
+    def parse(value: Any, key: str, base: Path) -> str:
+        text = as_str(value, key, base)
+        if text not in choices:
+            raise ConfigError(f"{key} must be one of {', '.join(choices)}, got {text!r}")
+        return text
+
+    return parse
+
+
+# ---------------------------------------------------------------------------------------------------
+# Settings: a descriptor per key, resolved on access
+# ---------------------------------------------------------------------------------------------------
+class Setting(Generic[T]):
+    """One key of a config section: its parser, default, and whether its value is a credential."""
+
+    def __init__(self, parse: Parser[T], default: Any = _REQUIRED, *, secret: bool = False, doc: str = ""):
+        self.parse = parse
+        self.default = default
+        self.secret = secret
+        self.doc = doc
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @property
+    def required(self) -> bool:
+        return self.default is _REQUIRED
+
+    @overload
+    def __get__(self, obj: None, objtype: type) -> Setting[T]: ...
+    @overload
+    def __get__(self, obj: Section, objtype: type) -> T: ...
+    def __get__(self, obj: Section | None, objtype: type) -> Setting[T] | T:
+        if obj is None:
+            return self
+        return obj.resolve(self)
+
+
+@dataclass
+class Section:
+    """A table of ``opscheck.toml``; subclasses declare their keys as :class:`Setting` attributes."""
+
+    raw: Mapping[str, Any]
+    key: str
+    environment: str
+    base_dir: Path
+    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
+
+    optional: ClassVar[bool] = False
+
+    @classmethod
+    def settings(cls) -> dict[str, Setting[Any]]:
+        found: dict[str, Setting[Any]] = {}
+        for klass in reversed(cls.__mro__):
+            found.update({k: v for k, v in vars(klass).items() if isinstance(v, Setting)})
+        return found
+
+    def resolve(self, setting: Setting[T]) -> T:
+        key = f"{self.key}.{setting.name}"
+        if setting.name not in self.raw:
+            if setting.required:
+                raise SectionNotConfigured(key, self.environment)
+            return setting.default  # type: ignore[no-any-return]
+        value = self.raw[setting.name]
+        if isinstance(value, str):
+            value = expand(value, key, self.environ)
+        return setting.parse(value, key, self.base_dir)
+
+    def is_set(self, name: str) -> bool:
+        """Whether the key is present in the file (regardless of whether its variables are set)."""
+        return name in self.raw
+
+    def validate(self) -> None:
+        """Check types of the values that need no environment variable; reject unknown keys."""
+        known = self.settings()
+        for name, value in self.raw.items():
+            if name not in known:
+                raise _unknown_key(f"{self.key}.{name}", name, known)
+            if isinstance(value, str) and variables_in(value):
+                continue
+            known[name].parse(value, f"{self.key}.{name}", self.base_dir)
+
+    def credential_values(self) -> Iterator[str]:
+        """Raw-resolved values of credential keys, for the redactor (unset variables are passed over)."""
+        for name, setting in self.settings().items():
+            value = self.raw.get(name)
+            if not setting.secret or not isinstance(value, str):
+                continue
+            try:
+                yield expand(value, f"{self.key}.{name}", self.environ)
+            except SettingMissing:
+                continue
+
+
+def _unknown_key(key: str, name: str, known: Mapping[str, object]) -> ConfigError:
+    near = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    hint = f"; did you mean {near[0]!r}?" if near else f"; valid keys: {', '.join(sorted(known))}"
+    return ConfigError(f"unknown key {key}{hint}")
+
+
+class SmokeSettings(Section):
+    health_path = Setting(as_str, "/api/health", doc="health endpoint path")
+    pages = Setting(as_str_list, ["/"], doc="pages that must answer 200")
+    max_latency_ms = Setting(as_positive_float, 1500.0, doc="latency budget per request")
+    tls_min_days = Setting(as_float, 14.0, doc="minimum days of certificate validity left")
+    security_headers = Setting(as_bool, True, doc="check HSTS, nosniff, framing and Referrer-Policy")
+
+
+class DatabaseSettings(Section):
+    optional = True
+    url = Setting(as_secret, secret=True, doc="PostgreSQL URL, always opened read-only")
+    max_latency_ms = Setting(as_positive_float, 1000.0, doc="connect + SELECT 1 budget")
+
+
+class CacheSettings(Section):
+    optional = True
+    redis_url = Setting(as_secret, secret=True, doc="Redis URL")
+
+
+class BackupSettings(Section):
+    optional = True
+    location = Setting(as_str, doc="s3://bucket/prefix/, file:///abs/dir or a relative dir")
+    s3_endpoint_url = Setting(as_str, "", doc="S3-compatible endpoint")
+    region = Setting(as_str, "", doc="AWS region of the bucket")
+    rpo_hours = Setting(as_positive_float, 24.0)
+    rto_minutes = Setting(as_positive_float, 120.0)
+    retention_days = Setting(as_positive_float, 30.0)
+
+
+class RestoreSettings(Section):
+    provider = Setting(as_choice("auto", "testcontainers", "local"), "auto")
+    image = Setting(as_str, "postgres:16")
+    expect_tables = Setting(as_str_list, ["User", "Account", "Session", "_prisma_migrations"])
+    min_rows = Setting(as_int_map, {})
+
+
+class AuthSettings(Section):
+    optional = True
+    username = Setting(as_str, doc="synthetic smoke user")
+    password = Setting(as_secret, secret=True, doc="smoke user's password")
+    expected_providers = Setting(as_str_list, ["credentials"])
+    protected_paths = Setting(as_str_list, [])
+    fail_on_jwt_replay = Setting(as_bool, False)
+
+
+class CredentialsSettings(Section):
+    env_file = Setting(as_optional_path, None, doc="dotenv file; default: the process environment")
+    required = Setting(as_str_list, ["DATABASE_URL", "NEXTAUTH_SECRET", "NEXTAUTH_URL", "SENTRY_DSN"])
+
+
+class NotifySettings(Section):
+    optional = True
+    webhook_url = Setting(as_secret, secret=True, doc="receives a JSON post for every failed check")
+    min_severity = Setting(as_choice("P0", "P1", "P2", "P3"), "P1")
+    timeout_s = Setting(as_positive_float, 5.0)
+
+
+class EnvironmentSettings(Section):
+    """The top-level keys of ``[environments.NAME]``."""
+
+    base_url = Setting(as_str, doc="the deployed app")
+    production = Setting(as_bool, False, doc="never anything destructive")
+    runbook = Setting(as_optional_path, None, doc="markdown runbook remediation text is taken from")
+    runbook_url = Setting(as_str, "", doc="where people read the runbook (links get #section)")
+    expected_version = Setting(as_str, "", doc="version /api/health must report")
+    ca_bundle = Setting(as_optional_path, None, doc="PEM file for private CAs")
+    timeout_s = Setting(as_positive_float, 10.0, doc="per network operation")
+    retries = Setting(as_float, 3.0, doc="attempts for transient network errors")
+    runbook_sections = Setting(as_str_map, {}, doc="section slug -> your runbook's heading")
+
+
+SECTIONS: dict[str, type[Section]] = {
+    "smoke": SmokeSettings,
+    "database": DatabaseSettings,
+    "cache": CacheSettings,
+    "backups": BackupSettings,
+    "restore": RestoreSettings,
+    "auth": AuthSettings,
+    "credentials": CredentialsSettings,
+    "notify": NotifySettings,
+}
+
+
+class Environment(EnvironmentSettings):
+    """The selected environment's settings; each section is a typed attribute."""
+
+    name: str = ""
+
+    def section(self, name: str) -> Section:
+        cls = SECTIONS[name]
+        key = f"{self.key}.{name}"
+        raw = self.raw.get(name)
+        if raw is None:
+            if cls.optional:
+                raise SectionNotConfigured(f"[{key}]", self.environment)
+            raw = {}
+        return cls(raw, key, self.environment, self.base_dir, self.environ)
+
+    def has(self, name: str) -> bool:
+        return isinstance(self.raw.get(name), dict)
+
+    @property
+    def smoke(self) -> SmokeSettings:
+        return self.section("smoke")  # type: ignore[return-value]
+
+    @property
+    def database(self) -> DatabaseSettings:
+        return self.section("database")  # type: ignore[return-value]
+
+    @property
+    def cache(self) -> CacheSettings:
+        return self.section("cache")  # type: ignore[return-value]
+
+    @property
+    def backups(self) -> BackupSettings:
+        return self.section("backups")  # type: ignore[return-value]
+
+    @property
+    def restore(self) -> RestoreSettings:
+        return self.section("restore")  # type: ignore[return-value]
+
+    @property
+    def auth(self) -> AuthSettings:
+        return self.section("auth")  # type: ignore[return-value]
+
+    @property
+    def credentials(self) -> CredentialsSettings:
+        return self.section("credentials")  # type: ignore[return-value]
+
+    @property
+    def notify(self) -> NotifySettings:
+        return self.section("notify")  # type: ignore[return-value]
+
+    @property
+    def is_https(self) -> bool:
+        return self.base_url.lower().startswith("https://")
+
+    def validate(self) -> None:
+        known: dict[str, object] = {**self.settings(), **SECTIONS}
+        for name, value in self.raw.items():
+            if name in SECTIONS:
+                if not isinstance(value, dict):
+                    raise ConfigError(f"{self.key}.{name} must be a table ([{self.key}.{name}])")
+                SECTIONS[name](value, f"{self.key}.{name}", self.environment, self.base_dir).validate()
+            elif name not in known:
+                raise _unknown_key(f"{self.key}.{name}", name, known)
+            elif not (isinstance(value, str) and variables_in(value)):
+                self.settings()[name].parse(value, f"{self.key}.{name}", self.base_dir)
+
+    def credential_values(self) -> Iterator[str]:
+        yield from super().credential_values()
+        for name in SECTIONS:
+            if self.has(name):
+                yield from self.section(name).credential_values()
+
+
+@dataclass(frozen=True)
+class ConfigFile:
+    """A loaded ``opscheck.toml``."""
+
+    path: Path
+    environments: Mapping[str, Mapping[str, Any]]
+
+    def environment(self, name: str, environ: Mapping[str, str] | None = None) -> Environment:
+        """The named environment, or a UsageError listing the configured ones."""
+        if name not in self.environments:
+            near = difflib.get_close_matches(name, list(self.environments), n=1)
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            raise UsageError(f"unknown environment {name!r}{hint}; {self.path} configures: {self.listing()}")
+        env = Environment(
+            self.environments[name],
+            f"environments.{name}",
+            name,
+            self.path.parent,
+            os.environ if environ is None else environ,
+        )
+        env.name = name
+        return env
+
+    def listing(self) -> str:
+        return ", ".join(sorted(self.environments)) or "(none)"
+
+
+def load_config(path: Path, environ: Mapping[str, str] | None = None) -> ConfigFile:
+    """Read and validate ``path``; raise ConfigError naming the file, line or key that is wrong."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    for name in data:
+        if name != "environments":
+            raise _unknown_key(name, name, {"environments": None})
+    environments = data.get("environments", {})
+    if not isinstance(environments, dict) or not environments:
+        raise ConfigError(f"{path}: no [environments.NAME] table is configured")
+    config = ConfigFile(path.resolve(), environments)
+    for name, table in environments.items():
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: environments.{name} must be a table")
+        env = config.environment(name, environ)
+        try:
+            env.validate()
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+        if "base_url" not in table:
+            raise ConfigError(f"{path}: environments.{name}.base_url is required")
+    return config
+
+
+def find_config(option: str | None, env_value: str | None, rootdir: Path) -> tuple[Path | None, str]:
+    """Where the config file is, and where that choice came from (option, env or default)."""
+    if option:
+        return Path(option).expanduser().resolve(), "option --opscheck-config"
+    if env_value:
+        return Path(env_value).expanduser().resolve(), "env OPSCHECK_CONFIG"
+    candidate = rootdir / "opscheck.toml"
+    return (candidate if candidate.is_file() else None), "default <rootdir>/opscheck.toml"

@@ -1,0 +1,86 @@
+"""The opscheck exception tree.
+
+Every problem opscheck reports is one of these; the plugin turns them into concise, secret-free
+check results (no traceback dump) with the runbook section to follow::
+
+    OpscheckError
+    ├── UsageError                  bad option or environment name (pytest exit 4)
+    │   └── ConfigError             opscheck.toml is malformed, has an unknown key or a wrong type
+    ├── SettingMissing              a `${VAR}` the check needs is unset        -> outcome "error"
+    ├── SectionNotConfigured        the environment lacks a config section     -> outcome "skipped"
+    ├── TargetUnreachable           connection refused, DNS, timeout, TLS      -> outcome "error"
+    └── CheckFailed                 the target answered, with the wrong thing  -> outcome "failed"
+
+A target that cannot be reached is an *error*; a target that answers wrongly is a *failure*.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CheckFailed",
+    "ConfigError",
+    "OpscheckError",
+    "SectionNotConfigured",
+    "SettingMissing",
+    "TargetUnreachable",
+    "UsageError",
+]
+
+
+class OpscheckError(Exception):
+    """Base class of everything opscheck raises on purpose."""
+
+    #: outcome this error gives a check in opscheck's reports
+    outcome = "error"
+
+
+class UsageError(OpscheckError):
+    """The command line or environment selection is wrong (pytest exit status 4)."""
+
+
+class ConfigError(UsageError):
+    """The configuration file cannot be used; the message names the file, line or key."""
+
+
+class SettingMissing(OpscheckError):
+    """A value the check needs comes from an environment variable that is not set."""
+
+    def __init__(self, variable: str, key: str) -> None:
+        self.variable = variable
+        self.key = key
+        super().__init__(f"{variable} is not set ({key})")
+
+
+class SectionNotConfigured(OpscheckError):
+    """The selected environment does not configure what this check verifies: the check is skipped."""
+
+    outcome = "skipped"
+
+    def __init__(self, key: str, environment: str) -> None:
+        self.key = key
+        self.environment = environment
+        super().__init__(f"{key} is not configured for environment {environment!r}")
+
+
+class CheckFailed(OpscheckError, AssertionError):
+    """The target answered, but not as the runbook expects.
+
+    ``checked`` names the thing, ``expected`` the runbook's expectation, ``seen`` what was observed.
+    """
+
+    outcome = "failed"
+
+    def __init__(self, checked: str, expected: str, seen: str) -> None:
+        self.checked = checked
+        self.expected = expected
+        self.seen = seen
+        super().__init__(f"{checked}: expected {expected}, saw {seen}")
+
+
+class TargetUnreachable(OpscheckError):
+    """The target could not be reached at all (refused, DNS failure, timeout, TLS handshake)."""
+
+    def __init__(self, checked: str, reason: str) -> None:
+        self.checked = checked
+        self.reason = reason
+        super().__init__(f"{checked}: could not be reached ({reason})")

@@ -1,0 +1,211 @@
+"""HTTP for checks: an httpx client with explicit timeouts, bounded retries and redaction.
+
+* Transient failures during a rollout (connection refused or reset, 502/503/504) are retried with
+  tenacity, bounded in attempts and in total time; every retry is noted on the running check, which is
+  then reported as flaky, never silently green. Timeouts are not retried: a blackholed target costs one
+  timeout, not several.
+* A target that cannot be reached raises :class:`~opscheck.errors.TargetUnreachable` naming the request.
+* Session and CSRF cookie values are registered as secrets the moment they arrive.
+* :meth:`OpsClient.probe_many` fetches many paths concurrently, so a smoke gate over 40 pages costs
+  about one round trip; each page keeps its own verdict.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import ssl
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from contextvars import copy_context
+from dataclasses import dataclass, field
+from http.cookies import CookieError, SimpleCookie
+from pathlib import Path
+from typing import Any
+
+import httpx
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    retry_if_result,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_exponential,
+)
+
+from opscheck.context import note_retry, retry_sink
+from opscheck.errors import TargetUnreachable
+from opscheck.secrets import mask_url, redactor
+
+__all__ = ["RETRY_STATUSES", "OpsClient", "Probe", "describe_transport_error", "ssl_context"]
+
+RETRY_STATUSES = frozenset({502, 503, 504})
+_RETRY_ERRORS = (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+_SECRET_COOKIE = re.compile(r"session|csrf|token|auth|sid|jwt", re.IGNORECASE)
+_NOT_SECRET_COOKIE = re.compile(r"callback", re.IGNORECASE)
+
+
+def ssl_context(ca_bundle: Path | None) -> ssl.SSLContext:
+    """Verification with the system store, plus the environment's private CA bundle if set."""
+    context = ssl.create_default_context()
+    if ca_bundle is not None:
+        context.load_verify_locations(cafile=str(ca_bundle))
+    return context
+
+
+def describe_transport_error(exc: BaseException) -> str:
+    """A short, secret-free reason for a transport failure."""
+    if isinstance(exc, httpx.TimeoutException):
+        kind = type(exc).__name__.replace("Timeout", " timeout").strip().lower()
+        return f"{kind} after the configured timeout"
+    text = str(exc) or type(exc).__name__
+    if "CERTIFICATE_VERIFY_FAILED" in text or isinstance(exc.__cause__, ssl.SSLError):
+        return f"TLS verification failed: {text}"
+    if "Name or service not known" in text or "nodename nor servname" in text or "-2]" in text:
+        return f"DNS lookup failed: {text}"
+    if "Connection refused" in text or "111]" in text:
+        return "connection refused"
+    return redactor().scrub(text)
+
+
+def _last_outcome(state: RetryCallState) -> httpx.Response:
+    """When retries run out: the last response, or the last exception raised again."""
+    assert state.outcome is not None
+    return state.outcome.result()  # type: ignore[no-any-return]
+
+
+class RetryingTransport(httpx.BaseTransport):
+    """Retries transient failures of the wrapped transport, bounded by attempts and total time."""
+
+    def __init__(self, inner: httpx.BaseTransport, attempts: int, budget_s: float) -> None:
+        self.inner = inner
+        self.attempts = max(1, attempts)
+        self.budget_s = budget_s
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        def before_sleep(state: RetryCallState) -> None:
+            outcome = state.outcome
+            if outcome is not None and outcome.failed:
+                reason = describe_transport_error(outcome.exception() or Exception())
+            else:
+                reason = f"HTTP {outcome.result().status_code}" if outcome else "?"
+            note_retry(
+                f"{request.method} {mask_url(str(request.url))}: {reason} (attempt {state.attempt_number})"
+            )
+            if outcome is not None and not outcome.failed:
+                outcome.result().close()
+
+        retrying = Retrying(
+            stop=stop_after_attempt(self.attempts) | stop_after_delay(self.budget_s),
+            wait=wait_exponential(multiplier=0.25, max=2),
+            retry=retry_if_exception_type(_RETRY_ERRORS)
+            | retry_if_result(lambda r: r.status_code in RETRY_STATUSES),
+            before_sleep=before_sleep,
+            retry_error_callback=_last_outcome,
+        )
+        return retrying(self._send, request)
+
+    def _send(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        if response.status_code in RETRY_STATUSES:
+            response.read()
+        return response
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def _register_cookies(response: httpx.Response) -> None:
+    for header in response.headers.get_list("set-cookie"):
+        cookie = SimpleCookie()
+        try:
+            cookie.load(header)
+        except CookieError:
+            name, _, rest = header.partition("=")
+            value = rest.split(";", 1)[0]
+            if _SECRET_COOKIE.search(name) and not _NOT_SECRET_COOKIE.search(name):
+                redactor().add(value)
+            continue
+        for name, morsel in cookie.items():
+            if _SECRET_COOKIE.search(name) and not _NOT_SECRET_COOKIE.search(name):
+                redactor().add(morsel.value)
+
+
+@dataclass
+class Probe:
+    """One GET of a path: what came back, how long it took, how often it had to be retried."""
+
+    path: str
+    url: str
+    status: int | None = None
+    latency_ms: float | None = None
+    headers: httpx.Headers = field(default_factory=httpx.Headers)
+    text: str = ""
+    error: str | None = None
+    retries: list[str] = field(default_factory=list)
+
+    def json(self) -> Any:
+        return json.loads(self.text)
+
+
+class OpsClient(httpx.Client):
+    """httpx client on the environment's base URL; unreachable targets raise TargetUnreachable."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout_s: float,
+        ca_bundle: Path | None = None,
+        attempts: int = 3,
+        **kwargs: Any,
+    ) -> None:
+        verify: ssl.SSLContext = ssl_context(ca_bundle)
+        transport = RetryingTransport(httpx.HTTPTransport(verify=verify), attempts, budget_s=timeout_s)
+        hooks = kwargs.pop("event_hooks", {})
+        hooks.setdefault("response", []).append(_register_cookies)
+        super().__init__(
+            base_url=base_url,
+            timeout=httpx.Timeout(timeout_s),
+            transport=transport,
+            event_hooks=hooks,
+            follow_redirects=False,
+            headers={"User-Agent": "opscheck"},
+            **kwargs,
+        )
+        self.timeout_s = timeout_s
+
+    def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
+        try:
+            return super().send(request, **kwargs)
+        except httpx.TransportError as exc:
+            raise TargetUnreachable(
+                f"{request.method} {mask_url(str(request.url))}", describe_transport_error(exc)
+            ) from None
+
+    def probe(self, path: str) -> Probe:
+        """GET ``path`` and record the outcome instead of raising: for concurrent probe phases."""
+        probe = Probe(path, mask_url(str(self.base_url.join(path))))
+        with retry_sink(probe.retries):
+            started = time.perf_counter()
+            try:
+                response = self.get(path)
+            except TargetUnreachable as exc:
+                probe.error = exc.reason
+            else:
+                probe.status = response.status_code
+                probe.headers = response.headers
+                probe.text = response.text
+            probe.latency_ms = round((time.perf_counter() - started) * 1000, 1)
+        return probe
+
+    def probe_many(self, paths: Iterable[str], max_workers: int = 64) -> dict[str, Probe]:
+        """GET every path concurrently; results keyed by path."""
+        unique = list(dict.fromkeys(paths))
+        if not unique:
+            return {}
+        with ThreadPoolExecutor(max_workers=min(max_workers, len(unique))) as pool:
+            futures = {path: pool.submit(copy_context().run, self.probe, path) for path in unique}
+            return {path: future.result() for path, future in futures.items()}

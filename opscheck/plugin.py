@@ -1,0 +1,329 @@
+"""The opscheck pytest plugin: hook implementations only; the work is done in the modules they call.
+
+Loaded through the ``pytest11`` entry point. It stays inert (no reports, no redaction hooks beyond the
+cheap ones) until an environment is selected with ``--env`` or ``OPSCHECK_ENV``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import time
+import warnings
+from collections.abc import Generator
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import pytest
+from _pytest.reports import CollectReport
+
+from opscheck import allure_bridge, hookspecs
+from opscheck.context import CheckRecord, recording
+from opscheck.errors import OpscheckError, SectionNotConfigured, UsageError
+from opscheck.markers import MARKERS, CheckSpec, InvalidMarker, check_spec, is_destructive
+from opscheck.redaction import install_log_redaction, scrub_report, wrap_terminal
+from opscheck.report import markdown_summary, terminal_lines
+from opscheck.session import SPEC, STATE, OpscheckSession, resolve_session, state
+
+__all__: list[str] = []
+
+pytest_plugins = ["opscheck.fixtures"]
+
+RECORD = pytest.StashKey[CheckRecord]()
+_FIXTURES = frozenset({"opscheck_env", "http", "db", "remediation", "check"})
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("opscheck", "opscheck: runbook verification")
+    group.addoption(
+        "--env",
+        dest="opscheck_env",
+        metavar="NAME",
+        help="environment of opscheck.toml to verify (env OPSCHECK_ENV)",
+    )
+    group.addoption(
+        "--opscheck-config",
+        dest="opscheck_config",
+        metavar="PATH",
+        help="config file (env OPSCHECK_CONFIG; default <rootdir>/opscheck.toml)",
+    )
+    group.addoption(
+        "--gate",
+        dest="opscheck_gate",
+        metavar="P0..P3",
+        type=str.upper,
+        help="lowest severity that fails the run (env OPSCHECK_GATE; default P3)",
+    )
+    group.addoption(
+        "--opscheck-reports",
+        dest="opscheck_reports",
+        metavar="DIR",
+        help="output directory (env OPSCHECK_REPORTS; default reports/)",
+    )
+    group.addoption(
+        "--backup",
+        dest="opscheck_backup",
+        metavar="NAME|TIMESTAMP|latest",
+        default="latest",
+        help="which backup the restore drill uses (default latest)",
+    )
+    group.addoption(
+        "--allow-destructive",
+        dest="opscheck_allow_destructive",
+        action="store_true",
+        help="run checks marked destructive; refused for environments with production = true",
+    )
+    group.addoption(
+        "--fail-on-flaky",
+        dest="opscheck_fail_on_flaky",
+        action="store_true",
+        help="a check that passed only after a retry fails the run",
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    for name, text in MARKERS.items():
+        config.addinivalue_line("markers", text if text.startswith(name) else f"{name}: {text}")
+    try:
+        session = resolve_session(config)
+    except UsageError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[STATE] = session
+    install_log_redaction()
+    if not session.active:
+        return
+    config.pluginmanager.register(_ResultCollector(session), "opscheck-results")
+    extra = config.hook.pytest_opscheck_secrets(config=config, environment=session.environment)
+    for values in extra:
+        session.redactor.add_all(values)
+    if not session.is_worker:
+        session.reports_dir.mkdir(parents=True, exist_ok=True)
+        if not config.option.xmlpath:
+            config.option.xmlpath = str(session.reports_dir / "junit.xml")
+        _install_sigterm()
+    # allure-pytest writes raw values; opscheck registers allure's listener itself with a redacting
+    # file logger, in pytest_sessionstart (after allure-pytest's own pytest_configure has run)
+    if allure_bridge.available():
+        chosen = getattr(config.option, "allure_report_dir", None)
+        session.allure_dir = Path(chosen).resolve() if chosen else session.reports_dir / "allure-results"
+        config.option.allure_report_dir = None
+
+
+def _install_sigterm() -> None:
+    """SIGTERM ends the run like Ctrl-C, so reports are still written and servers are stopped."""
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    with contextlib.suppress(ValueError):  # not the main thread: leave signals alone
+        signal.signal(signal.SIGTERM, interrupt)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    ops = state(session.config)
+    if ops is None or not ops.active:
+        return
+    wrap_terminal(session.config)
+    if ops.allure_dir is not None:
+        clean = not session.config.option.collectonly and not ops.is_worker
+        allure_bridge.start_results(session.config, ops.allure_dir, clean)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    ops = state(config)
+    return ops.header_lines() if ops is not None and ops.active else []
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    ops = state(config)
+    assert ops is not None
+    keep: list[pytest.Item] = []
+    deselected: list[pytest.Item] = []
+    checks = 0
+    for item in items:
+        try:
+            spec = check_spec(item)
+        except InvalidMarker as exc:
+            report = CollectReport(item.nodeid, "failed", f"{item.nodeid}: {exc}", [])
+            config.hook.pytest_collectreport(report=report)
+            continue
+        is_check = spec.declared or bool(_FIXTURES.intersection(getattr(item, "fixturenames", ())))
+        if not is_check:
+            keep.append(item)
+            continue
+        checks += 1
+        item.stash[SPEC] = spec
+        if is_destructive(item) and not ops.allow_destructive:
+            deselected.append(item)
+            continue
+        if ops.active:
+            _label(item, spec, ops)
+        keep.append(item)
+    if checks and not ops.active:
+        raise pytest.UsageError(ops.missing_env_message())
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        ops.deselected_destructive = len(deselected)
+    items[:] = keep
+
+
+def _label(item: pytest.Item, spec: CheckSpec, ops: OpscheckSession) -> None:
+    remedy = ops.remedy(spec.section) if spec.section else None
+    if spec.section and remedy is not None and not remedy.from_runbook:
+        ops.missing_sections.setdefault(spec.section, []).append(item.nodeid)
+    if not spec.declared:
+        ops.undeclared.append(item.nodeid)
+    path = item.nodeid.split("::", 1)[0]
+    parts = path.split("/")
+    suite = parts[-2] if len(parts) >= 2 else "checks"
+    module = Path(path).stem.removeprefix("test_").replace("_", " ")
+    title = remedy.title if remedy else None
+    for marker in allure_bridge.label_markers(
+        spec.severity,
+        suite=suite,
+        module=module,
+        environment=ops.env_name,
+        section=title,
+        link=remedy.link if remedy else None,
+    ):
+        item.add_marker(marker)
+
+
+def pytest_report_collectionfinish(config: pytest.Config) -> list[str]:
+    ops = state(config)
+    return ops.collection_lines() if ops is not None and ops.active else []
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(
+    item: pytest.Item, nextitem: pytest.Item | None
+) -> Generator[None, object, object]:
+    record = CheckRecord()
+    item.stash[RECORD] = record
+    with recording(record):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    ops = state(item.config)
+    spec = item.stash.get(SPEC, None)
+    if ops is None or not ops.active or spec is None:
+        scrub_report(report)
+        return report
+    record = item.stash.get(RECORD, CheckRecord())
+    excinfo = call.excinfo
+    error = excinfo.value if excinfo is not None else None
+    flaky_failed = False
+    if isinstance(error, SectionNotConfigured):
+        report.outcome = "skipped"
+        report.longrepr = (str(item.path), (item.location[1] or 0) + 1, f"Skipped: {error}")
+    elif report.when == "call" and report.passed and record.retries and ops.fail_on_flaky:
+        report.outcome = "failed"
+        flaky_failed = True
+    data = ops.result_data(report, spec, record, error, flaky_failed=flaky_failed)
+    if report.failed:
+        remedy = ops.remedy(spec.section) if spec.section else ops.generic_remedy()
+        text = remedy.render() + "".join(f"\n\n{extra}" for extra in record.remediation)
+        data.update(
+            remediation=text,
+            headline=remedy.headline,
+            section_title=remedy.title,
+            section_slug=spec.section,
+            section_link=remedy.link,
+        )
+        summary = data["message"]
+        if isinstance(error, OpscheckError) or flaky_failed:
+            body = f"{summary}\n\n[{spec.severity}] Runbook: {text}"
+        else:
+            body = f"{report.longreprtext}\n\n[{spec.severity}] Runbook: {text}"
+        report.longrepr = body
+        allure_bridge.attach_text(f"Remediation: {remedy.title}", text)
+    if report.when == "call" and record.metrics:
+        allure_bridge.attach_text("Metrics", "\n".join(f"{k}: {v}" for k, v in record.metrics.items()))
+    report.opscheck = data  # type: ignore[attr-defined]
+    scrub_report(report)
+    if report.failed:
+        _call_remediation_hook(item, report, ops, spec)
+    return report
+
+
+def _call_remediation_hook(
+    item: pytest.Item, report: pytest.TestReport, ops: OpscheckSession, spec: CheckSpec
+) -> None:
+    remedy = ops.remedy(spec.section) if spec.section else ops.generic_remedy()
+    try:
+        item.config.hook.pytest_opscheck_remediation(item=item, report=report, remediation=remedy)
+    except Exception as exc:  # a notifier's failure must not change the verdict
+        message = ops.redactor.scrub(f"pytest_opscheck_remediation failed for {item.nodeid}: {exc!r}")
+        warnings.warn(pytest.PytestWarning(message), stacklevel=1)
+
+
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    scrub_report(report)
+
+
+class _ResultCollector:
+    """Folds every phase report (also those xdist workers send to the controller) into the summary."""
+
+    def __init__(self, ops: OpscheckSession) -> None:
+        self.ops = ops
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        data = getattr(report, "opscheck", None)
+        if data is not None:
+            self.ops.summary.add(report.nodeid, report.when, report.outcome, data, report.duration)
+
+    def pytest_keyboard_interrupt(self) -> None:
+        self.ops.interrupted = True
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    ops = state(session.config)
+    if ops is None or not ops.active or ops.is_worker:
+        return
+    summary = ops.summary
+    summary.duration_s = time.monotonic() - ops.started_monotonic
+    summary.interrupted = exitstatus == pytest.ExitCode.INTERRUPTED or ops.interrupted
+    if exitstatus == pytest.ExitCode.TESTS_FAILED and summary.checks and not summary.gate_failures():
+        session.exitstatus = pytest.ExitCode.OK
+    elif exitstatus == pytest.ExitCode.OK and summary.gate_failures():
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    summary.exit_status = int(session.exitstatus)
+    summary.write_json(ops.reports_dir / "opscheck-summary.json")
+    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if step_summary:
+        try:
+            with open(step_summary, "a", encoding="utf-8") as handle:
+                handle.write(markdown_summary(summary))
+        except OSError as exc:
+            logging.getLogger("opscheck").warning("cannot append to GITHUB_STEP_SUMMARY: %s", exc.strerror)
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    ops = state(config)
+    if ops is None or not ops.active:
+        return
+    terminalreporter.section(f"opscheck · {ops.env_name} · gate {ops.gate}", bold=True)
+    for line in terminal_lines(ops.summary, width=terminalreporter._tw.fullwidth):
+        red = line.startswith(("FAIL", "INTERRUPTED", "NO CHECKS"))
+        green = line.startswith("PASS")
+        terminalreporter.write_line(line, red=red, green=green, bold=red or green)
+    terminalreporter.write_line(f"reports: {ops.reports_dir}")

@@ -1,0 +1,84 @@
+"""Read-only PostgreSQL sessions for an environment's database.
+
+Production is sacred: every session opscheck opens for an environment is read-only twice over, by the
+server setting ``default_transaction_read_only`` sent at connect time and by psycopg's ``read_only``
+transaction attribute. A write attempt fails with "cannot execute ... in a read-only transaction".
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import psycopg
+
+from opscheck.errors import CheckFailed, TargetUnreachable
+from opscheck.secrets import mask_url, redactor
+
+__all__ = ["ProbeResult", "connect_readonly", "probe_database"]
+
+_AUTH_FAILURES = ("password authentication failed", "no password supplied", 'role "', "pg_hba.conf")
+
+
+def _reason(exc: psycopg.Error) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    text = lines[-1] if lines else type(exc).__name__
+    text = text.removeprefix("FATAL:").strip()
+    return redactor().scrub(text)
+
+
+def connect_readonly(url: str, *, timeout_s: float, application_name: str = "opscheck") -> psycopg.Connection:
+    """A read-only connection to ``url``; unreachable → TargetUnreachable, bad login → CheckFailed."""
+    where = f"PostgreSQL at {mask_url(url)}"
+    try:
+        conn = psycopg.connect(
+            url,
+            connect_timeout=max(2, round(timeout_s)),
+            application_name=application_name,
+            options=f"-c default_transaction_read_only=on -c statement_timeout={round(timeout_s * 1000)}",
+            autocommit=False,
+        )
+    except psycopg.OperationalError as exc:
+        reason = _reason(exc)
+        if any(marker in reason for marker in _AUTH_FAILURES):
+            raise CheckFailed(
+                f"login to {where}", "the configured credentials to be accepted", reason
+            ) from None
+        raise TargetUnreachable(where, reason) from None
+    except psycopg.Error as exc:
+        raise TargetUnreachable(where, _reason(exc)) from None
+    conn.read_only = True
+    return conn
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    server_version: str
+    connect_ms: float
+    query_ms: float
+
+    @property
+    def total_ms(self) -> float:
+        return round(self.connect_ms + self.query_ms, 1)
+
+
+def probe_database(url: str, *, timeout_s: float) -> ProbeResult:
+    """Connect read-only, run ``SELECT 1``, and time both."""
+    started = time.perf_counter()
+    conn = connect_readonly(url, timeout_s=timeout_s)
+    connected = time.perf_counter()
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            row = cursor.fetchone()
+            if row != (1,):
+                raise CheckFailed(f"SELECT 1 on PostgreSQL at {mask_url(url)}", "(1,)", repr(row))
+        finished = time.perf_counter()
+        version = str(conn.info.parameter_status("server_version") or "unknown")
+    except psycopg.Error as exc:
+        raise TargetUnreachable(f"SELECT 1 on PostgreSQL at {mask_url(url)}", _reason(exc)) from None
+    finally:
+        conn.close()
+    return ProbeResult(
+        version, round((connected - started) * 1000, 1), round((finished - connected) * 1000, 1)
+    )

@@ -1,0 +1,213 @@
+"""Check results and the reports made of them: summary JSON, terminal table, GitHub step summary.
+
+Every phase report of a check carries ``report.opscheck`` (a JSON-able dict, so it crosses from xdist
+workers to the controller); the controller folds the phases of each check into one :class:`CheckResult`.
+Everything written here has already passed the redactor, and is scrubbed once more on the way out.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from opscheck.secrets import redactor
+from opscheck.severity import at_or_above
+
+__all__ = ["CheckResult", "RunSummary", "markdown_summary", "terminal_lines"]
+
+_OUTCOME_RANK = {"passed": 0, "skipped": 1, "failed": 2, "error": 3}
+
+
+@dataclass
+class CheckResult:
+    """One check's verdict as it goes into the summary JSON."""
+
+    nodeid: str
+    outcome: str = "passed"
+    severity: str = "P0"
+    below_gate: bool = False
+    flaky: bool = False
+    duration_s: float = 0.0
+    runbook_section: str | None = None
+    runbook_slug: str | None = None
+    runbook_link: str | None = None
+    remediation: str | None = None
+    remediation_headline: str | None = None
+    message: str | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    retries: list[str] = field(default_factory=list)
+
+    def absorb(self, when: str, outcome: str, data: dict[str, Any], duration: float) -> None:
+        """Fold one phase (setup, call, teardown) into the result."""
+        self.duration_s = round(self.duration_s + duration, 3)
+        self.severity = data.get("severity", self.severity)
+        self.runbook_slug = data.get("section_slug", self.runbook_slug)
+        self.metrics.update(data.get("metrics", {}))
+        self.notes.extend(n for n in data.get("notes", []) if n not in self.notes)
+        self.retries.extend(data.get("retries", []))
+        phase_outcome = outcome
+        if outcome == "failed" and (when != "call" or data.get("kind") == "error"):
+            phase_outcome = "error"
+        if when == "call" and outcome == "passed" and data.get("retries"):
+            self.flaky = True
+        if data.get("flaky_failed"):
+            self.flaky = True
+        if _OUTCOME_RANK[phase_outcome] > _OUTCOME_RANK[self.outcome]:
+            self.outcome = phase_outcome
+        if phase_outcome != "passed" and self.message is None:
+            self.message = data.get("message")
+            self.runbook_section = data.get("section_title")
+            self.runbook_link = data.get("section_link")
+            self.remediation = data.get("remediation")
+            self.remediation_headline = data.get("headline")
+
+    @property
+    def failing(self) -> bool:
+        return self.outcome in {"failed", "error"}
+
+    def suite(self) -> str:
+        parts = self.nodeid.split("::", 1)[0].split("/")
+        return parts[-2] if len(parts) >= 2 else parts[0]
+
+
+@dataclass
+class RunSummary:
+    environment: str | None
+    gate: str
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    checks: dict[str, CheckResult] = field(default_factory=dict)
+    interrupted: bool = False
+    exit_status: int | None = None
+    duration_s: float = 0.0
+    fail_on_flaky: bool = False
+
+    def add(self, nodeid: str, when: str, outcome: str, data: dict[str, Any], duration: float) -> None:
+        result = self.checks.setdefault(nodeid, CheckResult(nodeid))
+        result.absorb(when, outcome, data, duration)
+        result.below_gate = result.failing and not at_or_above(result.severity, self.gate)
+
+    def gate_failures(self) -> list[CheckResult]:
+        return [c for c in self.checks.values() if c.failing and not c.below_gate]
+
+    def below_gate(self) -> list[CheckResult]:
+        return [c for c in self.checks.values() if c.failing and c.below_gate]
+
+    def flaky(self) -> list[CheckResult]:
+        return [c for c in self.checks.values() if c.flaky]
+
+    def counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(_OUTCOME_RANK, 0)
+        for check in self.checks.values():
+            counts[check.outcome] += 1
+        counts["flaky"] = len(self.flaky())
+        return counts
+
+    def to_json(self) -> dict[str, Any]:
+        data = {
+            "environment": self.environment,
+            "started_at": self.started_at.isoformat(timespec="seconds"),
+            "duration_s": round(self.duration_s, 3),
+            "gate": self.gate,
+            "exit_status": self.exit_status,
+            "interrupted": self.interrupted,
+            "counts": self.counts(),
+            "checks": [asdict(check) for check in self.checks.values()],
+        }
+        return redactor().scrub_obj(data)  # type: ignore[no-any-return]
+
+    def write_json(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.to_json(), indent=2, default=str) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+
+    def verdict(self) -> str:
+        failing = self.gate_failures()
+        below = self.below_gate()
+        if self.interrupted:
+            return f"INTERRUPTED: gate {self.gate} not decided ({len(failing)} failing so far)"
+        if not self.checks:
+            return f"NO CHECKS RAN: gate {self.gate} cannot pass on nothing"
+        if failing:
+            return f"FAIL: {len(failing)} check(s) at or above gate {self.gate} failed" + (
+                f"; {len(below)} more below the gate" if below else ""
+            )
+        extra = f" ({len(below)} failure(s) below the gate)" if below else ""
+        return f"PASS: every check at or above gate {self.gate} passed{extra}"
+
+
+def _rows(summary: RunSummary) -> Iterable[CheckResult]:
+    order = {"error": 0, "failed": 1}
+    interesting = [c for c in summary.checks.values() if c.failing or c.flaky]
+    return sorted(interesting, key=lambda c: (c.below_gate, c.severity, order.get(c.outcome, 2), c.nodeid))
+
+
+def _short(text: str | None, width: int) -> str:
+    line = (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def terminal_lines(summary: RunSummary, width: int = 120) -> list[str]:
+    """The table printed after pytest's own summary: failed, flaky and below-gate checks."""
+    rows = list(_rows(summary))
+    lines: list[str] = []
+    if rows:
+        check_w = min(60, max(len(_short(r.nodeid, 60)) for r in rows))
+        lines.append(f"{'sev':<4} {'outcome':<10} {'check':<{check_w}}  what to do")
+        for row in rows:
+            outcome = row.outcome + ("*" if row.below_gate else "") if row.failing else "flaky"
+            todo = _short(row.remediation_headline or "", max(20, width - check_w - 18))
+            lines.append(f"{row.severity:<4} {outcome:<10} {_short(row.nodeid, check_w):<{check_w}}  {todo}")
+            if row.failing and row.message:
+                lines.append(f"{'':<16}seen: {_short(row.message, width - 22)}")
+            if row.failing and row.runbook_section:
+                lines.append(f"{'':<16}runbook: {row.runbook_section}")
+        if summary.below_gate():
+            lines.append("* below gate: reported, does not fail the run")
+    lines.append(summary.verdict())
+    return [redactor().scrub(line) for line in lines]
+
+
+def markdown_summary(summary: RunSummary) -> str:
+    """The GitHub step summary: counts, verdict, and a row per failed, flaky or below-gate check."""
+    counts = summary.counts()
+    icon = "❌" if summary.gate_failures() or summary.interrupted else "✅"
+    out = [
+        f"## {icon} opscheck · {summary.environment} · gate {summary.gate}",
+        "",
+        f"**{summary.verdict()}**",
+        "",
+        " · ".join(f"{n} {k}" for k, n in counts.items() if n),
+        "",
+    ]
+    rows = list(_rows(summary))
+    if rows:
+        out += ["| severity | outcome | check | seen | runbook |", "|---|---|---|---|---|"]
+        for row in rows:
+            outcome = ("flaky" if not row.failing else row.outcome) + (
+                " (below gate)" if row.below_gate else ""
+            )
+            section = row.runbook_section or ""
+            if row.runbook_link and row.runbook_link.startswith("http"):
+                section = f"[{section}]({row.runbook_link})"
+            cells = [row.severity, outcome, f"`{row.nodeid}`", _short(row.message, 140), section]
+            out.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        out.append("")
+        for row in rows:
+            if row.failing and row.remediation:
+                out += [
+                    f"<details><summary>{row.severity} {row.nodeid}: {_short(row.remediation_headline, 100)}"
+                    "</summary>",
+                    "",
+                    row.remediation,
+                    "",
+                    "</details>",
+                    "",
+                ]
+    return redactor().scrub("\n".join(out) + "\n")

@@ -246,6 +246,7 @@ class SmokeSettings(Section):
     max_latency_ms = Setting(as_positive_float, 1500.0, doc="latency budget per request")
     tls_min_days = Setting(as_float, 14.0, doc="minimum days of certificate validity left")
     security_headers = Setting(as_bool, True, doc="check HSTS, nosniff, framing and Referrer-Policy")
+    version_wait_s = Setting(as_float, 120.0, doc="how long to wait for expected_version to be deployed")
 
 
 class DatabaseSettings(Section):

@@ -58,6 +58,7 @@ __all__ = [
     "SqlError",
     "find_postgres_bindir",
     "server_major",
+    "stop_detached",
 ]
 
 #: the binaries a cluster needs, all from one PostgreSQL installation
@@ -335,7 +336,7 @@ def _signalable(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
+        return True  # it exists; it belongs to another user
     return True
 
 
@@ -446,6 +447,15 @@ def _remove_tree(rt: _Runtime) -> None:
         raise ClusterError(f"removing the cluster directory {rt.tmpdir} failed: {exc}") from None
 
 
+def stop_detached(state: Mapping[str, str]) -> None:
+    """Stop a cluster left running by :meth:`LocalCluster.detach` and remove its directory."""
+    pid = state.get("pid")
+    rt = _Runtime(
+        Path(state["tmpdir"]), Path(state["bindir"]), _server_os_user(), "", int(pid) if pid else None
+    )
+    _shutdown(rt)
+
+
 # ------------------------------------------------------------------------------------------- the cluster
 
 
@@ -507,6 +517,18 @@ class LocalCluster:
         self._port = self._requested_port
         if finalizer is not None:
             finalizer()
+
+    def detach(self) -> dict[str, str]:
+        """Leave the server running after this process exits (``opscheck demo --keep``).
+
+        Returns what :func:`stop_detached` needs to stop it and remove its directory later.
+        """
+        rt = self._started()
+        if self._finalizer is not None:
+            self._finalizer.detach()
+        self._finalizer = None
+        self._runtime = None
+        return {"tmpdir": str(rt.tmpdir), "bindir": str(rt.bindir), "pid": str(rt.pid or "")}
 
     def __enter__(self) -> Self:
         return self.start()

@@ -154,22 +154,21 @@ def _short(text: str | None, width: int) -> str:
 
 
 def terminal_lines(summary: RunSummary, width: int = 120) -> list[str]:
-    """The table printed after pytest's own summary: failed, flaky and below-gate checks."""
-    rows = list(_rows(summary))
+    """The table printed after pytest's own summary: failed, flaky and below-gate checks, worst first."""
     lines: list[str] = []
-    if rows:
-        check_w = min(60, max(len(_short(r.nodeid, 60)) for r in rows))
-        lines.append(f"{'sev':<4} {'outcome':<10} {'check':<{check_w}}  what to do")
-        for row in rows:
-            outcome = row.outcome + ("*" if row.below_gate else "") if row.failing else "flaky"
-            todo = _short(row.remediation_headline or "", max(20, width - check_w - 18))
-            lines.append(f"{row.severity:<4} {outcome:<10} {_short(row.nodeid, check_w):<{check_w}}  {todo}")
-            if row.failing and row.message:
-                lines.append(f"{'':<16}seen: {_short(row.message, width - 22)}")
-            if row.failing and row.runbook_section:
-                lines.append(f"{'':<16}runbook: {row.runbook_section}")
-        if summary.below_gate():
-            lines.append("* below gate: reported, does not fail the run")
+    text_width = max(40, width - 14)
+    for row in _rows(summary):
+        outcome = (row.outcome + (" *" if row.below_gate else "")) if row.failing else "flaky"
+        lines.append(f"{row.severity:<3} {outcome:<9} {row.nodeid}")
+        if row.failing and row.message:
+            lines.append(f"{'':<14}seen: {_short(row.message, text_width - 6)}")
+        if row.failing:
+            where = f"  [{row.runbook_section}]" if row.runbook_section else ""
+            lines.append(f"{'':<14}do:   {_short(row.remediation_headline, text_width - 6 - len(where))}{where}")
+        elif row.retries:
+            lines.append(f"{'':<14}retried: {_short(row.retries[0], text_width - 9)}")
+    if summary.below_gate():
+        lines.append("* below the gate: reported, does not fail the run")
     lines.append(summary.verdict())
     return [redactor().scrub(line) for line in lines]
 

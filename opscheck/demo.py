@@ -1,0 +1,316 @@
+"""The embedded default stack behind ``opscheck demo``: a throwaway PostgreSQL seeded like the
+runbook's system, the reference Next.js app built from npm and started on a free loopback port, and an
+``opscheck.toml`` with a ``demo`` environment pointing at both.
+
+Everything it starts is stopped again, also on Ctrl-C and SIGTERM, unless ``--keep`` asks otherwise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from opscheck.errors import OpscheckError
+from opscheck.pgcluster import LocalCluster, stop_detached
+
+__all__ = ["DemoError", "DemoStack", "ReferenceApp", "project_root"]
+
+APP_VERSION = "demo-1.0.0"
+_APP_SOURCES = (
+    "package.json",
+    "package-lock.json",
+    "next.config.mjs",
+    "proxy.js",
+    "jsconfig.json",
+    "app",
+    "lib",
+)
+_READY_TIMEOUT_S = 90.0
+_STOP_TIMEOUT_S = 10.0
+
+
+class DemoError(OpscheckError):
+    """The demo stack could not be set up; the message says what is missing and how to get it."""
+
+
+def project_root() -> Path:
+    """The opscheck checkout: the suites and the reference app live beside the package."""
+    root = Path(__file__).resolve().parent.parent
+    if not (root / "suites").is_dir() or not (root / "examples" / "nextjs-app").is_dir():
+        raise DemoError(
+            f"the suites and examples/nextjs-app are not beside the opscheck package ({root}); "
+            "run the demo from a checkout installed with `pip install -e .`"
+        )
+    return root
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _digest(paths: Sequence[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for file in files:
+            if file.exists():
+                digest.update(str(file.relative_to(path.parent)).encode())
+                digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+@dataclass
+class ReferenceApp:
+    """The reference Next.js app in ``examples/nextjs-app``: installed and built once, then cached."""
+
+    directory: Path
+    log_dir: Path
+    process: subprocess.Popen[bytes] | None = None
+    port: int | None = None
+    built_now: bool = False
+
+    def _npm(self) -> str:
+        node, npm = shutil.which("node"), shutil.which("npm")
+        if not node or not npm:
+            raise DemoError(
+                "node and npm are needed to build the reference app (Node 20+): apt-get install -y nodejs npm"
+            )
+        return npm
+
+    def _run(self, step: str, cmd: list[str], timeout: float) -> None:
+        log = self.log_dir / f"{step}.log"
+        env = {**os.environ, "NEXT_TELEMETRY_DISABLED": "1"}
+        with log.open("wb") as out:
+            try:
+                proc = subprocess.run(
+                    cmd,
+                    cwd=self.directory,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    timeout=timeout,
+                    env=env,
+                    check=False,
+                )
+            except subprocess.TimeoutExpired:
+                raise DemoError(f"{step} did not finish within {timeout:g} s; log: {log}") from None
+        if proc.returncode != 0:
+            raise DemoError(f"{step} failed (exit {proc.returncode}); last lines of {log}:\n{_tail(log)}")
+
+    def ensure_built(self) -> None:
+        """``npm ci`` when the lock file changed, ``next build`` when the sources changed."""
+        npm = self._npm()
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        lock_hash = _digest([self.directory / "package-lock.json"])
+        stamp = self.directory / "node_modules" / ".opscheck-lock-hash"
+        if not stamp.is_file() or stamp.read_text() != lock_hash:
+            self._run("npm-ci", [npm, "ci", "--no-audit", "--no-fund"], timeout=600)
+            stamp.write_text(lock_hash)
+        source_hash = _digest([self.directory / name for name in _APP_SOURCES])
+        build_stamp = self.directory / ".next" / "opscheck-source-hash"
+        if not (self.directory / ".next" / "BUILD_ID").is_file() or (
+            not build_stamp.is_file() or build_stamp.read_text() != source_hash
+        ):
+            self._run("next-build", [npm, "run", "build"], timeout=600)
+            build_stamp.write_text(source_hash)
+            self.built_now = True
+
+    def start(self, env: dict[str, str], port: int | None = None) -> str:
+        """Start ``next start`` on 127.0.0.1 and wait until it answers; returns its base URL."""
+        self.port = port or free_port()
+        next_bin = self.directory / "node_modules" / "next" / "dist" / "bin" / "next"
+        log = (self.log_dir / "app.log").open("ab")
+        self.process = subprocess.Popen(
+            ["node", str(next_bin), "start", "-p", str(self.port), "-H", "127.0.0.1"],
+            cwd=self.directory,
+            env={**os.environ, "NODE_ENV": "production", "NEXT_TELEMETRY_DISABLED": "1", **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        url = f"http://127.0.0.1:{self.port}"
+        deadline = time.monotonic() + _READY_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise DemoError(
+                    f"the reference app exited with {self.process.returncode}; last lines of its log:\n"
+                    f"{_tail(self.log_dir / 'app.log')}"
+                )
+            with contextlib.suppress(httpx.HTTPError):
+                httpx.get(f"{url}/api/health", timeout=2.0)
+                return url
+            time.sleep(0.2)
+        raise DemoError(f"the reference app did not answer on {url} within {_READY_TIMEOUT_S:g} s")
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is not None:
+            stop_process_group(process.pid)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=1)
+
+
+def stop_process_group(pid: int) -> None:
+    """SIGTERM a process group, SIGKILL it when it outlives the grace period."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + _STOP_TIMEOUT_S
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(pid, 0)
+            except ProcessLookupError:
+                return
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
+            time.sleep(0.05)
+
+
+@dataclass
+class DemoStack:
+    """PostgreSQL + the reference app + a ``demo`` environment in ``workdir/opscheck.toml``."""
+
+    workdir: Path
+    root: Path = field(default_factory=project_root)
+    cluster: LocalCluster | None = None
+    app: ReferenceApp | None = None
+    config_path: Path | None = None
+    base_url: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+    fault: str = ""
+
+    @property
+    def state_file(self) -> Path:
+        return self.workdir / "stack.json"
+
+    def start(self) -> DemoStack:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        started = time.monotonic()
+        try:
+            self.app = ReferenceApp(self.root / "examples" / "nextjs-app", self.workdir / "logs")
+            self.app.ensure_built()
+            self.timings["build_s"] = time.monotonic() - started
+            mark = time.monotonic()
+            self.cluster = LocalCluster().start()
+            database_url = self._seed_database(self.cluster)
+            self.timings["database_s"] = time.monotonic() - mark
+            mark = time.monotonic()
+            nextauth_secret = secrets.token_urlsafe(32)
+            smoke_password = secrets.token_urlsafe(18)
+            port = free_port()
+            env = {
+                "DATABASE_URL": database_url,
+                "NEXTAUTH_SECRET": nextauth_secret,
+                "NEXTAUTH_URL": f"http://127.0.0.1:{port}",
+                "APP_VERSION": APP_VERSION,
+                "SMOKE_USER": "smoke@example.com",
+                "SMOKE_PASSWORD": smoke_password,
+                "OPSCHECK_APP_FAULT": self.fault,
+            }
+            self.base_url = self.app.start(env, port)
+            self.timings["app_s"] = time.monotonic() - mark
+            self.config_path = self._write_config(database_url)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _seed_database(self, cluster: LocalCluster) -> str:
+        password = secrets.token_urlsafe(18)
+        cluster.psql("-c", f"CREATE ROLE app LOGIN PASSWORD '{password}'")
+        cluster.create_database("app", owner="app")
+        db = self.root / "examples" / "nextjs-app" / "db"
+        cluster.run_sql_file(db / "schema.sql", dbname="app")
+        cluster.run_sql_file(db / "seed.sql", dbname="app")
+        cluster.psql("-c", "GRANT SELECT ON ALL TABLES IN SCHEMA public TO app", dbname="app")
+        return cluster.dsn("app", user="app", password=password)
+
+    def _write_config(self, database_url: str) -> Path:
+        runbook = self.root / "examples" / "RUNBOOK.md"
+        text = f"""# Written by `opscheck demo`: the embedded default stack. Throwaway values, regenerated each run.
+[environments.demo]
+base_url = "{self.base_url}"
+runbook = "{runbook}"
+expected_version = "{APP_VERSION}"
+timeout_s = 5
+
+[environments.demo.smoke]
+pages = ["/", "/login"]
+max_latency_ms = 2000
+version_wait_s = 10
+
+[environments.demo.database]
+url = "{database_url}"
+"""
+        path = self.workdir / "opscheck.toml"
+        path.write_text(text, encoding="utf-8")
+        path.chmod(0o600)
+        return path
+
+    def stop(self) -> None:
+        app, self.app = self.app, None
+        cluster, self.cluster = self.cluster, None
+        try:
+            if app is not None:
+                app.stop()
+        finally:
+            if cluster is not None:
+                cluster.stop()
+
+    def detach(self) -> None:
+        """Leave the stack running (``--keep``); ``opscheck demo --stop`` stops it."""
+        assert self.app is not None
+        assert self.app.process is not None
+        assert self.cluster is not None
+        state = {"app_pid": self.app.process.pid, "cluster": self.cluster.detach(), "base_url": self.base_url}
+        self.state_file.write_text(json.dumps(state))
+        self.app.process = None
+        self.app = None
+        self.cluster = None
+
+    @classmethod
+    def stop_kept(cls, workdir: Path, *, app_only: bool = False) -> bool:
+        """Stop a stack a previous ``--keep`` left running; False when there is none."""
+        state_file = workdir / "stack.json"
+        if not state_file.is_file():
+            return False
+        state = json.loads(state_file.read_text())
+        if state.get("app_pid"):
+            stop_process_group(int(state["app_pid"]))
+            state["app_pid"] = None
+            state_file.write_text(json.dumps(state))
+        if app_only:
+            return True
+        stop_detached(state["cluster"])
+        state_file.unlink()
+        return True
+
+
+def pytest_command(config: Path, suites: Sequence[str], extra: Sequence[str] = ()) -> list[str]:
+    """The pytest command that runs ``suites`` against the demo environment (from the project root)."""
+    paths = [f"suites/{name}" for name in suites]
+    return ["pytest", *paths, "--env", "demo", "--opscheck-config", str(config), *extra]

@@ -1,0 +1,35 @@
+"""Smoke suite fixtures: one concurrent probe phase per run, judged page by page by the checks."""
+
+from __future__ import annotations
+
+import pytest
+
+from opscheck.config import Environment
+from opscheck.http import OpsClient, Probe
+from opscheck.session import state
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """One check per configured page."""
+    if "page" not in metafunc.fixturenames:
+        return
+    ops = state(metafunc.config)
+    pages = ops.environment.smoke.pages if ops is not None and ops.environment is not None else []
+    metafunc.parametrize("page", pages, ids=pages)
+
+
+@pytest.fixture(scope="session")
+def smoke_probes(http: OpsClient, opscheck_env: Environment) -> dict[str, Probe]:
+    """GET the health endpoint, the home page and every configured page, all at once."""
+    smoke = opscheck_env.smoke
+    return http.probe_many([smoke.health_path, "/", *smoke.pages])
+
+
+@pytest.fixture
+def health_probe(smoke_probes: dict[str, Probe], opscheck_env: Environment) -> Probe:
+    return smoke_probes[opscheck_env.smoke.health_path]
+
+
+@pytest.fixture
+def home_probe(smoke_probes: dict[str, Probe]) -> Probe:
+    return smoke_probes["/"]

@@ -1,0 +1,25 @@
+"""Deployment: the health endpoint reports the version that was just deployed (waits, bounded)."""
+
+import pytest
+
+from opscheck.config import Environment
+from opscheck.context import CheckRecord
+from opscheck.errors import CheckFailed
+from opscheck.http import OpsClient
+from opscheck.smoke import wait_for_version
+
+
+@pytest.mark.runbook("1-deployment", severity="P1")
+def test_deployed_version_is_expected(http: OpsClient, opscheck_env: Environment, check: CheckRecord) -> None:
+    expected = opscheck_env.expected_version
+    if not expected:
+        pytest.skip("expected_version is not set for this environment")
+    smoke = opscheck_env.smoke
+    seen = wait_for_version(http, smoke.health_path, expected, smoke.version_wait_s)
+    check.metric("version", seen)
+    if seen != expected:
+        raise CheckFailed(
+            f"version reported by {smoke.health_path}",
+            f"{expected!r} within {smoke.version_wait_s:g} s",
+            repr(seen),
+        )

@@ -1,0 +1,20 @@
+"""Every configured page answers 200 within the latency budget."""
+
+import pytest
+
+from opscheck.config import Environment
+from opscheck.context import CheckRecord
+from opscheck.http import Probe
+from opscheck.smoke import answered, expect_page_ok, expect_within_budget
+
+
+@pytest.mark.runbook("site-down-p0", severity="P1")
+def test_page_answers_200(page: str, smoke_probes: dict[str, Probe], check: CheckRecord) -> None:
+    expect_page_ok(answered(smoke_probes[page], check))
+
+
+@pytest.mark.runbook("performance-degradation", severity="P1")
+def test_page_answers_within_budget(
+    page: str, smoke_probes: dict[str, Probe], opscheck_env: Environment, check: CheckRecord
+) -> None:
+    expect_within_budget(answered(smoke_probes[page], check), opscheck_env.smoke.max_latency_ms)

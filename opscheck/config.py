@@ -79,7 +79,9 @@ def as_str(value: Any, key: str, base: Path) -> str:
 
 
 def as_secret(value: Any, key: str, base: Path) -> Secret:
-    return Secret(as_str(value, key, base))
+    if not isinstance(value, str):  # the message must not echo what may be a credential
+        raise ConfigError(f"{key} must be a string, got {type(value).__name__}")
+    return Secret(value)
 
 
 def as_bool(value: Any, key: str, base: Path) -> bool:
@@ -438,7 +440,7 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> ConfigF
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
     for name in data:
         if name != "environments":
-            raise _unknown_key(name, name, {"environments": None})
+            raise ConfigError(f"{path}: {_unknown_key(name, name, {'environments': None})}")
     environments = data.get("environments", {})
     if not isinstance(environments, dict) or not environments:
         raise ConfigError(f"{path}: no [environments.NAME] table is configured")

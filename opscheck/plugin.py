@@ -24,6 +24,7 @@ from opscheck import allure_bridge, hookspecs
 from opscheck.context import CheckRecord, recording
 from opscheck.errors import OpscheckError, SectionNotConfigured, UsageError
 from opscheck.markers import MARKERS, CheckSpec, InvalidMarker, check_spec, is_destructive
+from opscheck.notify import WebhookNotifier
 from opscheck.redaction import install_log_redaction, scrub_report, wrap_terminal
 from opscheck.report import markdown_summary, terminal_lines
 from opscheck.session import SPEC, STATE, OpscheckSession, resolve_session, state
@@ -101,6 +102,9 @@ def pytest_configure(config: pytest.Config) -> None:
     if not session.active:
         return
     config.pluginmanager.register(_ResultCollector(session), "opscheck-results")
+    env = session.environment
+    if env is not None and env.has("notify"):
+        config.pluginmanager.register(WebhookNotifier(env.name, env.notify), "opscheck-webhook")
     extra = config.hook.pytest_opscheck_secrets(config=config, environment=session.environment)
     for values in extra:
         session.redactor.add_all(values)
@@ -108,7 +112,7 @@ def pytest_configure(config: pytest.Config) -> None:
         session.reports_dir.mkdir(parents=True, exist_ok=True)
         if not config.option.xmlpath:
             config.option.xmlpath = str(session.reports_dir / "junit.xml")
-        _install_sigterm()
+        _install_sigterm(config)
     # allure-pytest writes raw values; opscheck registers allure's listener itself with a redacting
     # file logger, in pytest_sessionstart (after allure-pytest's own pytest_configure has run)
     if allure_bridge.available():
@@ -117,9 +121,10 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.allure_report_dir = None
 
 
-def _install_sigterm() -> None:
+def _install_sigterm(config: pytest.Config) -> None:
     """SIGTERM ends the run like Ctrl-C, so reports are still written and servers are stopped."""
-    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous is not signal.SIG_DFL:
         return
 
     def interrupt(signum: int, frame: FrameType | None) -> None:
@@ -127,6 +132,11 @@ def _install_sigterm() -> None:
 
     with contextlib.suppress(ValueError):  # not the main thread: leave signals alone
         signal.signal(signal.SIGTERM, interrupt)
+
+        def restore() -> None:
+            signal.signal(signal.SIGTERM, previous)
+
+        config.add_cleanup(restore)
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -10,13 +10,27 @@ defence scrubs everything the terminal reporter writes.
 from __future__ import annotations
 
 import logging
+import re
 from typing import IO, Any
 
 import pytest
 
 from opscheck.secrets import redactor
 
-__all__ = ["install_log_redaction", "scrub_report", "wrap_terminal"]
+__all__ = ["install_log_redaction", "mask_sensitive_headers", "scrub_report", "wrap_terminal"]
+
+# header values that are credentials whether or not opscheck knows them yet; httpcore's DEBUG trace logs
+# response headers (Set-Cookie included) before any client code sees the response
+_SENSITIVE_HEADER = re.compile(
+    r"""(?P<name>\b(?:set-cookie|cookie|authorization|proxy-authorization|x-api-key|x-auth-token)\b)"""
+    r"""(?P<sep>['"]?\s*[:,=]\s*b?['"]?)(?P<value>[^'"\r\n]+)""",
+    re.IGNORECASE,
+)
+
+
+def mask_sensitive_headers(text: str) -> str:
+    """Mask the values of Cookie, Set-Cookie, Authorization and similar headers in a log line."""
+    return _SENSITIVE_HEADER.sub(lambda m: f"{m.group('name')}{m.group('sep')}***", text)
 
 
 def scrub_report(report: pytest.TestReport | pytest.CollectReport) -> None:
@@ -48,13 +62,11 @@ def install_log_redaction() -> None:
     def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = previous(*args, **kwargs)
         r = redactor()
-        if not len(r):
-            return record
         try:
             message = record.getMessage()
         except Exception:  # a malformed record: leave it to logging's own error handling
             return record
-        record.msg, record.args = r.scrub(message), ()
+        record.msg, record.args = mask_sensitive_headers(r.scrub(message)), ()
         if record.exc_info and not record.exc_text:
             record.exc_text = r.scrub(formatter.formatException(record.exc_info))
         return record

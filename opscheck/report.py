@@ -54,13 +54,15 @@ class CheckResult:
         phase_outcome = outcome
         if outcome == "failed" and (when != "call" or data.get("kind") == "error"):
             phase_outcome = "error"
+        first_failure = phase_outcome in {"failed", "error"} and not self.failing
         if when == "call" and outcome == "passed" and data.get("retries"):
             self.flaky = True
         if data.get("flaky_failed"):
             self.flaky = True
         if _OUTCOME_RANK[phase_outcome] > _OUTCOME_RANK[self.outcome]:
             self.outcome = phase_outcome
-        if phase_outcome != "passed" and self.message is None:
+        # the first failing phase explains the check (it replaces an earlier skip reason)
+        if first_failure or (phase_outcome == "skipped" and self.message is None):
             self.message = data.get("message")
             self.runbook_section = data.get("section_title")
             self.runbook_link = data.get("section_link")
@@ -145,7 +147,10 @@ class RunSummary:
 def _rows(summary: RunSummary) -> Iterable[CheckResult]:
     order = {"error": 0, "failed": 1}
     interesting = [c for c in summary.checks.values() if c.failing or c.flaky]
-    return sorted(interesting, key=lambda c: (c.below_gate, c.severity, order.get(c.outcome, 2), c.nodeid))
+    return sorted(
+        interesting,
+        key=lambda c: (not c.failing, c.below_gate, c.severity, order.get(c.outcome, 2), c.nodeid),
+    )
 
 
 def _short(text: str | None, width: int) -> str:
@@ -164,7 +169,9 @@ def terminal_lines(summary: RunSummary, width: int = 120) -> list[str]:
             lines.append(f"{'':<14}seen: {_short(row.message, text_width - 6)}")
         if row.failing:
             where = f"  [{row.runbook_section}]" if row.runbook_section else ""
-            lines.append(f"{'':<14}do:   {_short(row.remediation_headline, text_width - 6 - len(where))}{where}")
+            lines.append(
+                f"{'':<14}do:   {_short(row.remediation_headline, text_width - 6 - len(where))}{where}"
+            )
         elif row.retries:
             lines.append(f"{'':<14}retried: {_short(row.retries[0], text_width - 9)}")
     if summary.below_gate():
@@ -176,7 +183,7 @@ def terminal_lines(summary: RunSummary, width: int = 120) -> list[str]:
 def markdown_summary(summary: RunSummary) -> str:
     """The GitHub step summary: counts, verdict, and a row per failed, flaky or below-gate check."""
     counts = summary.counts()
-    icon = "❌" if summary.gate_failures() or summary.interrupted else "✅"
+    icon = "❌" if summary.gate_failures() or summary.interrupted or not summary.checks else "✅"
     out = [
         f"## {icon} opscheck · {summary.environment} · gate {summary.gate}",
         "",

@@ -91,7 +91,7 @@ class Runbook:
                     end = later_index
                     break
             body = "\n".join(lines[index + 1 : end]).strip("\n")
-            slug = slugify(title)
+            slug = slugify(_plain(title))  # GitHub slugs the rendered text: a link counts by its words
             unique, n = slug, 1
             while unique in runbook.sections:
                 unique, n = f"{slug}-{n}", n + 1

@@ -17,7 +17,7 @@ import re
 import threading
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
-from urllib.parse import quote, quote_plus, urlsplit, urlunsplit
+from urllib.parse import quote, quote_plus, unquote, urlsplit, urlunsplit
 
 __all__ = [
     "MASK",
@@ -107,6 +107,7 @@ class Redactor:
         password = url_password(value)
         if password:
             self.add(password)
+            self.add(unquote(password))
 
     def add_all(self, values: Iterable[str | Secret | None]) -> None:
         for value in values:
@@ -132,11 +133,32 @@ class Redactor:
             return self._pattern
 
     def scrub(self, text: str) -> str:
-        """``text`` with every secret form replaced by ``***``."""
+        """``text`` with every secret form replaced by ``***``.
+
+        Occurrences that overlap (one secret's tail is another's head) are masked as one span, so no
+        fragment of either is left behind.
+        """
         pattern = self._compiled()
         if pattern is None or not text:
             return text
-        return pattern.sub(MASK, text)
+        spans: list[list[int]] = []
+        match = pattern.search(text)
+        while match is not None:
+            start, end = match.span()
+            if spans and start < spans[-1][1]:
+                spans[-1][1] = max(spans[-1][1], end)
+            else:
+                spans.append([start, end])
+            match = pattern.search(text, start + 1)
+        if not spans:
+            return text
+        pieces: list[str] = []
+        position = 0
+        for start, end in spans:
+            pieces += [text[position:start], MASK]
+            position = end
+        pieces.append(text[position:])
+        return "".join(pieces)
 
     def scrub_bytes(self, data: bytes) -> bytes:
         """Scrub a byte string that is (mostly) UTF-8 text; undecodable bytes are kept as they are."""
@@ -203,5 +225,5 @@ def secret_env_values(environ: Mapping[str, str] | None = None) -> list[str]:
             values.append(value)
         password = url_password(value)
         if password:
-            values.append(password)
+            values += dict.fromkeys((password, unquote(password)))
     return values

@@ -91,6 +91,11 @@ class OpscheckSession:
         return redactor()
 
     def missing_env_message(self) -> str:
+        if self.config_file is None and self.config_path is not None and self.config_path.is_file():
+            try:
+                self.config_file = load_config(self.config_path)
+            except UsageError as exc:
+                return f"opscheck checks were collected but no environment is selected; also: {exc}"
         if self.config_file is None:
             where = (
                 f"no config file at {self.config_path}" if self.config_path else "no opscheck.toml was found"

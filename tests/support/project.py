@@ -1,0 +1,40 @@
+"""Write an opscheck project (config, runbook, checks) into a pytester directory."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE_RUNBOOK = REPO / "examples" / "RUNBOOK.md"
+
+
+def write_config(directory: Path, environments: dict[str, str], name: str = "opscheck.toml") -> Path:
+    """``environments`` maps an environment name to the TOML body of its table (sub-tables allowed)."""
+    parts = []
+    for env, body in environments.items():
+        tables = body.replace("[.", f"[environments.{env}.")
+        parts.append(f"[environments.{env}]\n{tables.strip()}\n")
+    path = directory / name
+    path.write_text("\n".join(parts), encoding="utf-8")
+    return path
+
+
+def summary(reports: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((reports / "opscheck-summary.json").read_text())
+    return data
+
+
+def checks_by_name(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Summary checks keyed by the test name part of the node id (``test_x[param]``)."""
+    return {check["nodeid"].split("::")[-1]: check for check in data["checks"]}
+
+
+def all_output_text(*roots: Path) -> str:
+    """Every file below ``roots`` read as text (binary decoded leniently), for leak scans."""
+    chunks = []
+    for root in roots:
+        files = [root] if root.is_file() else [p for p in root.rglob("*") if p.is_file()]
+        chunks.extend(p.read_bytes().decode("utf-8", errors="replace") for p in files)
+    return "\n".join(chunks)

@@ -8,7 +8,6 @@ import os
 import secrets
 import subprocess
 import sys
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -134,7 +133,7 @@ def test_no_planted_secret_reaches_any_output(pytester: pytest.Pytester) -> None
             f"--log-file={log_file}", "--log-file-level=DEBUG",
         ]  # fmt: skip
         process = subprocess.run(
-            command, cwd=pytester.path, env=env, capture_output=True, text=True, timeout=120
+            command, check=False, cwd=pytester.path, env=env, capture_output=True, text=True, timeout=120
         )
 
     terminal = process.stdout + process.stderr

@@ -8,6 +8,7 @@ Everything it starts is stopped again, also on Ctrl-C and SIGTERM, unless ``--ke
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -119,9 +120,17 @@ class ReferenceApp:
             raise DemoError(f"{step} failed (exit {proc.returncode}); last lines of {log}:\n{_tail(log)}")
 
     def ensure_built(self) -> None:
-        """``npm ci`` when the lock file changed, ``next build`` when the sources changed."""
+        """``npm ci`` when the lock file changed, ``next build`` when the sources changed.
+
+        Serialised with a file lock, so concurrent demos (or test workers) never build at once.
+        """
         npm = self._npm()
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        with (self.directory / ".opscheck-build.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            self._build(npm)
+
+    def _build(self, npm: str) -> None:
         lock_hash = _digest([self.directory / "package-lock.json"])
         stamp = self.directory / "node_modules" / ".opscheck-lock-hash"
         if not stamp.is_file() or stamp.read_text() != lock_hash:
@@ -233,6 +242,7 @@ class DemoStack:
             }
             self.base_url = self.app.start(env, port)
             self.timings["app_s"] = time.monotonic() - mark
+            self._write_state()
             self.config_path = self._write_config(database_url)
         except BaseException:
             self.stop()
@@ -271,6 +281,14 @@ url = "{database_url}"
         path.chmod(0o600)
         return path
 
+    def _write_state(self) -> None:
+        """Record what runs, so ``--stop`` can stop a kept stack or one whose demo process died."""
+        assert self.app is not None
+        assert self.app.process is not None
+        assert self.cluster is not None
+        state = {"app_pid": self.app.process.pid, "cluster": self.cluster.state(), "base_url": self.base_url}
+        self.state_file.write_text(json.dumps(state))
+
     def stop(self) -> None:
         app, self.app = self.app, None
         cluster, self.cluster = self.cluster, None
@@ -280,14 +298,13 @@ url = "{database_url}"
         finally:
             if cluster is not None:
                 cluster.stop()
+            self.state_file.unlink(missing_ok=True)
 
     def detach(self) -> None:
         """Leave the stack running (``--keep``); ``opscheck demo --stop`` stops it."""
         assert self.app is not None
-        assert self.app.process is not None
         assert self.cluster is not None
-        state = {"app_pid": self.app.process.pid, "cluster": self.cluster.detach(), "base_url": self.base_url}
-        self.state_file.write_text(json.dumps(state))
+        self.cluster.detach()
         self.app.process = None
         self.app = None
         self.cluster = None

@@ -523,11 +523,16 @@ class LocalCluster:
 
         Returns what :func:`stop_detached` needs to stop it and remove its directory later.
         """
-        rt = self._started()
+        state = self.state()
         if self._finalizer is not None:
             self._finalizer.detach()
         self._finalizer = None
         self._runtime = None
+        return state
+
+    def state(self) -> dict[str, str]:
+        """Where the running cluster lives: enough for :func:`stop_detached` to stop it."""
+        rt = self._started()
         return {"tmpdir": str(rt.tmpdir), "bindir": str(rt.bindir), "pid": str(rt.pid or "")}
 
     def __enter__(self) -> Self:

@@ -161,7 +161,7 @@ def _short(text: str | None, width: int) -> str:
 def terminal_lines(summary: RunSummary, width: int = 120) -> list[str]:
     """The table printed after pytest's own summary: failed, flaky and below-gate checks, worst first."""
     lines: list[str] = []
-    text_width = max(40, width - 14)
+    text_width = max(100, width - 14)  # CI logs are wider than a terminal's 80 columns: never cut short
     for row in _rows(summary):
         outcome = (row.outcome + (" *" if row.below_gate else "")) if row.failing else "flaky"
         lines.append(f"{row.severity:<3} {outcome:<9} {row.nodeid}")

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Set up opscheck on a fresh Debian machine: system packages (PostgreSQL, Redis, Node.js), a virtualenv
+# in .venv with opscheck and its test tools, and the reference app's npm packages. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v node >/dev/null && command -v npm >/dev/null || need_apt+=(nodejs npm)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
+command -v redis-server >/dev/null || need_apt+=(redis-server)
+if ((${#need_apt[@]})); then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: missing ${need_apt[*]}; install them with: sudo apt-get install -y ${need_apt[*]}" >&2
+    exit 1
+  fi
+  echo "setup: apt-get install ${need_apt[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+# Debian's postgresql package starts a cluster of its own; opscheck never uses it (it runs throwaway ones)
+
+python3 -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+
+(cd examples/nextjs-app && [ -f node_modules/.opscheck-lock-hash ] || npm ci --no-audit --no-fund --loglevel=error)
+echo "setup: ready (.venv/bin/opscheck, .venv/bin/python -m pytest)"

@@ -42,7 +42,8 @@ def urls_of(workdir: Path) -> tuple[str, str]:
     text = (workdir / "opscheck.toml").read_text()
     base = re.search(r'base_url = "([^"]+)"', text)
     database = re.search(r'url = "(postgresql://[^"]+)"', text)
-    assert base and database
+    assert base
+    assert database
     return base.group(1), database.group(1)
 
 

@@ -57,9 +57,26 @@ def expand(raw: str, key: str, environ: Mapping[str, str]) -> str:
     return _VARIABLE.sub(substitute, raw)
 
 
-def variables_in(raw: str) -> list[str]:
-    """The environment variable names a raw string value refers to."""
-    return [m.group(1) for m in _VARIABLE.finditer(raw)]
+def variables_in(raw: Any) -> list[str]:
+    """The environment variable names a raw value refers to (strings inside lists and tables too)."""
+    if isinstance(raw, str):
+        return [m.group(1) for m in _VARIABLE.finditer(raw)]
+    if isinstance(raw, list):
+        return [name for value in raw for name in variables_in(value)]
+    if isinstance(raw, dict):
+        return [name for value in raw.values() for name in variables_in(value)]
+    return []
+
+
+def expand_all(raw: Any, key: str, environ: Mapping[str, str]) -> Any:
+    """:func:`expand` applied to every string in ``raw``, also inside lists and tables."""
+    if isinstance(raw, str):
+        return expand(raw, key, environ)
+    if isinstance(raw, list):
+        return [expand_all(value, key, environ) for value in raw]
+    if isinstance(raw, dict):
+        return {name: expand_all(value, f"{key}.{name}", environ) for name, value in raw.items()}
+    return raw
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -205,10 +222,7 @@ class Section:
             if setting.required:
                 raise SectionNotConfigured(key, self.environment)
             return setting.default  # type: ignore[no-any-return]
-        value = self.raw[setting.name]
-        if isinstance(value, str):
-            value = expand(value, key, self.environ)
-        return setting.parse(value, key, self.base_dir)
+        return setting.parse(expand_all(self.raw[setting.name], key, self.environ), key, self.base_dir)
 
     def is_set(self, name: str) -> bool:
         """Whether the key is present in the file (regardless of whether its variables are set)."""
@@ -220,7 +234,7 @@ class Section:
         for name, value in self.raw.items():
             if name not in known:
                 raise _unknown_key(f"{self.key}.{name}", name, known)
-            if isinstance(value, str) and variables_in(value):
+            if variables_in(value):
                 continue
             known[name].parse(value, f"{self.key}.{name}", self.base_dir)
 
@@ -389,7 +403,7 @@ class Environment(EnvironmentSettings):
                 SECTIONS[name](value, f"{self.key}.{name}", self.environment, self.base_dir).validate()
             elif name not in known:
                 raise _unknown_key(f"{self.key}.{name}", name, known)
-            elif not (isinstance(value, str) and variables_in(value)):
+            elif not variables_in(value):
                 self.settings()[name].parse(value, f"{self.key}.{name}", self.base_dir)
 
     def credential_values(self) -> Iterator[str]:
@@ -409,7 +423,8 @@ class ConfigFile:
     def environment(self, name: str, environ: Mapping[str, str] | None = None) -> Environment:
         """The named environment, or a UsageError listing the configured ones."""
         if name not in self.environments:
-            near = difflib.get_close_matches(name, list(self.environments), n=1)
+            prefixed = [env for env in self.environments if env.startswith(name)]
+            near = prefixed[:1] or difflib.get_close_matches(name, list(self.environments), n=1)
             hint = f" (did you mean {near[0]!r}?)" if near else ""
             raise UsageError(f"unknown environment {name!r}{hint}; {self.path} configures: {self.listing()}")
         env = Environment(

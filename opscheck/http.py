@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import ssl
 import time
 from collections.abc import Iterable
@@ -61,13 +62,32 @@ def describe_transport_error(exc: BaseException) -> str:
         kind = type(exc).__name__.replace("Timeout", " timeout").strip().lower()
         return f"{kind} after the configured timeout"
     text = str(exc) or type(exc).__name__
-    if "CERTIFICATE_VERIFY_FAILED" in text or isinstance(exc.__cause__, ssl.SSLError):
+    causes = _causes(exc)
+    if "CERTIFICATE_VERIFY_FAILED" in text or any(
+        isinstance(c, ssl.SSLCertVerificationError) for c in causes
+    ):
         return f"TLS verification failed: {text}"
-    if "Name or service not known" in text or "nodename nor servname" in text or "-2]" in text:
+    # any resolver failure (unknown name, resolver unreachable, ...) arrives as socket.gaierror, which
+    # httpx wraps twice (httpcore.ConnectError, then httpx.ConnectError)
+    if any(isinstance(c, socket.gaierror) for c in causes) or any(
+        marker in text for marker in ("Name or service not known", "nodename nor servname", "-2]")
+    ):
         return f"DNS lookup failed: {text}"
+    if any(isinstance(c, ssl.SSLError) for c in causes):
+        return f"TLS handshake failed: {text}"
     if "Connection refused" in text or "111]" in text:
         return "connection refused"
     return redactor().scrub(text)
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and the exceptions it was raised from, outermost first."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
 
 
 def _last_outcome(state: RetryCallState) -> httpx.Response:

@@ -29,8 +29,8 @@ class CheckSpec:
     declared: bool = True
 
 
-def runbook(section: str, *, severity: str = "P2") -> CheckSpec:
-    """runbook(section, *, severity="P2"): the runbook section (heading slug, e.g. "site-down-p0")
+def runbook(section: str, *, severity: str) -> CheckSpec:
+    """runbook(section, *, severity): the runbook section (heading slug, e.g. "site-down-p0")
     whose procedure a failure of this check calls for, and its severity P0..P3."""
     if not isinstance(section, str) or not section:
         raise InvalidMarker(f"runbook section must be a non-empty heading slug, got {section!r}")
@@ -45,7 +45,7 @@ def destructive() -> None:
 
 
 MARKERS = {
-    "runbook": "runbook(section, *, severity='P2'): the runbook section (heading slug, e.g. 'site-down-p0') "
+    "runbook": "runbook(section, *, severity): the runbook section (heading slug, e.g. 'site-down-p0') "
     "whose procedure a failure of this check calls for, and its severity P0..P3",
     "destructive": "destructive: the check writes to its target; deselected unless --allow-destructive, "
     "and never run against an environment with production = true",
@@ -57,8 +57,14 @@ def check_spec(item: pytest.Item) -> CheckSpec:
     marker = item.get_closest_marker("runbook")
     if marker is None:
         return CheckSpec(None, DEFAULT_SEVERITY, declared=False)
+    signature = inspect.signature(runbook)
+    unknown = sorted(set(marker.kwargs) - set(signature.parameters))
+    if unknown:
+        raise InvalidMarker(
+            f"runbook marker: unexpected keyword {unknown[0]!r} (expected runbook(section, *, severity='P0'..'P3'))"
+        )
     try:
-        bound = inspect.signature(runbook).bind(*marker.args, **marker.kwargs)
+        bound = signature.bind(*marker.args, **marker.kwargs)
     except TypeError as exc:
         raise InvalidMarker(
             f"runbook marker: {exc} (expected runbook(section, *, severity='P0'..'P3'))"

@@ -7,6 +7,7 @@ transaction attribute. A write attempt fails with "cannot execute ... in a read-
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 
@@ -20,9 +21,18 @@ __all__ = ["ProbeResult", "connect_readonly", "probe_database"]
 _AUTH_FAILURES = ("password authentication failed", "no password supplied", 'role "', "pg_hba.conf")
 
 
+# libpq's advice lines after the error itself ("Is the server running on that host ...?")
+_HINT_LINES = ("Is the server running", "HINT:", "DETAIL:")
+# libpq's "connection to server at "HOST", port N failed: WHY" (after psycopg's "connection failed: ")
+_ATTEMPT_PREFIX = re.compile(r"^(?:connection failed: )?connection to server (?:at|on) .*? failed: ")
+
+
 def _reason(exc: psycopg.Error) -> str:
+    """libpq's own reason for the last failed attempt, e.g. "Connection refused", without its hints."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    lines = [line for line in lines if not line.startswith(_HINT_LINES)] or lines
     text = lines[-1] if lines else type(exc).__name__
+    text = _ATTEMPT_PREFIX.sub("", text)
     text = text.removeprefix("FATAL:").strip()
     return redactor().scrub(text)
 

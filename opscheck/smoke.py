@@ -80,7 +80,7 @@ class Health:
         status = body.get("status")
         return cls(
             status=str(status).lower() if status is not None else None,
-            version=_string(body.get("version") or body.get("commit") or body.get("sha")),
+            version=_version_of(body),
             database=str(database).lower() if database is not None else None,
             maintenance=bool(body.get("maintenance")) or str(status).lower() == "maintenance",
             body=body,
@@ -89,6 +89,11 @@ class Health:
 
 def _string(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+def _version_of(body: dict[str, Any]) -> str | None:
+    """The deployed version a health document reports: ``version``, else ``commit``, else ``sha``."""
+    return _string(body.get("version") or body.get("commit") or body.get("sha"))
 
 
 def expect_healthy(probe: Probe) -> Health:
@@ -144,7 +149,7 @@ def wait_for_version(client: OpsClient, path: str, expected: str, budget_s: floa
     def attempt() -> None:
         response = client.get(path)
         try:
-            version = _string(json.loads(response.text).get("version"))
+            version = _version_of(json.loads(response.text))
         except (ValueError, AttributeError):
             version = None
         seen[0] = version

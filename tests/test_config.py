@@ -1,0 +1,632 @@
+"""Unit tests of opscheck.config: loading, validation, lazy ``${VAR}`` resolution, sections, discovery."""
+
+from __future__ import annotations
+
+import textwrap
+import uuid
+from pathlib import Path
+
+import pytest
+
+from opscheck.config import (
+    Environment,
+    expand,
+    find_config,
+    load_config,
+    variables_in,
+)
+from opscheck.errors import ConfigError, SectionNotConfigured, SettingMissing, UsageError
+from opscheck.secrets import MASK, Secret
+
+EXAMPLE_CONFIG = Path(__file__).resolve().parents[1] / "examples" / "opscheck.toml"
+
+MINIMAL = """
+[environments.production]
+base_url = "https://app.example.com"
+"""
+
+
+def write(tmp_path: Path, body: str, name: str = "opscheck.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(body), encoding="utf-8")
+    return path
+
+
+def production(tmp_path: Path, extra: str = "", environ: dict[str, str] | None = None) -> Environment:
+    """The ``production`` environment of a config made of MINIMAL plus ``extra``."""
+    path = write(tmp_path, MINIMAL + textwrap.dedent(extra))
+    return load_config(path, environ or {}).environment("production", environ or {})
+
+
+def unique_secret() -> str:
+    return f"s3cr3t-{uuid.uuid4().hex}"
+
+
+# ---------------------------------------------------------------------------------------------------
+# ${VAR} expansion
+# ---------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("raw", "environ", "expected"),
+    [
+        ("${HOST}", {"HOST": "db.internal"}, "db.internal"),
+        ("postgresql://${USER}@${HOST}/app", {"USER": "ro", "HOST": "db"}, "postgresql://ro@db/app"),
+        ("${SHA:-unknown}", {}, "unknown"),
+        ("${SHA:-unknown}", {"SHA": "abc123"}, "abc123"),
+        ("${SHA:-unknown}", {"SHA": ""}, "unknown"),
+        ("${SHA:-}", {}, ""),
+        ("${EMPTY}", {"EMPTY": ""}, ""),
+        ("no variables here", {}, "no variables here"),
+        ("$HOME and {braces}", {}, "$HOME and {braces}"),
+    ],
+)
+def test_expand_replaces_variables_and_defaults(raw: str, environ: dict[str, str], expected: str) -> None:
+    assert expand(raw, "environments.x.key", environ) == expected
+
+
+def test_expand_raises_setting_missing_naming_variable_and_key() -> None:
+    with pytest.raises(SettingMissing) as excinfo:
+        expand("${SMOKE_PASSWORD}", "environments.production.auth.password", {})
+    assert str(excinfo.value) == "SMOKE_PASSWORD is not set (environments.production.auth.password)"
+    assert excinfo.value.variable == "SMOKE_PASSWORD"
+    assert excinfo.value.key == "environments.production.auth.password"
+
+
+def test_variables_in_lists_every_referenced_name() -> None:
+    assert variables_in("${A}/${B:-x}/$C/${}") == ["A", "B"]
+
+
+def test_string_setting_is_expanded_when_read(tmp_path: Path) -> None:
+    env = production(
+        tmp_path,
+        """
+        [environments.production.smoke]
+        health_path = "${HEALTH:-/api/health}"
+        """,
+        {"HEALTH": "/healthz"},
+    )
+    assert env.smoke.health_path == "/healthz"
+
+
+def test_numeric_setting_from_variable_is_parsed_after_expansion(tmp_path: Path) -> None:
+    env = production(tmp_path, 'timeout_s = "${TIMEOUT:-7.5}"\n')
+    assert env.timeout_s == 7.5
+
+
+def test_boolean_setting_from_variable_is_parsed_after_expansion(tmp_path: Path) -> None:
+    env = production(tmp_path, 'production = "${IS_PROD}"\n', {"IS_PROD": "true"})
+    assert env.production is True
+
+
+# ---------------------------------------------------------------------------------------------------
+# Lazy resolution
+# ---------------------------------------------------------------------------------------------------
+AUTH_WITH_VARIABLES = """
+[environments.production.auth]
+username = "${SMOKE_USER}"
+password = "${SMOKE_PASSWORD}"
+"""
+
+
+def test_config_referring_to_unset_variable_loads(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL + AUTH_WITH_VARIABLES)
+    config = load_config(path, {})
+    assert list(config.environments) == ["production"]
+
+
+def test_reading_value_with_unset_variable_raises_setting_missing(tmp_path: Path) -> None:
+    env = production(tmp_path, AUTH_WITH_VARIABLES, {"SMOKE_USER": "smoke"})
+    with pytest.raises(SettingMissing) as excinfo:
+        _ = env.auth.password
+    assert str(excinfo.value) == "SMOKE_PASSWORD is not set (environments.production.auth.password)"
+
+
+def test_other_keys_stay_readable_when_one_variable_is_unset(tmp_path: Path) -> None:
+    env = production(tmp_path, AUTH_WITH_VARIABLES, {"SMOKE_USER": "smoke"})
+    assert env.auth.username == "smoke"
+    assert env.auth.expected_providers == ["credentials"]
+    assert env.base_url == "https://app.example.com"
+
+
+def test_variable_set_after_loading_is_seen_when_read(tmp_path: Path) -> None:
+    environ: dict[str, str] = {}
+    path = write(tmp_path, MINIMAL + AUTH_WITH_VARIABLES)
+    env = load_config(path, environ).environment("production", environ)
+    environ["SMOKE_USER"] = "late"
+    assert env.auth.username == "late"
+
+
+def test_environment_defaults_to_process_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPSCHECK_TEST_SMOKE_USER", "from-process")
+    path = write(
+        tmp_path,
+        MINIMAL
+        + """
+        [environments.production.auth]
+        username = "${OPSCHECK_TEST_SMOKE_USER}"
+        password = "x"
+        """,
+    )
+    assert load_config(path).environment("production").auth.username == "from-process"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Unknown keys
+# ---------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("body", "key", "suggestion"),
+    [
+        (
+            'environment = "x"\n' + MINIMAL,
+            "unknown key environment",
+            "did you mean 'environments'",
+        ),
+        (
+            MINIMAL + "timout_s = 5\n",
+            "unknown key environments.production.timout_s",
+            "did you mean 'timeout_s'",
+        ),
+        (
+            MINIMAL + "[environments.production.smoke]\nmax_latncy_ms = 5\n",
+            "unknown key environments.production.smoke.max_latncy_ms",
+            "did you mean 'max_latency_ms'",
+        ),
+        (
+            MINIMAL + '[environments.production.databse]\nurl = "x"\n',
+            "unknown key environments.production.databse",
+            "did you mean 'database'",
+        ),
+        (
+            MINIMAL + '[environments.production.backups]\nlocation = "x"\nrpo_hour = 1\n',
+            "unknown key environments.production.backups.rpo_hour",
+            "did you mean 'rpo_hours'",
+        ),
+    ],
+    ids=["top-level", "environment-level", "section-level", "section-name", "optional-section"],
+)
+def test_unknown_key_is_rejected_with_nearest_spelling(
+    tmp_path: Path, body: str, key: str, suggestion: str
+) -> None:
+    path = write(tmp_path, body)
+    with pytest.raises(ConfigError) as excinfo:
+        load_config(path, {})
+    message = str(excinfo.value)
+    assert key in message
+    assert suggestion in message
+    assert str(path) in message
+
+
+def test_unknown_key_without_near_spelling_lists_valid_keys(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL + "[environments.production.cache]\nzzzz = 1\n")
+    with pytest.raises(
+        ConfigError, match=r"unknown key environments\.production\.cache\.zzzz; valid keys: redis_url"
+    ):
+        load_config(path, {})
+
+
+# ---------------------------------------------------------------------------------------------------
+# Malformed files and wrong types
+# ---------------------------------------------------------------------------------------------------
+def test_malformed_toml_is_reported_with_path_and_line(tmp_path: Path) -> None:
+    path = write(tmp_path, '[environments.production]\nbase_url = "https://x"\ntimeout_s = \n')
+    with pytest.raises(ConfigError) as excinfo:
+        load_config(path, {})
+    assert str(path) in str(excinfo.value)
+    assert "line 3" in str(excinfo.value)
+
+
+def test_missing_config_file_is_reported_with_path(tmp_path: Path) -> None:
+    path = tmp_path / "absent.toml"
+    with pytest.raises(ConfigError, match="does not exist") as excinfo:
+        load_config(path, {})
+    assert str(path) in str(excinfo.value)
+
+
+def test_config_without_environments_is_rejected(tmp_path: Path) -> None:
+    path = write(tmp_path, "# nothing configured\n")
+    with pytest.raises(ConfigError, match=r"no \[environments\.NAME\] table"):
+        load_config(path, {})
+
+
+def test_environment_without_base_url_is_rejected(tmp_path: Path) -> None:
+    path = write(tmp_path, "[environments.staging]\ntimeout_s = 5\n")
+    with pytest.raises(ConfigError, match=r"environments\.staging\.base_url is required"):
+        load_config(path, {})
+
+
+@pytest.mark.parametrize(
+    ("extra", "key", "expected"),
+    [
+        ('timeout_s = "abc"\n', "environments.production.timeout_s", "a number"),
+        ("timeout_s = true\n", "environments.production.timeout_s", "a number"),
+        ("timeout_s = 0\n", "environments.production.timeout_s", "greater than 0"),
+        ('production = "maybe"\n', "environments.production.production", "true or false"),
+        ("runbook = 3\n", "environments.production.runbook", "a string"),
+        ('runbook_sections = { "site-down-p0" = 1 }\n', "environments.production.runbook_sections", "table"),
+        ('[environments.production.smoke]\npages = "/"\n', "environments.production.smoke.pages", "list"),
+        (
+            "[environments.production.smoke]\npages = ['/', 1]\n",
+            "environments.production.smoke.pages",
+            "list of strings",
+        ),
+        (
+            '[environments.production.restore]\nprovider = "docker"\n',
+            "environments.production.restore.provider",
+            "auto, testcontainers, local",
+        ),
+        (
+            '[environments.production.restore]\nmin_rows = { User = "1" }\n',
+            "environments.production.restore.min_rows",
+            "whole numbers",
+        ),
+        ('smoke = "on"\n', "environments.production.smoke", "must be a table"),
+    ],
+)
+def test_wrong_value_type_is_rejected_naming_the_key(
+    tmp_path: Path, extra: str, key: str, expected: str
+) -> None:
+    path = write(tmp_path, MINIMAL + extra)
+    with pytest.raises(ConfigError) as excinfo:
+        load_config(path, {})
+    assert key in str(excinfo.value)
+    assert expected in str(excinfo.value)
+
+
+def test_wrong_type_for_credential_does_not_echo_its_value(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL + "[environments.production.auth]\nusername = 'u'\npassword = 90210417\n")
+    with pytest.raises(ConfigError) as excinfo:
+        load_config(path, {})
+    assert "environments.production.auth.password must be a string" in str(excinfo.value)
+    assert "90210417" not in str(excinfo.value)
+
+
+def test_wrong_type_behind_variable_is_reported_when_read(tmp_path: Path) -> None:
+    env = production(tmp_path, 'timeout_s = "${TIMEOUT}"\n', {"TIMEOUT": "soon"})
+    with pytest.raises(ConfigError, match=r"environments\.production\.timeout_s must be a number"):
+        _ = env.timeout_s
+
+
+# ---------------------------------------------------------------------------------------------------
+# Paths
+# ---------------------------------------------------------------------------------------------------
+def test_relative_runbook_path_resolves_against_config_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config_dir = tmp_path / "repo"
+    config_dir.mkdir()
+    monkeypatch.chdir(tmp_path)
+    path = write(config_dir, MINIMAL + 'runbook = "docs/RUNBOOK.md"\n')
+    env = load_config(path, {}).environment("production", {})
+    assert env.runbook == config_dir.resolve() / "docs" / "RUNBOOK.md"
+
+
+def test_relative_ca_bundle_path_resolves_against_config_directory(tmp_path: Path) -> None:
+    env = production(tmp_path, 'ca_bundle = "certs/ca.pem"\n')
+    assert env.ca_bundle == tmp_path.resolve() / "certs" / "ca.pem"
+
+
+def test_absolute_path_is_kept(tmp_path: Path) -> None:
+    absolute = tmp_path / "elsewhere" / "ca.pem"
+    env = production(tmp_path, f'ca_bundle = "{absolute.as_posix()}"\n')
+    assert env.ca_bundle == absolute
+
+
+def test_empty_optional_path_means_none(tmp_path: Path) -> None:
+    env = production(tmp_path, 'ca_bundle = ""\n')
+    assert env.ca_bundle is None
+
+
+def test_relative_env_file_resolves_against_config_directory(tmp_path: Path) -> None:
+    env = production(tmp_path, '[environments.production.credentials]\nenv_file = ".env.production"\n')
+    assert env.credentials.env_file == tmp_path.resolve() / ".env.production"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Sections
+# ---------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("section", ["database", "cache", "auth", "backups", "notify"])
+def test_absent_optional_section_raises_section_not_configured(tmp_path: Path, section: str) -> None:
+    env = production(tmp_path)
+    with pytest.raises(SectionNotConfigured) as excinfo:
+        getattr(env, section)
+    assert excinfo.value.key == f"[environments.production.{section}]"
+    assert f"environments.production.{section}" in str(excinfo.value)
+    assert excinfo.value.outcome == "skipped"
+
+
+@pytest.mark.parametrize("section", ["database", "cache", "auth", "backups", "notify"])
+def test_absent_optional_section_is_not_had(tmp_path: Path, section: str) -> None:
+    assert production(tmp_path).has(section) is False
+
+
+def test_absent_smoke_section_gives_defaults(tmp_path: Path) -> None:
+    smoke = production(tmp_path).smoke
+    assert smoke.health_path == "/api/health"
+    assert smoke.pages == ["/"]
+    assert smoke.max_latency_ms == 1500.0
+    assert smoke.tls_min_days == 14.0
+
+
+def test_absent_restore_section_gives_defaults(tmp_path: Path) -> None:
+    restore = production(tmp_path).restore
+    assert restore.provider == "auto"
+    assert restore.image == "postgres:16"
+    assert restore.expect_tables == ["User", "Account", "Session", "_prisma_migrations"]
+    assert restore.min_rows == {}
+
+
+def test_absent_credentials_section_gives_defaults(tmp_path: Path) -> None:
+    credentials = production(tmp_path).credentials
+    assert credentials.env_file is None
+    assert credentials.required == ["DATABASE_URL", "NEXTAUTH_SECRET", "NEXTAUTH_URL", "SENTRY_DSN"]
+
+
+def test_absent_environment_keys_give_defaults(tmp_path: Path) -> None:
+    env = production(tmp_path)
+    assert env.production is False
+    assert env.runbook is None
+    assert env.expected_version == ""
+    assert env.timeout_s == 10.0
+    assert env.runbook_sections == {}
+
+
+def test_required_key_missing_in_present_optional_section_raises_section_not_configured(
+    tmp_path: Path,
+) -> None:
+    env = production(tmp_path, "[environments.production.database]\nmax_latency_ms = 500\n")
+    assert env.database.max_latency_ms == 500.0
+    with pytest.raises(SectionNotConfigured) as excinfo:
+        _ = env.database.url
+    assert excinfo.value.key == "environments.production.database.url"
+
+
+def test_present_section_values_are_typed(tmp_path: Path) -> None:
+    env = production(
+        tmp_path,
+        """
+        [environments.production.backups]
+        location = "s3://acme/backups/"
+        rpo_hours = 6
+        [environments.production.restore]
+        min_rows = { User = 3 }
+        """,
+    )
+    assert env.backups.location == "s3://acme/backups/"
+    assert env.backups.rpo_hours == 6.0
+    assert isinstance(env.backups.rpo_hours, float)
+    assert env.restore.min_rows == {"User": 3}
+
+
+def test_is_https_follows_base_url_scheme(tmp_path: Path) -> None:
+    assert production(tmp_path).is_https is True
+
+
+def test_environment_is_named(tmp_path: Path) -> None:
+    env = production(tmp_path)
+    assert env.name == "production"
+    assert env.key == "environments.production"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Environments
+# ---------------------------------------------------------------------------------------------------
+TWO_ENVIRONMENTS = """
+[environments.production]
+base_url = "https://app.example.com"
+[environments.staging]
+base_url = "https://staging.example.com"
+"""
+
+
+def test_unknown_environment_raises_usage_error_listing_configured_ones(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, TWO_ENVIRONMENTS), {})
+    with pytest.raises(UsageError) as excinfo:
+        config.environment("nope")
+    assert "unknown environment 'nope'" in str(excinfo.value)
+    assert "production, staging" in str(excinfo.value)
+
+
+def test_unknown_environment_suggests_near_name(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, TWO_ENVIRONMENTS), {})
+    with pytest.raises(UsageError, match=r"did you mean 'staging'\?"):
+        config.environment("stagign")
+
+
+def test_unknown_environment_is_not_a_config_error(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, TWO_ENVIRONMENTS), {})
+    with pytest.raises(UsageError) as excinfo:
+        config.environment("qa")
+    assert not isinstance(excinfo.value, ConfigError)
+
+
+def test_config_file_path_is_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(tmp_path, MINIMAL)
+    monkeypatch.chdir(tmp_path)
+    config = load_config(Path("opscheck.toml"), {})
+    assert config.path == tmp_path.resolve() / "opscheck.toml"
+
+
+def test_every_environment_is_validated_not_only_the_selected_one(tmp_path: Path) -> None:
+    path = write(tmp_path, TWO_ENVIRONMENTS + "timout_s = 3\n")
+    with pytest.raises(ConfigError, match=r"environments\.staging\.timout_s"):
+        load_config(path, {})
+
+
+# ---------------------------------------------------------------------------------------------------
+# Credentials and secrets
+# ---------------------------------------------------------------------------------------------------
+def test_credential_values_include_literal_and_expanded_credentials(tmp_path: Path) -> None:
+    db_url = f"postgresql://ro:{unique_secret()}@db/app"
+    password = unique_secret()
+    redis_url = f"redis://:{unique_secret()}@cache:6379/0"
+    webhook = f"https://hooks.example.com/{unique_secret()}"
+    env = production(
+        tmp_path,
+        f"""
+        [environments.production.database]
+        url = "{db_url}"
+        [environments.production.auth]
+        username = "smoke"
+        password = "${{SMOKE_PASSWORD}}"
+        [environments.production.cache]
+        redis_url = "${{REDIS_URL}}"
+        [environments.production.notify]
+        webhook_url = "${{HOOK}}"
+        """,
+        {"SMOKE_PASSWORD": password, "REDIS_URL": redis_url, "HOOK": webhook},
+    )
+    assert set(env.credential_values()) == {db_url, password, redis_url, webhook}
+
+
+def test_credential_values_skip_unset_variables(tmp_path: Path) -> None:
+    password = unique_secret()
+    env = production(
+        tmp_path,
+        """
+        [environments.production.database]
+        url = "${DATABASE_URL}"
+        [environments.production.auth]
+        username = "${SMOKE_USER}"
+        password = "${SMOKE_PASSWORD}"
+        """,
+        {"SMOKE_PASSWORD": password},
+    )
+    assert list(env.credential_values()) == [password]
+
+
+def test_credential_values_exclude_non_secret_settings(tmp_path: Path) -> None:
+    password = unique_secret()
+    env = production(
+        tmp_path, f'[environments.production.auth]\nusername = "smoke-user"\npassword = "{password}"\n'
+    )
+    assert list(env.credential_values()) == [password]
+
+
+@pytest.mark.parametrize(
+    ("section", "key"),
+    [("database", "url"), ("cache", "redis_url"), ("auth", "password"), ("notify", "webhook_url")],
+)
+def test_credential_setting_comes_back_as_secret(tmp_path: Path, section: str, key: str) -> None:
+    value = unique_secret()
+    extra = f'[environments.production.{section}]\n{key} = "${{VALUE}}"\n'
+    if section == "auth":
+        extra += 'username = "smoke"\n'
+    setting = getattr(getattr(production(tmp_path, extra, {"VALUE": value}), section), key)
+    assert isinstance(setting, Secret)
+    assert setting.reveal() == value
+    assert str(setting) == MASK
+    assert value not in repr(setting)
+    assert value not in f"{setting}"
+
+
+# ---------------------------------------------------------------------------------------------------
+# find_config
+# ---------------------------------------------------------------------------------------------------
+def test_find_config_prefers_option(tmp_path: Path) -> None:
+    write(tmp_path, MINIMAL)
+    option = tmp_path / "option.toml"
+    path, source = find_config(str(option), str(tmp_path / "env.toml"), tmp_path)
+    assert path == option.resolve()
+    assert source == "option --opscheck-config"
+
+
+def test_find_config_uses_environment_variable_without_option(tmp_path: Path) -> None:
+    write(tmp_path, MINIMAL)
+    path, source = find_config(None, str(tmp_path / "env.toml"), tmp_path)
+    assert path == (tmp_path / "env.toml").resolve()
+    assert source == "env OPSCHECK_CONFIG"
+
+
+def test_find_config_falls_back_to_rootdir_file(tmp_path: Path) -> None:
+    expected = write(tmp_path, MINIMAL)
+    path, source = find_config(None, None, tmp_path)
+    assert path == expected
+    assert source == "default <rootdir>/opscheck.toml"
+
+
+def test_find_config_treats_empty_values_as_unset(tmp_path: Path) -> None:
+    expected = write(tmp_path, MINIMAL)
+    path, _ = find_config("", "", tmp_path)
+    assert path == expected
+
+
+def test_find_config_finds_nothing_without_rootdir_file(tmp_path: Path) -> None:
+    path, source = find_config(None, None, tmp_path)
+    assert path is None
+    assert source == "default <rootdir>/opscheck.toml"
+
+
+def test_find_config_resolves_relative_option_against_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    path, _ = find_config("configs/ops.toml", None, tmp_path / "root")
+    assert path == tmp_path.resolve() / "configs" / "ops.toml"
+
+
+# ---------------------------------------------------------------------------------------------------
+# The shipped example
+# ---------------------------------------------------------------------------------------------------
+def test_example_config_loads_and_validates() -> None:
+    config = load_config(EXAMPLE_CONFIG, {})
+    assert sorted(config.environments) == ["production", "staging"]
+
+
+def test_example_config_production_settings_are_typed() -> None:
+    env = load_config(EXAMPLE_CONFIG, {}).environment("production", {})
+    assert env.production is True
+    assert env.runbook == EXAMPLE_CONFIG.parent / "RUNBOOK.md"
+    assert env.runbook is not None
+    assert env.runbook.is_file()
+    assert env.expected_version == ""
+    assert env.smoke.pages == ["/", "/login"]
+    assert env.restore.min_rows == {"User": 1}
+    assert env.notify.min_severity == "P1"
+
+
+def test_example_config_credentials_error_only_when_read() -> None:
+    env = load_config(EXAMPLE_CONFIG, {}).environment("production", {})
+    assert list(env.credential_values()) == []
+    with pytest.raises(
+        SettingMissing, match=r"^DATABASE_URL is not set \(environments\.production\.database\.url\)$"
+    ):
+        _ = env.database.url
+
+
+def test_example_config_staging_skips_sections_it_lacks() -> None:
+    env = load_config(EXAMPLE_CONFIG, {}).environment("staging", {})
+    with pytest.raises(SectionNotConfigured):
+        _ = env.backups
+
+
+def test_variables_inside_lists_and_tables_are_expanded(tmp_path: Path) -> None:
+    path = tmp_path / "opscheck.toml"
+    path.write_text(
+        '[environments.prod]\nbase_url = "http://x"\n'
+        '[environments.prod.smoke]\npages = ["/", "${EXTRA_PAGE:-/about}"]\n'
+        "[environments.prod.restore]\nmin_rows = { User = 1 }\n"
+        'expect_tables = ["${FIRST_TABLE}"]\n'
+    )
+    env = load_config(path, environ={"FIRST_TABLE": "Orders"}).environment(
+        "prod", environ={"FIRST_TABLE": "Orders"}
+    )
+    assert env.smoke.pages == ["/", "/about"]
+    assert env.restore.expect_tables == ["Orders"]
+
+
+def test_an_unset_variable_inside_a_list_names_the_variable_and_key(tmp_path: Path) -> None:
+    path = tmp_path / "opscheck.toml"
+    path.write_text(
+        '[environments.prod]\nbase_url = "http://x"\n[environments.prod.smoke]\npages = ["${PAGE}"]\n'
+    )
+    env = load_config(path, environ={}).environment("prod", environ={})
+    with pytest.raises(SettingMissing, match=r"^PAGE is not set \(environments\.prod\.smoke\.pages\)$"):
+        _ = env.smoke.pages
+
+
+def test_a_prefix_of_an_environment_name_is_suggested(tmp_path: Path) -> None:
+    path = tmp_path / "opscheck.toml"
+    path.write_text(
+        '[environments.production]\nbase_url = "http://x"\n[environments.staging]\nbase_url = "http://y"\n'
+    )
+    with pytest.raises(UsageError, match=r"unknown environment 'prod' \(did you mean 'production'\?\)"):
+        load_config(path).environment("prod")

@@ -1,0 +1,400 @@
+"""Unit tests of opscheck.secrets: the Secret type, the redactor, URL masking, secret-looking names."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import uuid
+from urllib.parse import quote, quote_plus
+
+import pytest
+
+from opscheck.secrets import (
+    MASK,
+    Redactor,
+    Secret,
+    is_secret_name,
+    mask_url,
+    redactor,
+    secret_env_values,
+    url_password,
+)
+
+#: a space and "?>" make every encoded form differ: quote from quote_plus, urlsafe base64 from standard
+SECRET = "hunter2 Sup3r~~?>>>s3cret"
+
+
+@pytest.fixture
+def scrubber() -> Redactor:
+    """A fresh redactor that knows SECRET."""
+    fresh = Redactor()
+    fresh.add(SECRET)
+    return fresh
+
+
+def unique_secret() -> str:
+    return f"tok-{uuid.uuid4().hex}"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Secret
+# ---------------------------------------------------------------------------------------------------
+def test_secret_prints_as_mask() -> None:
+    value = unique_secret()
+    secret = Secret(value)
+    assert str(secret) == MASK
+    assert f"{secret}" == MASK
+    assert value not in repr(secret)
+
+
+def test_secret_reveals_its_value() -> None:
+    value = unique_secret()
+    assert Secret(value).reveal() == value
+
+
+def test_secret_registers_with_process_wide_redactor() -> None:
+    value = unique_secret()
+    Secret(value)
+    assert value in redactor()
+    assert redactor().scrub(f"password={value}") == f"password={MASK}"
+
+
+def test_secrets_compare_by_value() -> None:
+    value = unique_secret()
+    assert Secret(value) == Secret(value)
+    assert hash(Secret(value)) == hash(Secret(value))
+    assert Secret(value) != value
+
+
+def test_empty_secret_is_falsy() -> None:
+    assert not Secret("")
+
+
+def test_redactor_accepts_secret_objects(scrubber: Redactor) -> None:
+    value = unique_secret()
+    scrubber.add(Secret(value))
+    assert scrubber.scrub(value) == MASK
+
+
+# ---------------------------------------------------------------------------------------------------
+# Redactor.scrub: forms of a secret
+# ---------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "form",
+    [
+        SECRET,
+        quote(SECRET, safe=""),
+        quote_plus(SECRET, safe=""),
+        base64.b64encode(SECRET.encode()).decode(),
+        base64.b64encode(SECRET.encode()).decode().rstrip("="),
+        base64.urlsafe_b64encode(SECRET.encode()).decode().rstrip("="),
+    ],
+    ids=["raw", "quote", "quote_plus", "base64", "base64-unpadded", "base64-urlsafe"],
+)
+def test_scrub_replaces_every_form(scrubber: Redactor, form: str) -> None:
+    assert scrubber.scrub(f"before {form} after") == f"before {MASK} after"
+
+
+def test_forms_under_test_are_all_distinct() -> None:
+    forms = {
+        SECRET,
+        quote(SECRET, safe=""),
+        quote_plus(SECRET, safe=""),
+        base64.b64encode(SECRET.encode()).decode(),
+        base64.b64encode(SECRET.encode()).decode().rstrip("="),
+        base64.urlsafe_b64encode(SECRET.encode()).decode().rstrip("="),
+    }
+    assert len(forms) == 6
+
+
+@pytest.mark.parametrize(
+    "value", ['pa"ss-word', "pa\\ss-word", "pass\nword"], ids=["quote", "backslash", "newline"]
+)
+def test_scrub_replaces_json_escaped_form(value: str) -> None:
+    fresh = Redactor()
+    fresh.add(value)
+    document = json.dumps({"password": value})
+    assert json.loads(fresh.scrub(document)) == {"password": MASK}
+
+
+def test_scrub_replaces_every_occurrence(scrubber: Redactor) -> None:
+    assert scrubber.scrub(f"{SECRET}:{SECRET}") == f"{MASK}:{MASK}"
+
+
+def test_scrub_without_secrets_returns_text_unchanged() -> None:
+    assert Redactor().scrub("nothing to hide") == "nothing to hide"
+
+
+def test_scrub_of_empty_text_is_empty(scrubber: Redactor) -> None:
+    assert scrubber.scrub("") == ""
+
+
+def test_scrub_treats_regex_characters_literally() -> None:
+    fresh = Redactor()
+    fresh.add("a.b*c+d")
+    assert fresh.scrub("a.b*c+d axbbbcd") == f"{MASK} axbbbcd"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Redactor.scrub: several secrets
+# ---------------------------------------------------------------------------------------------------
+def test_longer_secret_containing_shorter_one_is_masked_whole() -> None:
+    fresh = Redactor()
+    fresh.add("secret-value")
+    fresh.add("secret-value-extended")
+    assert fresh.scrub("x secret-value-extended y") == f"x {MASK} y"
+
+
+def test_url_is_masked_whole_when_its_password_is_also_a_secret() -> None:
+    fresh = Redactor()
+    url = "postgresql://app:pa55word-x@db.internal:5432/app"
+    fresh.add(url)
+    assert fresh.scrub(f"connect {url} now") == f"connect {MASK} now"
+
+
+def test_partly_overlapping_secrets_leave_no_fragment() -> None:
+    fresh = Redactor()
+    fresh.add("abcdef12")
+    fresh.add("ef12ghij")
+    assert fresh.scrub("<abcdef12ghij>") == f"<{MASK}>"
+
+
+def test_adjacent_secrets_are_masked_separately() -> None:
+    fresh = Redactor()
+    fresh.add("first-secret")
+    fresh.add("second-secret")
+    assert fresh.scrub("first-secretsecond-secret") == MASK + MASK
+
+
+def test_secret_added_after_a_scrub_is_scrubbed_next_time(scrubber: Redactor) -> None:
+    later = unique_secret()
+    assert scrubber.scrub(later) == later
+    scrubber.add(later)
+    assert scrubber.scrub(later) == MASK
+
+
+# ---------------------------------------------------------------------------------------------------
+# Redactor.add: what counts
+# ---------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("value", ["", None, "abc", "true", "False", "null", "yes", "off"])
+def test_short_or_common_values_are_ignored(value: str | None) -> None:
+    fresh = Redactor()
+    fresh.add(value)
+    assert len(fresh) == 0
+
+
+def test_ignored_common_value_is_not_scrubbed_from_text() -> None:
+    fresh = Redactor()
+    fresh.add("true")
+    fresh.add("abc")
+    assert fresh.scrub("enabled: true, abc") == "enabled: true, abc"
+
+
+def test_four_character_value_is_registered() -> None:
+    fresh = Redactor()
+    fresh.add("k3y!")
+    assert fresh.scrub("key k3y!") == f"key {MASK}"
+
+
+def test_adding_same_value_twice_registers_it_once() -> None:
+    fresh = Redactor()
+    fresh.add("repeat-me")
+    fresh.add("repeat-me")
+    assert len(fresh) == 1
+
+
+def test_adding_url_registers_its_password() -> None:
+    fresh = Redactor()
+    fresh.add("postgresql://app:pa55word-x@db.internal:5432/app")
+    assert "pa55word-x" in fresh
+    assert fresh.scrub("password is pa55word-x") == f"password is {MASK}"
+
+
+def test_adding_url_registers_its_decoded_password() -> None:
+    fresh = Redactor()
+    fresh.add("postgresql://app:p%40ss%2Fw0rd@db/app")
+    assert fresh.scrub("psql password=p@ss/w0rd") == f"psql password={MASK}"
+
+
+def test_add_all_registers_each_value() -> None:
+    fresh = Redactor()
+    fresh.add_all(["first-secret", None, Secret(unique_secret()), "x"])
+    assert len(fresh) == 2
+
+
+def test_clear_forgets_every_secret(scrubber: Redactor) -> None:
+    scrubber.clear()
+    assert len(scrubber) == 0
+    assert scrubber.scrub(SECRET) == SECRET
+
+
+def test_fresh_redactor_is_independent_of_process_wide_one() -> None:
+    value = unique_secret()
+    Redactor().add(value)
+    assert value not in redactor()
+
+
+# ---------------------------------------------------------------------------------------------------
+# scrub_obj and scrub_bytes
+# ---------------------------------------------------------------------------------------------------
+def test_scrub_obj_scrubs_nested_structures(scrubber: Redactor) -> None:
+    data = {
+        "message": f"login with {SECRET}",
+        "nested": {"values": [SECRET, 3, None, (f"x{SECRET}", True)]},
+        SECRET: "key too",
+    }
+    assert scrubber.scrub_obj(data) == {
+        "message": f"login with {MASK}",
+        "nested": {"values": [MASK, 3, None, (f"x{MASK}", True)]},
+        MASK: "key too",
+    }
+
+
+def test_scrub_obj_keeps_container_types(scrubber: Redactor) -> None:
+    result = scrubber.scrub_obj({"t": (SECRET,), "l": [SECRET]})
+    assert isinstance(result["t"], tuple)
+    assert isinstance(result["l"], list)
+
+
+def test_scrub_obj_leaves_non_strings_alone(scrubber: Redactor) -> None:
+    assert scrubber.scrub_obj(12.5) == 12.5
+    assert scrubber.scrub_obj(None) is None
+
+
+def test_scrub_bytes_scrubs_utf8_text(scrubber: Redactor) -> None:
+    assert scrubber.scrub_bytes(f"token={SECRET}".encode()) == f"token={MASK}".encode()
+
+
+def test_scrub_bytes_keeps_undecodable_bytes(scrubber: Redactor) -> None:
+    data = b"\xff\xfe binary " + SECRET.encode() + b" \x80tail\xc3"
+    assert scrubber.scrub_bytes(data) == b"\xff\xfe binary " + MASK.encode() + b" \x80tail\xc3"
+
+
+def test_scrub_bytes_without_secrets_returns_same_bytes() -> None:
+    data = b"\xff raw \x00"
+    assert Redactor().scrub_bytes(data) == data
+
+
+# ---------------------------------------------------------------------------------------------------
+# Threads
+# ---------------------------------------------------------------------------------------------------
+def test_add_and_scrub_from_many_threads() -> None:
+    fresh = Redactor()
+    leaks: list[str] = []
+    errors: list[BaseException] = []
+
+    def work(worker: int) -> None:
+        try:
+            for n in range(10):
+                value = f"thread-{worker}-secret-{n}-{uuid.uuid4().hex[:8]}"
+                fresh.add(value)
+                scrubbed = fresh.scrub(f"[{value}]")
+                if value in scrubbed:
+                    leaks.append(value)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(worker,)) for worker in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert leaks == []
+    assert len(fresh) == 8 * 10
+
+
+# ---------------------------------------------------------------------------------------------------
+# URLs
+# ---------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("url", "masked"),
+    [
+        ("postgresql://app:pw-1234@db:5432/app", f"postgresql://app:{MASK}@db:5432/app"),
+        ("postgresql://app:p@ss@db/app", f"postgresql://app:{MASK}@db/app"),
+        ("redis://:pw-1234@cache:6379/0", f"redis://:{MASK}@cache:6379/0"),
+        ("https://u:pw@h/p?token=abc#frag", f"https://u:{MASK}@h/p?{MASK}"),
+        ("https://app.example.com/api/health", "https://app.example.com/api/health"),
+        ("https://app.example.com/cb?code=xyz", f"https://app.example.com/cb?{MASK}"),
+        ("https://deploy@app.example.com/", "https://deploy@app.example.com/"),
+    ],
+    ids=["password", "at-in-password", "no-user", "query", "plain", "query-only", "user-only"],
+)
+def test_mask_url(url: str, masked: str) -> None:
+    assert mask_url(url) == masked
+
+
+def test_mask_url_of_unparsable_url_is_mask() -> None:
+    assert mask_url("http://[::1") == MASK
+
+
+@pytest.mark.parametrize(
+    ("url", "password"),
+    [
+        ("postgresql://app:pw-1234@db/app", "pw-1234"),
+        ("postgresql://app@db/app", None),
+        ("https://app.example.com/", None),
+        ("not a url but has @ sign", None),
+        ("http://[::1", None),
+    ],
+)
+def test_url_password(url: str, password: str | None) -> None:
+    assert url_password(url) == password
+
+
+# ---------------------------------------------------------------------------------------------------
+# Secret-looking names and environment values
+# ---------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "name",
+    [
+        "NEXTAUTH_SECRET",
+        "DB_PASSWORD",
+        "GITHUB_TOKEN",
+        "API_KEY",
+        "KEY",
+        "STRIPE_KEY_LIVE",
+        "SENTRY_DSN",
+        "DATABASE_URL",
+        "REDIS_URL",
+        "AWS_SECRET_ACCESS_KEY",
+        "SLACK_WEBHOOK",
+        "db_password",
+    ],
+)
+def test_secret_names(name: str) -> None:
+    assert is_secret_name(name) is True
+
+
+@pytest.mark.parametrize(
+    "name", ["NEXTAUTH_URL", "PATH", "HOME", "KEYBOARD_LAYOUT", "MONKEY", "AWS_ACCESS_KEY_ID", "GITHUB_SHA"]
+)
+def test_non_secret_names(name: str) -> None:
+    assert is_secret_name(name) is False
+
+
+def test_secret_env_values_takes_values_of_secret_names() -> None:
+    environ = {"NEXTAUTH_SECRET": "s-1234", "HOME": "/root", "PATH": "/usr/bin"}
+    assert secret_env_values(environ) == ["s-1234"]
+
+
+def test_secret_env_values_takes_url_passwords_from_any_variable() -> None:
+    environ = {"ANALYTICS_ENDPOINT": "https://ingest:pw-5678@stats.example.com/", "HOME": "/root"}
+    assert secret_env_values(environ) == ["pw-5678"]
+
+
+def test_secret_env_values_takes_decoded_url_password() -> None:
+    environ = {"ANALYTICS_ENDPOINT": "https://ingest:p%40ss@stats.example.com/"}
+    assert secret_env_values(environ) == ["p%40ss", "p@ss"]
+
+
+def test_secret_env_values_takes_whole_url_and_password_of_secret_name() -> None:
+    url = "postgresql://app:pw-1234@db/app"
+    assert secret_env_values({"DATABASE_URL": url}) == [url, "pw-1234"]
+
+
+def test_secret_env_values_reads_process_environment_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    value = unique_secret()
+    monkeypatch.setenv("OPSCHECK_TEST_TOKEN", value)
+    assert value in secret_env_values()

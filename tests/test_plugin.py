@@ -143,9 +143,7 @@ def test_bad_severity_is_a_collection_error_naming_the_test(pytester: pytest.Pyt
 
 def test_markers_are_registered_for_strict_markers(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--markers")
-    result.stdout.fnmatch_lines(
-        ["@pytest.mark.runbook(section, *, severity)*", "@pytest.mark.destructive*"]
-    )
+    result.stdout.fnmatch_lines(["@pytest.mark.runbook(section, *, severity)*", "@pytest.mark.destructive*"])
 
 
 # -- header and sources ------------------------------------------------------------------------------

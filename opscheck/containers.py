@@ -1,0 +1,674 @@
+"""A throwaway PostgreSQL server in a Docker container: the "testcontainers" provider.
+
+``ContainerCluster`` is the sibling of :class:`opscheck.pgcluster.LocalCluster` with the same surface (a
+context manager, ``start()``/``stop()``, ``dsn()``, ``psql()``, ``run_sql_file()``, ``create_database()``,
+``state()``/``detach()``), but the server runs in a container started through testcontainers'
+``PostgresContainer``, and every client tool (psql) runs *inside* that container with ``docker exec``, so
+client and server always come from the same image::
+
+    with ContainerCluster() as cluster:               # image opscheck/postgres:15-local
+        cluster.create_database("app")
+        cluster.run_sql_file(Path("dump.sql"), dbname="app")
+        with psycopg.connect(cluster.dsn("app")) as conn:   # 127.0.0.1:<mapped port>, password auth
+            ...
+
+Images are never pulled: the image must already be present (``scripts/docker-postgres.sh`` builds the
+default one from this machine's PostgreSQL). With a local daemon the container's port 5432 is published on
+127.0.0.1 only.
+
+testcontainers' resource reaper (Ryuk) is switched off (its image cannot be pulled either), so removing
+containers is this module's job: ``stop()``, a failed ``start()`` (also on KeyboardInterrupt) and, for a
+cluster that is never stopped, a finalizer at garbage collection or interpreter exit all remove the
+container by its label. No message raised here contains the cluster's password.
+
+:func:`select_provider` decides between this provider and the local one (``[restore] provider``).
+
+Errors::
+
+    OpscheckError
+    ├── DockerUnavailable     no Docker daemon answers: start dockerd (scripts/docker-postgres.sh)
+    ├── ContainerError        the image is missing, the container failed to start or to stop, a docker
+    │                         exec could not run; names the image and what to do
+    └── ClusterError          (opscheck.pgcluster)
+        └── SqlError          psql rejected SQL: carries psql's first error line
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shlex
+import shutil
+import subprocess
+import time
+import warnings
+import weakref
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any, Self
+from urllib.parse import quote
+
+import docker  # type: ignore[import-untyped]
+import docker.errors  # type: ignore[import-untyped]
+from testcontainers.core.config import ConnectionMode, testcontainers_config
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    try:
+        from testcontainers.community.postgres import PostgresContainer
+    except ImportError:  # testcontainers before the community split (still warns on import)
+        from testcontainers.postgres import PostgresContainer
+
+from opscheck.errors import OpscheckError, UsageError
+from opscheck.pgcluster import ConnInfo, SqlError
+
+__all__ = [
+    "BUILD_SCRIPT",
+    "DEFAULT_IMAGE",
+    "ContainerCluster",
+    "ContainerError",
+    "DockerUnavailable",
+    "docker_available",
+    "image_present",
+    "prepare_testcontainers",
+    "select_provider",
+    "stop_detached",
+]
+
+#: the image ``scripts/docker-postgres.sh`` builds from this machine's PostgreSQL 15
+DEFAULT_IMAGE = "opscheck/postgres:15-local"
+BUILD_SCRIPT = "scripts/docker-postgres.sh"
+PROVIDERS = ("auto", "testcontainers", "local")
+
+_DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
+_START_DAEMON_HINT = f"start dockerd (`sudo {BUILD_SCRIPT}` installs and starts it)"
+_BUILD_HINT = f"build it with `sudo {BUILD_SCRIPT}` (images are never pulled here)"
+_LABEL = "org.opscheck.cluster"
+_PG_PORT = 5432
+_BIND_HOST = "127.0.0.1"
+_LOG_TAIL_LINES = 12
+
+# seconds
+_PING_TIMEOUT = 3.0
+_API_TIMEOUT = 30
+_START_TIMEOUT = 60.0
+_POLL_INTERVAL = 0.25
+_PSQL_TIMEOUT = 300.0
+_REMOVE_TIMEOUT = 30.0
+
+
+class DockerUnavailable(OpscheckError):
+    """No Docker daemon answers, so the testcontainers provider cannot run."""
+
+
+class ContainerError(OpscheckError):
+    """Starting, using or removing the PostgreSQL container failed; the message names the image."""
+
+
+# ------------------------------------------------------------------------------------------ the engine
+
+
+def _docker_host() -> str:
+    return os.environ.get("DOCKER_HOST") or _DEFAULT_DOCKER_HOST
+
+
+def _short(exc: BaseException, limit: int = 300) -> str:
+    """One line of an exception's text (docker's errors nest the cause in long messages)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _client(timeout: float = _API_TIMEOUT) -> Any:
+    """A docker SDK client for DOCKER_HOST (or the default socket); raises the SDK's own errors."""
+    return docker.from_env(timeout=max(1, round(timeout)))
+
+
+def docker_available(timeout_s: float = _PING_TIMEOUT) -> tuple[bool, str]:
+    """Whether a Docker daemon answers a ping within ``timeout_s``, and a human reason either way."""
+    where = _docker_host()
+    try:
+        client = _client(timeout_s)
+        try:
+            client.ping()
+        finally:
+            client.close()
+    except Exception as exc:
+        return False, f"no Docker daemon: {where} did not answer ({_short(exc)})"
+    return True, f"Docker daemon answered at {where}"
+
+
+def image_present(image: str, timeout_s: float = _PING_TIMEOUT) -> tuple[bool, str]:
+    """Whether ``image`` is in the daemon's local image store (nothing is pulled), with a reason."""
+    try:
+        client = _client(timeout_s)
+        try:
+            client.images.get(image)
+        finally:
+            client.close()
+    except docker.errors.ImageNotFound:
+        return False, f"image {image} is not present locally; {_BUILD_HINT}"
+    except Exception as exc:
+        return False, f"could not look up image {image}: {_short(exc)}"
+    return True, f"image {image} is present"
+
+
+def prepare_testcontainers() -> None:
+    """Configure testcontainers for this machine; settings already made in the environment win.
+
+    * ``TESTCONTAINERS_RYUK_DISABLED=true``: the reaper's image cannot be pulled; we remove containers.
+    * ``TESTCONTAINERS_CONNECTION_MODE=docker_host`` and ``TC_HOST=127.0.0.1`` (local daemons only):
+      inside a container (``/.dockerenv``) testcontainers would otherwise connect through the bridge
+      gateway address instead of the port published on the loopback interface.
+
+    testcontainers reads these when its configuration module is first imported, which may have
+    happened already, so its configuration object is updated as well.
+    """
+    os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
+    os.environ.setdefault("TESTCONTAINERS_CONNECTION_MODE", "docker_host")
+    local_daemon = _docker_host().startswith("unix://")
+    if local_daemon and not (os.environ.get("TC_HOST") or os.environ.get("TESTCONTAINERS_HOST_OVERRIDE")):
+        os.environ["TC_HOST"] = _BIND_HOST
+
+    cfg = testcontainers_config
+    cfg.ryuk_disabled = os.environ["TESTCONTAINERS_RYUK_DISABLED"].strip().lower() in {
+        "1", "true", "t", "yes", "y",
+    }  # fmt: skip
+    cfg.connection_mode_override = ConnectionMode(os.environ["TESTCONTAINERS_CONNECTION_MODE"])
+    host = os.environ.get("TC_HOST") or os.environ.get("TESTCONTAINERS_HOST_OVERRIDE")
+    if host:
+        cfg.tc_host_override = host
+
+
+# ------------------------------------------------------------------------------------- choosing one
+
+
+def select_provider(requested: str, image: str) -> tuple[str, str]:
+    """Resolve ``[restore] provider`` to ``"testcontainers"`` or ``"local"``, with the reason.
+
+    ``auto`` takes testcontainers when a Docker daemon answers and ``image`` is present, else local.
+    A configured ``testcontainers`` that cannot run raises (DockerUnavailable, ContainerError): it never
+    falls back to another provider silently.
+    """
+    if requested == "local":
+        return "local", "configured"
+    if requested not in PROVIDERS:
+        raise UsageError(f"unknown PostgreSQL provider {requested!r}; expected one of {', '.join(PROVIDERS)}")
+    up, why = docker_available()
+    if requested == "testcontainers":
+        if not up:
+            raise DockerUnavailable(
+                f"provider 'testcontainers' is configured but there is {why}; "
+                f"{_START_DAEMON_HINT}, or configure provider 'local'"
+            )
+        present, image_why = image_present(image)
+        if not present:
+            raise ContainerError(f"provider 'testcontainers' is configured but {image_why}")
+        return "testcontainers", f"configured; {why}; {image_why}"
+    if not up:
+        return "local", f"auto: {why}"
+    present, image_why = image_present(image)
+    if not present:
+        return "local", f"auto: {why}, but {image_why}"
+    return "testcontainers", f"auto: {why}; {image_why}"
+
+
+# ----------------------------------------------------------------------------------------- plumbing
+
+
+def _scrub(text: str, secret: str) -> str:
+    for form in {secret, quote(secret, safe="")}:
+        if form:
+            text = text.replace(form, "***")
+    return text
+
+
+def _tail(text: str, lines: int = 5) -> str:
+    kept = [line.strip() for line in text.splitlines() if line.strip()][-lines:]
+    return " | ".join(kept) if kept else "(no output)"
+
+
+def _first_error_line(stderr: str) -> str:
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    for line in lines:
+        if any(mark in line for mark in ("ERROR:", "FATAL:", "PANIC:", "error:")):
+            return line
+    return lines[0] if lines else "(psql printed nothing)"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _docker_cli() -> str:
+    cli = shutil.which("docker")
+    if cli is None:
+        raise ContainerError(
+            f"the docker command-line client is not on PATH; install it with `sudo {BUILD_SCRIPT}`"
+        )
+    return cli
+
+
+def _remove_labelled(token: str) -> list[str]:
+    """Force-remove every container (and its anonymous volumes) carrying our label ``token``."""
+    removed: list[str] = []
+    try:
+        client = _client(_REMOVE_TIMEOUT)
+        try:
+            for container in client.containers.list(all=True, filters={"label": f"{_LABEL}={token}"}):
+                with contextlib.suppress(docker.errors.NotFound):
+                    container.remove(force=True, v=True)
+                removed.append(container.short_id)
+        finally:
+            client.close()
+    except Exception as exc:
+        raise ContainerError(
+            f"removing the container labelled {_LABEL}={token} failed: {_short(exc)}; "
+            f"remove it with `docker rm -f $(docker ps -aq --filter label={_LABEL}={token})`"
+        ) from None
+    return removed
+
+
+@dataclass
+class _Runtime:
+    """Everything needed to remove a cluster's container; deliberately holds no reference to the cluster."""
+
+    token: str
+    image: str
+    container: Any = field(default=None, repr=False)  # testcontainers' PostgresContainer once created
+    container_id: str | None = None
+    host: str = _BIND_HOST
+    port: int | None = None
+    major: int | None = None
+
+
+def _teardown(rt: _Runtime) -> None:
+    """Remove the container (found by label, so also one whose creation was interrupted), close clients."""
+    try:
+        _remove_labelled(rt.token)
+    finally:
+        container, rt.container = rt.container, None
+        if container is not None:
+            with contextlib.suppress(Exception):  # the client of a removed container: nothing to report
+                container.get_docker_client().client.close()
+
+
+class _BoundedPostgres(PostgresContainer):
+    """testcontainers' PostgresContainer with a readiness wait that has a deadline and notices a dead
+    container; it probes like testcontainers does (psql over TCP inside the container, with the password).
+    """
+
+    opscheck_deadline: float = 0.0
+
+    def _connect(self) -> None:
+        wrapped = self.get_wrapped_container()
+        probe = ["psql", "-X", "-w", "-h", "127.0.0.1", "-U", self.username, "-d", self.dbname,
+                 "-Atc", "select 1"]  # fmt: skip
+        while True:
+            wrapped.reload()
+            if wrapped.status in {"exited", "dead"}:
+                code = wrapped.attrs.get("State", {}).get("ExitCode")
+                raise ContainerError(
+                    f"the container exited (status {code}) before PostgreSQL accepted connections; "
+                    f"its log, last lines:\n{self._log_tail()}"
+                )
+            try:
+                result = wrapped.exec_run(probe, environment={"PGPASSWORD": self.password})
+            except docker.errors.APIError as exc:  # e.g. it stopped between the status check and the exec
+                last = _short(exc)
+            else:
+                if result.exit_code == 0:
+                    return
+                last = _tail(result.output.decode(errors="replace"), 2)
+            if time.monotonic() > self.opscheck_deadline:
+                raise ContainerError(
+                    f"PostgreSQL did not accept connections in time (last probe: {last}); "
+                    f"container log, last lines:\n{self._log_tail()}"
+                )
+            time.sleep(_POLL_INTERVAL)
+
+    def _log_tail(self) -> str:
+        logs: bytes = self.get_wrapped_container().logs(tail=_LOG_TAIL_LINES)
+        return logs.decode(errors="replace").rstrip()
+
+
+# ------------------------------------------------------------------------------------------ the cluster
+
+
+class ContainerCluster:
+    """An ephemeral PostgreSQL server in a container: a context manager, or ``start()``/``stop()``.
+
+    ``image`` must be present locally (default :data:`DEFAULT_IMAGE`); ``password`` defaults to a random
+    one; ``start_timeout`` bounds container creation plus the wait for the server. A cluster that is never
+    stopped has its container removed at garbage collection or interpreter exit.
+    """
+
+    def __init__(
+        self,
+        *,
+        image: str = DEFAULT_IMAGE,
+        superuser: str = "postgres",
+        password: str | None = None,
+        start_timeout: float = _START_TIMEOUT,
+    ) -> None:
+        if password is not None and ("\n" in password or "\r" in password or not password):
+            raise ValueError("the superuser password must be non-empty and a single line")
+        if not superuser:
+            raise ValueError("the superuser name must be non-empty")
+        self._image = image
+        self._superuser = superuser
+        self._password = password if password is not None else secrets.token_urlsafe(24)
+        self._start_timeout = start_timeout
+        self._runtime: _Runtime | None = None
+        self._finalizer: weakref.finalize[[_Runtime], ContainerCluster] | None = None
+
+    # -- lifecycle
+
+    def start(self) -> Self:
+        """Create and start the container, wait until PostgreSQL accepts password logins over TCP.
+
+        Raises DockerUnavailable when no daemon answers, ContainerError when the image is missing or the
+        server does not come up within ``start_timeout``; on any failure the container is removed.
+        """
+        if self._runtime is not None:
+            raise ContainerError(f"{self!r} is already started")
+        up, why = docker_available()
+        if not up:
+            raise DockerUnavailable(
+                f"cannot start a PostgreSQL container from {self._image}: {why}; {_START_DAEMON_HINT}"
+            )
+        present, image_why = image_present(self._image, timeout_s=_API_TIMEOUT)
+        if not present:
+            raise ContainerError(f"cannot start a PostgreSQL container: {image_why}")
+        prepare_testcontainers()
+
+        rt = _Runtime(token=secrets.token_hex(8), image=self._image)
+        self._runtime = rt
+        self._finalizer = weakref.finalize(self, _teardown, rt)
+        started = time.monotonic()
+        try:
+            pg = _BoundedPostgres(
+                self._image, username=self._superuser, password=self._password, dbname="postgres", driver=None
+            )
+            pg.opscheck_deadline = started + self._start_timeout
+            if _docker_host().startswith("unix://"):
+                # a local daemon: publish on the loopback interface only, on a free port (docker-py's
+                # (ip, port) binding); a remote daemon's port stays where testcontainers puts it
+                bindings: dict[str, Any] = pg.ports
+                bindings[str(_PG_PORT)] = (_BIND_HOST, None)
+            pg.with_name(f"opscheck-pg-{rt.token}")
+            pg.with_kwargs(labels={_LABEL: rt.token})
+            rt.container = pg
+            pg.start()
+            rt.container_id = pg.get_container_id()
+            rt.port = int(pg.get_exposed_port(_PG_PORT))
+            rt.host = str(pg.get_container_host_ip())
+        except BaseException as exc:
+            self._cleanup_after_failed_start(exc)
+            if not isinstance(exc, Exception) or isinstance(exc, DockerUnavailable):
+                raise
+            # anything else becomes a ContainerError naming the image (never showing the password)
+            detail = str(exc) if isinstance(exc, OpscheckError) else _short(exc)
+            message = f"starting a PostgreSQL container from {self._image} failed: {detail}"
+            error = ContainerError(_scrub(message, self._password))
+            for note in getattr(exc, "__notes__", ()):
+                error.add_note(_scrub(note, self._password))
+            raise error from None
+        return self
+
+    def _cleanup_after_failed_start(self, exc: BaseException) -> None:
+        try:
+            self.stop()
+        except OpscheckError as cleanup:
+            exc.add_note(f"cleaning up after the failed start also failed: {cleanup}")
+
+    def stop(self) -> None:
+        """Remove the container (with its volumes). Safe to call again, and after a failed start."""
+        finalizer, self._finalizer = self._finalizer, None
+        self._runtime = None
+        if finalizer is not None:
+            finalizer()
+
+    def detach(self) -> dict[str, str]:
+        """Leave the container running after this process exits (``opscheck demo --keep``).
+
+        Returns what :func:`stop_detached` needs to remove it later.
+        """
+        state = self.state()
+        rt = self._started()
+        if self._finalizer is not None:
+            self._finalizer.detach()
+        self._finalizer = None
+        self._runtime = None
+        if rt.container is not None:
+            with contextlib.suppress(Exception):  # the container keeps running; only our client goes
+                rt.container.get_docker_client().client.close()
+        return state
+
+    def state(self) -> dict[str, str]:
+        """Where the running cluster lives: enough for :func:`stop_detached` to remove it."""
+        rt = self._started()
+        return {
+            "provider": "testcontainers",
+            "container_id": rt.container_id or "",
+            "label": f"{_LABEL}={rt.token}",
+            "image": rt.image,
+            "host": self.host,
+            "port": str(self.port),
+        }
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        rt = self._runtime
+        if rt is None or rt.port is None:
+            return f"<ContainerCluster {self._image} stopped>"
+        return f"<ContainerCluster {self._image} {(rt.container_id or '')[:12]} on {self.host}:{rt.port}>"
+
+    # -- facts about the running cluster
+
+    @property
+    def image(self) -> str:
+        return self._image
+
+    @property
+    def host(self) -> str:
+        """The address the published port listens on (testcontainers' host, 127.0.0.1 here)."""
+        return self._started().host
+
+    @property
+    def port(self) -> int:
+        """The host port mapped to the container's 5432."""
+        rt = self._runtime
+        if rt is None or rt.port is None:
+            raise ContainerError("the container has no port yet: start() it first")
+        return rt.port
+
+    @property
+    def container_id(self) -> str:
+        rt = self._started()
+        if rt.container_id is None:
+            raise ContainerError("the container has no id yet: start() it first")
+        return rt.container_id
+
+    @property
+    def superuser(self) -> str:
+        return self._superuser
+
+    @property
+    def password(self) -> str:
+        return self._password
+
+    @property
+    def major(self) -> int:
+        """Major version of the running server (``SHOW server_version_num``)."""
+        rt = self._started()
+        if rt.major is None:
+            proc = self.psql("-Atc", "SHOW server_version_num", timeout=30)
+            out = proc.stdout.strip()
+            if proc.returncode != 0 or not out.isdigit():
+                raise ContainerError(
+                    f"could not read the server version in the container from {self._image}: "
+                    f"{_tail(proc.stderr or proc.stdout)}"
+                )
+            rt.major = int(out) // 10000
+        return rt.major
+
+    def _started(self) -> _Runtime:
+        if self._runtime is None or self._runtime.container_id is None:
+            raise ContainerError("the container is not running: start() it first")
+        return self._runtime
+
+    # -- connecting
+
+    def dsn(self, dbname: str = "postgres", user: str | None = None, password: str | None = None) -> str:
+        """A ``postgresql://`` URL to the published port (password authentication); superuser by default."""
+        user = self._superuser if user is None else user
+        password = self._password if password is None else password
+        auth = quote(user, safe="") + (":" + quote(password, safe="") if password else "")
+        return f"postgresql://{auth}@{self.host}:{self.port}/{quote(dbname, safe='')}"
+
+    def conninfo(
+        self, dbname: str = "postgres", user: str | None = None, password: str | None = None
+    ) -> ConnInfo:
+        """Keyword arguments for ``psycopg.connect(**...)``, like :meth:`dsn`."""
+        return {
+            "host": self.host,
+            "port": self.port,
+            "dbname": dbname,
+            "user": self._superuser if user is None else user,
+            "password": self._password if password is None else password,
+        }
+
+    # -- running SQL inside the container
+
+    def _exec_cmd(self, argv: Sequence[str], *, interactive: bool) -> list[str]:
+        rt = self._started()
+        cmd = [_docker_cli(), "exec"]
+        if interactive:
+            cmd.append("-i")
+        cmd += ["-u", "postgres", "-e", "PGCLIENTENCODING=UTF8", rt.container_id or "", *argv]
+        return cmd
+
+    def _psql_argv(self, dbname: str, args: Sequence[str]) -> list[str]:
+        # the unix socket inside the container: local connections are trusted, no password travels
+        return ["psql", "-X", "-w", "-v", "ON_ERROR_STOP=1", "-U", self._superuser, "-d", dbname, *args]
+
+    def _run(
+        self,
+        step: str,
+        cmd: Sequence[str],
+        *,
+        timeout: float,
+        input: str | None = None,
+        stdin: IO[bytes] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        try:
+            if stdin is not None:
+                raw = subprocess.run(cmd, stdin=stdin, capture_output=True, timeout=timeout, check=False)
+                return subprocess.CompletedProcess(
+                    raw.args,
+                    raw.returncode,
+                    raw.stdout.decode("utf-8", errors="replace"),
+                    raw.stderr.decode("utf-8", errors="replace"),
+                )
+            return subprocess.run(
+                cmd,
+                input=input,
+                stdin=subprocess.DEVNULL if input is None else None,
+                capture_output=True,
+                text=True,
+                encoding="utf-8",
+                errors="replace",
+                timeout=timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            what = f"timed out after {timeout:g} s (the command may still run inside the container)"
+        except OSError as exc:
+            what = f"could not run ({exc.strerror})"
+        raise ContainerError(
+            _scrub(
+                f"{step} in the container from {self._image} failed: `{shlex.join(cmd)}` {what}",
+                self._password,
+            )
+        )
+
+    def psql(
+        self, *args: str, input: str | None = None, dbname: str = "postgres", timeout: float = _PSQL_TIMEOUT
+    ) -> subprocess.CompletedProcess[str]:
+        """Run the image's psql inside the container as the superuser (``-X -v ON_ERROR_STOP=1``).
+
+        Returns the completed process whatever its exit status; raises ContainerError only if docker exec
+        could not run or timed out. ``-f FILE`` names a file *inside* the container; to apply a file from
+        this machine use :meth:`run_sql_file` (or pass its text as ``input``).
+        """
+        cmd = self._exec_cmd(self._psql_argv(dbname, args), interactive=input is not None)
+        return self._run("psql", cmd, timeout=timeout, input=input)
+
+    def run_sql_file(self, path: Path, dbname: str = "postgres", timeout: float = _PSQL_TIMEOUT) -> None:
+        """Stream an SQL file from this machine into the container's psql, stopping at the first error.
+
+        SqlError carries psql's first error line.
+        """
+        cmd = self._exec_cmd(self._psql_argv(dbname, ["-q", "-f", "-"]), interactive=True)
+        try:
+            handle = path.open("rb")
+        except OSError as exc:
+            raise ContainerError(f"cannot read {path}: {exc.strerror}") from None
+        with handle:
+            proc = self._run("psql", cmd, timeout=timeout, stdin=handle)
+        self._check_sql(proc, f"applying {path} to database {dbname!r}")
+
+    def create_database(self, name: str, owner: str | None = None) -> None:
+        """CREATE DATABASE ``name`` (optionally OWNER ``owner``); SqlError if the server refuses."""
+        sql = f"CREATE DATABASE {_ident(name)}" + ("" if owner is None else f" OWNER {_ident(owner)}")
+        self._check_sql(self.psql("-q", "-c", sql), f"creating database {name!r}")
+
+    def drop_database(self, name: str) -> None:
+        """DROP DATABASE IF EXISTS ``name``, disconnecting its sessions first."""
+        force = " WITH (FORCE)" if self.major >= 13 else ""
+        sql = f"DROP DATABASE IF EXISTS {_ident(name)}{force}"
+        self._check_sql(self.psql("-q", "-c", sql), f"dropping database {name!r}")
+
+    def _check_sql(self, proc: subprocess.CompletedProcess[str], what: str) -> None:
+        if proc.returncode == 0:
+            return
+        first = _scrub(_first_error_line(proc.stderr), self._password)
+        raise SqlError(
+            f"{what} in the container from {self._image} failed (psql exit {proc.returncode}): {first}", first
+        )
+
+
+def stop_detached(state: Mapping[str, str]) -> None:
+    """Remove a container left running by :meth:`ContainerCluster.detach` (by id, else by label)."""
+    container_id = state.get("container_id", "")
+    label = state.get("label", "")
+    if label.startswith(f"{_LABEL}="):
+        _remove_labelled(label.partition("=")[2])
+    if not container_id:
+        return
+    try:
+        client = _client(_REMOVE_TIMEOUT)
+        try:
+            client.containers.get(container_id).remove(force=True, v=True)
+        finally:
+            client.close()
+    except docker.errors.NotFound:
+        return
+    except Exception as exc:
+        raise ContainerError(
+            f"removing container {container_id[:12]} ({state.get('image', 'unknown image')}) failed: "
+            f"{_short(exc)}; remove it with `docker rm -f {container_id[:12]}`"
+        ) from None

@@ -74,6 +74,7 @@ def demo(args: argparse.Namespace) -> int:
             f"database {t['database_s']:.1f} s, app start {t['app_s']:.1f} s) at {stack.base_url}",
             flush=True,
         )
+        print(f"demo: PostgreSQL via {stack.provider[0]} ({stack.provider[1]})", flush=True)
         command = pytest_command(stack.config_path, suites, args.pytest_args)
         mark = time.monotonic()
         status = _run_pytest(command, root)

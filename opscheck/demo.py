@@ -24,8 +24,10 @@ from pathlib import Path
 
 import httpx
 
+from opscheck import containers, pgcluster
+from opscheck.containers import ContainerCluster
 from opscheck.errors import OpscheckError
-from opscheck.pgcluster import LocalCluster, stop_detached
+from opscheck.pgcluster import LocalCluster
 
 __all__ = ["DemoError", "DemoStack", "ReferenceApp", "project_root"]
 
@@ -205,7 +207,8 @@ class DemoStack:
 
     workdir: Path
     root: Path = field(default_factory=project_root)
-    cluster: LocalCluster | None = None
+    cluster: LocalCluster | ContainerCluster | None = None
+    provider: tuple[str, str] = ("", "")
     app: ReferenceApp | None = None
     config_path: Path | None = None
     base_url: str = ""
@@ -224,7 +227,9 @@ class DemoStack:
             self.app.ensure_built()
             self.timings["build_s"] = time.monotonic() - started
             mark = time.monotonic()
-            self.cluster = LocalCluster().start()
+            self.provider = containers.select_provider("auto", containers.DEFAULT_IMAGE)
+            cluster = ContainerCluster() if self.provider[0] == "testcontainers" else LocalCluster()
+            self.cluster = cluster.start()
             database_url = self._seed_database(self.cluster)
             self.timings["database_s"] = time.monotonic() - mark
             mark = time.monotonic()
@@ -249,7 +254,7 @@ class DemoStack:
             raise
         return self
 
-    def _seed_database(self, cluster: LocalCluster) -> str:
+    def _seed_database(self, cluster: LocalCluster | ContainerCluster) -> str:
         password = secrets.token_urlsafe(18)
         cluster.psql("-c", f"CREATE ROLE app LOGIN PASSWORD '{password}'")
         cluster.create_database("app", owner="app")
@@ -322,7 +327,11 @@ url = "{database_url}"
             state_file.write_text(json.dumps(state))
         if app_only:
             return True
-        stop_detached(state["cluster"])
+        cluster = state["cluster"]
+        if cluster.get("provider") == "testcontainers":
+            containers.stop_detached(cluster)
+        else:
+            pgcluster.stop_detached(cluster)
         state_file.unlink()
         return True
 

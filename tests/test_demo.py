@@ -37,6 +37,17 @@ def demo(workdir: Path, *args: str, timeout: float = 600) -> subprocess.Complete
     )  # fmt: skip
 
 
+def cluster_gone(state: dict[str, str]) -> bool:
+    """Whether the demo's PostgreSQL (a container or a local cluster directory) is gone."""
+    if state.get("provider") == "testcontainers":
+        listing = subprocess.run(
+            ["docker", "ps", "-aq", "--filter", f"id={state['container_id']}"],
+            capture_output=True, text=True, timeout=30, check=True,
+        )  # fmt: skip
+        return listing.stdout.strip() == ""
+    return not Path(state["tmpdir"]).exists()
+
+
 def urls_of(workdir: Path) -> tuple[str, str]:
     """The app's base URL and the database URL the demo wrote into its config."""
     text = (workdir / "opscheck.toml").read_text()
@@ -118,7 +129,7 @@ def test_an_outage_of_the_kept_stack_fails_the_gate_with_site_down_steps(tmp_pat
         stopped = demo(workdir, "--stop")
     assert stopped.returncode == 0
     assert state is not None
-    assert not Path(state["cluster"]["tmpdir"]).exists()
+    assert cluster_gone(state["cluster"])
     assert refused(database_url)
 
 
@@ -149,7 +160,7 @@ def test_sigterm_during_the_demo_stops_everything_promptly(tmp_path: Path) -> No
     assert process.returncode in {1, 2, 130}, rest
     assert refused(app_url)
     assert refused(database_url)
-    assert not Path(state["cluster"]["tmpdir"]).exists()
+    assert cluster_gone(state["cluster"])
     assert not Path(f"/proc/{state['app_pid']}").exists()
     assert not (workdir / "stack.json").exists()
 

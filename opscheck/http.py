@@ -21,7 +21,6 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import copy_context
 from dataclasses import dataclass, field
-from http.cookies import CookieError, SimpleCookie
 from pathlib import Path
 from typing import Any
 
@@ -138,19 +137,15 @@ class RetryingTransport(httpx.BaseTransport):
 
 
 def _register_cookies(response: httpx.Response) -> None:
+    # Parsed by hand: http.cookies.SimpleCookie silently drops a cookie whose value it finds invalid
+    # (a space, a backslash, JSON quotes), which would leave that session value unregistered.
     for header in response.headers.get_list("set-cookie"):
-        cookie = SimpleCookie()
-        try:
-            cookie.load(header)
-        except CookieError:
-            name, _, rest = header.partition("=")
-            value = rest.split(";", 1)[0]
-            if _SECRET_COOKIE.search(name) and not _NOT_SECRET_COOKIE.search(name):
-                redactor().add(value)
-            continue
-        for name, morsel in cookie.items():
-            if _SECRET_COOKIE.search(name) and not _NOT_SECRET_COOKIE.search(name):
-                redactor().add(morsel.value)
+        name, sep, rest = header.split(";", 1)[0].partition("=")
+        value = rest.strip()
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            value = value[1:-1]
+        if sep and _SECRET_COOKIE.search(name) and not _NOT_SECRET_COOKIE.search(name):
+            redactor().add(value)
 
 
 @dataclass

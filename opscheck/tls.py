@@ -105,10 +105,11 @@ def inspect_certificate(
 ) -> CertificateInfo:
     """Connect to ``host:port`` and describe the certificate it presents.
 
-    The handshake verifies the chain against ``ca_bundle`` (a PEM file) or, when it is None, the
-    system's default trust store, and the hostname against ``server_name`` (default: ``host``), which is
-    also sent as SNI. ``now`` (default: the current time; a naive value is taken as UTC) is the reference
-    for ``days_left``; verification itself always uses the real clock.
+    The handshake verifies the chain against the system's default trust store plus ``ca_bundle`` (a PEM
+    file of private CAs; the environment's HTTP client trusts the same), and the hostname against
+    ``server_name`` (default: ``host``), which is also sent as SNI. ``now`` (default: the current time;
+    a naive value is taken as UTC) is the reference for ``days_left``; verification itself always uses
+    the real clock.
 
     Raises :class:`TargetUnreachable` when no certificate could be read: DNS failure, connection
     refused, timeout (``timeout_s`` bounds the whole call) or a TLS handshake that fails for a reason
@@ -173,11 +174,16 @@ def check_certificate(info: CertificateInfo, *, host: str, min_days: float) -> N
 
 
 def _verifying_context(ca_bundle: str | None) -> ssl.SSLContext:
+    """The system trust store plus ``ca_bundle``: what the environment's HTTP client trusts, too."""
+    context = ssl.create_default_context()
+    if ca_bundle is None:
+        return context
     try:
-        return ssl.create_default_context(cafile=ca_bundle)
+        context.load_verify_locations(cafile=ca_bundle)
     except (OSError, ValueError) as exc:  # missing file, or no PEM certificate in it (ssl.SSLError)
         reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or str(exc)
         raise UsageError(f"CA bundle {ca_bundle} cannot be used: {reason}") from exc
+    return context
 
 
 def _non_verifying_context() -> ssl.SSLContext:

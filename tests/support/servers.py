@@ -149,6 +149,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = False
+    # listen() backlog: socketserver's default of 5 drops the SYNs of a burst of concurrent clients (the
+    # smoke suite probes every page at once), and the kernel retries them only after a second
+    request_queue_size = 128
 
     def __init__(self, owner: LocalHTTPServer, port: int, ssl_context: ssl.SSLContext | None) -> None:
         self.owner = owner

@@ -99,6 +99,8 @@ class Redactor:
             value = value.reveal()
         if not value or len(value) < MIN_SECRET_LENGTH or value.lower() in _NOT_SECRET_VALUES:
             return
+        if _is_plain_url(value):
+            return  # a URL with no password, query or fragment carries no secret; its host stays readable
         with self._lock:
             if value in self._values:
                 return
@@ -184,6 +186,17 @@ _REDACTOR = Redactor()
 def redactor() -> Redactor:
     """The process-wide redactor."""
     return _REDACTOR
+
+
+def _is_plain_url(value: str) -> bool:
+    """``scheme://[user@]host[:port][/path]`` with no password, query or fragment."""
+    if not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^\s]+$", value):
+        return False
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return False
+    return bool(parts.hostname) and parts.password is None and not parts.query and not parts.fragment
 
 
 def url_password(url: str) -> str | None:

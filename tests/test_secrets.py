@@ -398,3 +398,22 @@ def test_secret_env_values_reads_process_environment_by_default(monkeypatch: pyt
     value = unique_secret()
     monkeypatch.setenv("OPSCHECK_TEST_TOKEN", value)
     assert value in secret_env_values()
+
+
+def test_a_url_without_password_query_or_fragment_is_not_a_secret() -> None:
+    r = Redactor()
+    r.add("redis://cache.internal:6379/0")
+    r.add("postgresql://app@db.internal:5432/app")
+    assert (
+        r.scrub("Redis at redis://cache.internal:6379/0 is down")
+        == "Redis at redis://cache.internal:6379/0 is down"
+    )
+    assert len(r) == 0
+
+
+def test_a_url_with_a_password_or_a_token_stays_secret() -> None:
+    r = Redactor()
+    r.add("redis://:s3cretpass@cache.internal:6379/0")
+    r.add("https://hooks.example.com/services?token=abcdef123456")
+    assert "s3cretpass" not in r.scrub("connect redis://:s3cretpass@cache.internal:6379/0")
+    assert r.scrub("post https://hooks.example.com/services?token=abcdef123456") == "post ***"

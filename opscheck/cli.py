@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import shlex
 import signal
 import subprocess
@@ -19,7 +20,7 @@ from opscheck.errors import OpscheckError
 __all__ = ["main"]
 
 #: the suites the demo runs, in order; each exists in suites/
-DEMO_SUITES = ("smoke",)
+DEMO_SUITES = ("smoke", "restore")
 
 
 def _interrupt_on_sigterm() -> None:
@@ -29,9 +30,9 @@ def _interrupt_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, interrupt)
 
 
-def _run_pytest(command: list[str], cwd: Path) -> int:
+def _run_pytest(command: list[str], cwd: Path, env: dict[str, str]) -> int:
     """Run pytest as a child; on Ctrl-C/SIGTERM pass an interrupt on so it still writes its reports."""
-    child = subprocess.Popen([sys.executable, "-m", *command], cwd=cwd)
+    child = subprocess.Popen([sys.executable, "-m", *command], cwd=cwd, env={**os.environ, **env})
     try:
         return child.wait()
     except KeyboardInterrupt:
@@ -71,13 +72,14 @@ def demo(args: argparse.Namespace) -> int:
         t = stack.timings
         print(
             f"demo: stack up in {time.monotonic() - started:.1f} s (app build {t['build_s']:.1f} s, "
-            f"database {t['database_s']:.1f} s, app start {t['app_s']:.1f} s) at {stack.base_url}",
+            f"database {t['database_s']:.1f} s, backups {t['backups_s']:.1f} s, app start {t['app_s']:.1f} s) "
+            f"at {stack.base_url}",
             flush=True,
         )
         print(f"demo: PostgreSQL via {stack.provider[0]} ({stack.provider[1]})", flush=True)
         command = pytest_command(stack.config_path, suites, args.pytest_args)
         mark = time.monotonic()
-        status = _run_pytest(command, root)
+        status = _run_pytest(command, root, stack.check_env)
         print(
             f"demo: suites {', '.join(suites)} ran in {time.monotonic() - mark:.1f} s; "
             f"total {time.monotonic() - started:.1f} s; pytest exit status {status}"
@@ -86,7 +88,11 @@ def demo(args: argparse.Namespace) -> int:
             stack.detach()
             keep = True
             print("demo: the stack is still running (--keep). Run the suites against it yourself:")
-            print(f"  cd {shlex.quote(str(root))} && {shlex.join(command)}")
+            env_file = workdir / "checks.env"
+            env_file.write_text("".join(f"{k}={shlex.quote(v)}\n" for k, v in stack.check_env.items()))
+            env_file.chmod(0o600)
+            source = f"set -a && . {shlex.quote(str(env_file))} && set +a"
+            print(f"  cd {shlex.quote(str(root))} && {source} && {shlex.join(command)}")
             print("demo: stop only the app to see a P0 outage:  opscheck demo --stop-app")
             print("demo: stop everything:                        opscheck demo --stop")
         return status

@@ -561,6 +561,21 @@ class ContainerCluster:
         cmd += ["-u", "postgres", "-e", "PGCLIENTENCODING=UTF8", rt.container_id or "", *argv]
         return cmd
 
+    def client_command(self, tool: str, dbname: str, *args: str) -> list[str]:
+        """A command running the image's ``tool`` (psql, pg_restore, ...) as the superuser against ``dbname``
+        inside the container, reading stdin, so client and server versions always match."""
+        return self._exec_cmd([tool, "-U", self._superuser, "-d", dbname, *args], interactive=True)
+
+    def copy_in(self, path: Path) -> str:
+        """Copy a local file into the container; returns its path there."""
+        rt = self._started()
+        target = f"/tmp/{path.name}"  # noqa: S108 - inside the throwaway container
+        cmd = [_docker_cli(), "cp", str(path), f"{rt.container_id}:{target}"]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
+        if proc.returncode != 0:
+            raise ContainerError(f"copying {path.name} into the container failed: {_tail(proc.stderr)}")
+        return target
+
     def _psql_argv(self, dbname: str, args: Sequence[str]) -> list[str]:
         # the unix socket inside the container: local connections are trusted, no password travels
         return ["psql", "-X", "-w", "-v", "ON_ERROR_STOP=1", "-U", self._superuser, "-d", dbname, *args]

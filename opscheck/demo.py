@@ -26,6 +26,7 @@ import httpx
 
 from opscheck import containers, pgcluster
 from opscheck.containers import ContainerCluster
+from opscheck.demo_backups import BUCKET, PREFIX, LocalS3, write_backup_history
 from opscheck.errors import OpscheckError
 from opscheck.pgcluster import LocalCluster
 
@@ -209,6 +210,7 @@ class DemoStack:
     root: Path = field(default_factory=project_root)
     cluster: LocalCluster | ContainerCluster | None = None
     provider: tuple[str, str] = ("", "")
+    s3: LocalS3 | None = None
     app: ReferenceApp | None = None
     config_path: Path | None = None
     base_url: str = ""
@@ -232,6 +234,10 @@ class DemoStack:
             self.cluster = cluster.start()
             database_url = self._seed_database(self.cluster)
             self.timings["database_s"] = time.monotonic() - mark
+            mark = time.monotonic()
+            self.s3 = LocalS3(free_port(), self.workdir / "logs" / "moto.log").start()
+            write_backup_history(self.cluster, "app", self.s3)
+            self.timings["backups_s"] = time.monotonic() - mark
             mark = time.monotonic()
             nextauth_secret = secrets.token_urlsafe(32)
             smoke_password = secrets.token_urlsafe(18)
@@ -280,6 +286,20 @@ version_wait_s = 10
 
 [environments.demo.database]
 url = "{database_url}"
+
+[environments.demo.backups]
+location = "s3://{BUCKET}/{PREFIX}"
+s3_endpoint_url = "{self.s3.endpoint if self.s3 else ""}"
+region = "us-east-1"
+rpo_hours = 24
+rto_minutes = 120
+retention_days = 30
+
+[environments.demo.restore]
+provider = "auto"
+image = "{containers.DEFAULT_IMAGE}"
+expect_tables = ["User", "Account", "Session", "_prisma_migrations"]
+min_rows = {{ User = 1000, Account = 1000 }}
 """
         path = self.workdir / "opscheck.toml"
         path.write_text(text, encoding="utf-8")
@@ -291,15 +311,28 @@ url = "{database_url}"
         assert self.app is not None
         assert self.app.process is not None
         assert self.cluster is not None
-        state = {"app_pid": self.app.process.pid, "cluster": self.cluster.state(), "base_url": self.base_url}
+        state = {
+            "app_pid": self.app.process.pid,
+            "cluster": self.cluster.state(),
+            "s3_pid": self.s3.process.pid if self.s3 and self.s3.process else None,
+            "base_url": self.base_url,
+        }
         self.state_file.write_text(json.dumps(state))
+
+    @property
+    def check_env(self) -> dict[str, str]:
+        """Environment the checks need beyond the config file (the local S3's credentials)."""
+        return self.s3.credentials_env if self.s3 else {}
 
     def stop(self) -> None:
         app, self.app = self.app, None
         cluster, self.cluster = self.cluster, None
+        s3, self.s3 = self.s3, None
         try:
             if app is not None:
                 app.stop()
+            if s3 is not None:
+                s3.stop()
         finally:
             if cluster is not None:
                 cluster.stop()
@@ -310,6 +343,9 @@ url = "{database_url}"
         assert self.app is not None
         assert self.cluster is not None
         self.cluster.detach()
+        if self.s3 is not None:
+            self.s3.process = None
+            self.s3 = None
         self.app.process = None
         self.app = None
         self.cluster = None
@@ -327,6 +363,8 @@ url = "{database_url}"
             state_file.write_text(json.dumps(state))
         if app_only:
             return True
+        if state.get("s3_pid"):
+            stop_process_group(int(state["s3_pid"]))
         cluster = state["cluster"]
         if cluster.get("provider") == "testcontainers":
             containers.stop_detached(cluster)

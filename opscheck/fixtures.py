@@ -2,18 +2,33 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
+from typing import Any
 
 import psycopg
 import pytest
 
+from opscheck.backups import Backup, s3_client
 from opscheck.config import Environment
 from opscheck.context import CheckRecord, current
+from opscheck.drill import Drill
+from opscheck.errors import OpscheckError
 from opscheck.http import OpsClient
 from opscheck.postgres import connect_readonly
 from opscheck.session import state
 
-__all__ = ["check", "db", "http", "opscheck_env", "remediation"]
+__all__ = [
+    "check",
+    "db",
+    "http",
+    "latest_backup",
+    "opscheck_env",
+    "remediation",
+    "restore_drill",
+    "restored_db",
+    "s3",
+]
 
 
 @pytest.fixture(scope="session")
@@ -78,3 +93,47 @@ class Remediation:
 def remediation() -> Remediation:
     """Records extra remediation text for the current check: ``remediation.add("Page the DBA")``."""
     return Remediation(_record())
+
+
+def _protected_database_urls(config: pytest.Config) -> list[str]:
+    """Every configured environment's database URL that can be resolved: never a restore target."""
+    ops = state(config)
+    urls: list[str] = []
+    if ops is None or ops.config_file is None:
+        return urls
+    for name in ops.config_file.environments:
+        with contextlib.suppress(OpscheckError):
+            urls.append(ops.config_file.environment(name).database.url.reveal())
+    return urls
+
+
+@pytest.fixture(scope="session")
+def restore_drill(opscheck_env: Environment, pytestconfig: pytest.Config) -> Iterator[Drill]:
+    """The session's restore drill: backups listed, one selected (``--backup``), verified and restored once
+    into a throwaway PostgreSQL that is removed at the end of the run (also on failure and Ctrl-C)."""
+    ops = state(pytestconfig)
+    drill = Drill(opscheck_env, ops.backup if ops else "latest", _protected_database_urls(pytestconfig))
+    try:
+        yield drill
+    finally:
+        drill.close()
+
+
+@pytest.fixture(scope="session")
+def latest_backup(restore_drill: Drill) -> Backup:
+    """The backup the drill uses (``--backup latest|TIMESTAMP|NAME``): key, time, size, format, version."""
+    return restore_drill.backup()
+
+
+@pytest.fixture(scope="session")
+def restored_db(restore_drill: Drill) -> Iterator[psycopg.Connection[Any]]:
+    """A connection to the throwaway PostgreSQL holding the restored backup, e.g. to assert that yesterday's
+    orders are there. Errors (never passes) when the restore itself failed."""
+    with restore_drill.connect() as conn:
+        yield conn
+
+
+@pytest.fixture(scope="session")
+def s3(opscheck_env: Environment) -> Any:
+    """A boto3 S3 client for the backup location (endpoint, region and the standard credentials chain)."""
+    return s3_client(opscheck_env.backups, timeout_s=opscheck_env.timeout_s)

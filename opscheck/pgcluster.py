@@ -638,6 +638,27 @@ class LocalCluster:
         ]  # fmt: skip
         return _run(rt, "psql", cmd, timeout=timeout, as_server=False, input=input, check=False)
 
+    def client_command(self, tool: str, dbname: str, *args: str) -> list[str]:
+        """A command running this installation's ``tool`` (psql, pg_restore, ...) as the superuser against
+        ``dbname`` over the unix socket, reading stdin."""
+        rt = self._started()
+        return [
+            rt.tool(tool),
+            "-h",
+            str(rt.tmpdir),
+            "-p",
+            str(self.port),
+            "-U",
+            self._superuser,
+            "-d",
+            dbname,
+            *args,
+        ]
+
+    def copy_in(self, path: Path) -> str:
+        """Local clusters read local files directly."""
+        return str(path)
+
     def run_sql_file(self, path: Path, dbname: str = "postgres", timeout: float = _PSQL_TIMEOUT) -> None:
         """Apply an SQL file with psql, stopping at the first error; SqlError names that error."""
         proc = self.psql("-q", "-f", str(path), dbname=dbname, timeout=timeout)

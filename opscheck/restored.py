@@ -1,0 +1,90 @@
+"""What a restored database must show: the expected tables and rows, finished migrations, sound indexes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from opscheck.errors import CheckFailed
+
+__all__ = ["MigrationState", "amcheck_indexes", "migration_state", "row_counts", "table_names"]
+
+
+def table_names(conn: psycopg.Connection[Any]) -> set[str]:
+    rows = conn.execute(
+        "SELECT table_name FROM information_schema.tables "
+        "WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ('pg_catalog', 'information_schema')"
+    ).fetchall()
+    return {row[0] for row in rows}
+
+
+def row_counts(conn: psycopg.Connection[Any], exact: set[str] | None = None) -> dict[str, int]:
+    """Rows per user table: exact ``count(*)`` for ``exact`` tables, the planner's estimate (after
+    ANALYZE) for the rest."""
+    conn.execute("ANALYZE")
+    estimates = conn.execute(
+        "SELECT c.relname, greatest(c.reltuples, 0)::bigint FROM pg_class c "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')"
+    ).fetchall()
+    counts = {name: int(count) for name, count in estimates}
+    for name in exact or set():
+        if name in counts:
+            row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(name))).fetchone()
+            counts[name] = int(row[0]) if row else 0
+    return counts
+
+
+@dataclass
+class MigrationState:
+    latest: str | None
+    latest_finished_at: str | None
+    unfinished: list[str] = field(default_factory=list)
+    rolled_back: list[str] = field(default_factory=list)
+
+
+def migration_state(conn: psycopg.Connection[Any], table: str = "_prisma_migrations") -> MigrationState:
+    """The newest finished Prisma migration, and any unfinished or rolled-back ones."""
+    ident = sql.Identifier(table)
+    latest = conn.execute(
+        sql.SQL(
+            "SELECT migration_name, finished_at::text FROM {} WHERE finished_at IS NOT NULL "
+            "AND rolled_back_at IS NULL ORDER BY finished_at DESC, migration_name DESC LIMIT 1"
+        ).format(ident)
+    ).fetchone()
+    unfinished = conn.execute(
+        sql.SQL("SELECT migration_name FROM {} WHERE finished_at IS NULL AND rolled_back_at IS NULL").format(
+            ident
+        )
+    ).fetchall()
+    rolled_back = conn.execute(
+        sql.SQL("SELECT migration_name FROM {} WHERE rolled_back_at IS NOT NULL").format(ident)
+    ).fetchall()
+    return MigrationState(
+        latest[0] if latest else None,
+        latest[1] if latest else None,
+        [row[0] for row in unfinished],
+        [row[0] for row in rolled_back],
+    )
+
+
+def amcheck_indexes(conn: psycopg.Connection[Any]) -> int:
+    """``bt_index_check`` on every btree index of the user schemas; returns how many were checked."""
+    conn.execute("CREATE EXTENSION IF NOT EXISTS amcheck")
+    indexes = conn.execute(
+        "SELECT c.oid, c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+        "JOIN pg_am a ON a.oid = c.relam JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE a.amname = 'btree' AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') "
+        "AND c.relpersistence != 't' AND i.indisready AND i.indisvalid"
+    ).fetchall()
+    for oid, name in indexes:
+        try:
+            conn.execute("SELECT bt_index_check(%s::regclass)", (oid,))
+        except psycopg.Error as exc:
+            raise CheckFailed(
+                f"amcheck of index {name}", "a consistent btree", str(exc).splitlines()[0]
+            ) from None
+    return len(indexes)

@@ -1,0 +1,18 @@
+"""Data Recovery: the backup is a complete, readable pg_dump before anything is restored."""
+
+import pytest
+
+from opscheck.context import CheckRecord
+from opscheck.drill import Drill
+
+
+@pytest.mark.runbook("data-recovery", severity="P1")
+def test_backup_stream_is_complete(restore_drill: Drill, check: CheckRecord) -> None:
+    restore_drill.record_metrics(check)
+    facts, roles = restore_drill.facts()
+    check.metric("dump_format", facts.format)
+    check.metric("source_server_version", facts.source_server_version)
+    check.metric("pg_dump_version", facts.pg_dump_version)
+    check.metric("uncompressed_bytes", facts.uncompressed_bytes)
+    if roles:
+        check.metric("roles_referenced", sorted(roles))

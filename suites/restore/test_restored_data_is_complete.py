@@ -1,0 +1,77 @@
+"""Data Recovery: the restored database has the expected tables, enough rows and finished migrations."""
+
+from typing import Any
+
+import psycopg
+import pytest
+
+from opscheck.context import CheckRecord
+from opscheck.drill import Drill
+from opscheck.errors import CheckFailed
+from opscheck.postgres import connect_readonly
+from opscheck.restored import amcheck_indexes, migration_state, row_counts, table_names
+
+
+@pytest.mark.runbook("data-recovery", severity="P0")
+def test_expected_tables_exist(
+    restored_db: psycopg.Connection[Any], restore_drill: Drill, check: CheckRecord
+) -> None:
+    restore_drill.record_metrics(check)
+    expected = restore_drill.env.restore.expect_tables
+    missing = sorted(set(expected) - table_names(restored_db))
+    if missing:
+        raise CheckFailed(
+            "tables in the restored database", ", ".join(expected), f"missing {', '.join(missing)}"
+        )
+
+
+@pytest.mark.runbook("data-recovery", severity="P0")
+def test_tables_have_minimum_rows(
+    restored_db: psycopg.Connection[Any], restore_drill: Drill, check: CheckRecord
+) -> None:
+    restore_drill.record_metrics(check)
+    minimums = restore_drill.env.restore.min_rows
+    counts = row_counts(restored_db, exact=set(minimums))
+    check.metric("row_counts", counts)
+    short = {table: counts.get(table, 0) for table, least in minimums.items() if counts.get(table, 0) < least}
+    if short:
+        seen = ", ".join(f"{table}: {count}" for table, count in short.items())
+        wanted = ", ".join(f"{table} >= {minimums[table]}" for table in short)
+        raise CheckFailed("row counts in the restored database", wanted, seen)
+
+
+@pytest.mark.runbook("data-recovery", severity="P1")
+def test_migrations_are_complete(
+    restored_db: psycopg.Connection[Any], restore_drill: Drill, check: CheckRecord
+) -> None:
+    restore_drill.record_metrics(check)
+    if "_prisma_migrations" not in table_names(restored_db):
+        pytest.skip("the restored database has no _prisma_migrations table")
+    restored = migration_state(restored_db)
+    check.metric("latest_migration", restored.latest)
+    if restored.unfinished or restored.rolled_back:
+        raise CheckFailed(
+            "migrations in the restored database",
+            "every migration finished",
+            f"unfinished: {restored.unfinished or 'none'}; rolled back: {restored.rolled_back or 'none'}",
+        )
+    env = restore_drill.env
+    if not env.has("database"):
+        return
+    with connect_readonly(env.database.url.reveal(), timeout_s=env.timeout_s) as production:
+        live = migration_state(production)
+    check.metric("live_latest_migration", live.latest)
+    if live.latest != restored.latest:
+        raise CheckFailed(
+            "latest migration in the backup",
+            f"{live.latest!r} (as in the live database)",
+            repr(restored.latest),
+        )
+
+
+@pytest.mark.runbook("data-recovery", severity="P1")
+def test_indexes_pass_amcheck(
+    restored_db: psycopg.Connection[Any], restore_drill: Drill, check: CheckRecord
+) -> None:
+    restore_drill.record_metrics(check)
+    check.metric("indexes_checked", amcheck_indexes(restored_db))

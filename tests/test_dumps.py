@@ -1,0 +1,393 @@
+"""opscheck.dumps against real pg_dump output from a throwaway PostgreSQL cluster."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import re
+import subprocess
+import tracemalloc
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from opscheck.backups import S3Store
+from opscheck.dumps import (
+    PIECE_BYTES,
+    TAIL_BYTES,
+    DumpFacts,
+    GzipDumpVerifier,
+    parse_major,
+    psql_tools_ok,
+    verify_custom,
+    verify_plain,
+    verify_plain_gzip,
+)
+from opscheck.errors import CheckFailed
+from opscheck.pgcluster import LocalCluster
+from tests.support.moto import client_for
+
+pytest_plugins = ["tests.support.s3_server"]
+
+KiB = 1024
+PG_DUMP_TIMEOUT_S = 120
+
+SCHEMA = """
+CREATE TABLE customers (id integer PRIMARY KEY, name text NOT NULL, email text);
+CREATE TABLE orders (
+    id bigint PRIMARY KEY,
+    customer_id integer NOT NULL REFERENCES customers,
+    total numeric(10, 2),
+    note text
+);
+CREATE TABLE audit_empty (at timestamptz);
+INSERT INTO customers SELECT g, 'customer ' || g, md5(g::text) || '@example.com' FROM generate_series(1, 20000) g;
+INSERT INTO orders SELECT g, 1 + g % 20000, (g % 1000) / 7.0, repeat('n', g % 40) FROM generate_series(1, 30000) g;
+CREATE INDEX orders_customer ON orders (customer_id);
+"""
+
+
+@dataclass(frozen=True)
+class Dumps:
+    plain: bytes  # pg_dump of the whole database, plain format
+    small: bytes  # pg_dump -t audit_empty: a few KiB, for byte-by-byte feeding
+    custom: Path  # pg_dump -Fc
+    major: int
+    pg_restore: str
+    gz: bytes  # the plain dump gzip'ed, as backup-database.sh writes it
+
+
+def pg_dump(cluster: LocalCluster, dbname: str, *args: str) -> bytes:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PG")}
+    cmd = [
+        str(cluster.bindir / "pg_dump"), "-h", str(cluster.socket_dir), "-p", str(cluster.port),
+        "-U", cluster.superuser, "-d", dbname, *args,
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, timeout=PG_DUMP_TIMEOUT_S, env=env, check=False)
+    assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+    return proc.stdout
+
+
+@pytest.fixture(scope="module")
+def dumps(pg_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Dumps:
+    name = f"dumps_{uuid.uuid4().hex[:10]}"
+    workdir = tmp_path_factory.mktemp("dumps")
+    pg_cluster.create_database(name)
+    try:
+        proc = pg_cluster.psql("-q", "-c", SCHEMA, dbname=name)
+        assert proc.returncode == 0, proc.stderr
+        plain = pg_dump(pg_cluster, name)
+        small = pg_dump(pg_cluster, name, "-t", "audit_empty")
+        custom = workdir / "backup_20240110_020000.dump"
+        pg_dump(pg_cluster, name, "-Fc", "-f", str(custom))
+    finally:
+        pg_cluster.drop_database(name)
+    gz = gzip.compress(plain, compresslevel=6, mtime=0)
+    return Dumps(plain, small, custom, pg_cluster.major, str(pg_cluster.bindir / "pg_restore"), gz)
+
+
+def feed_all(data: bytes, chunk: int, name: str = "backup_20240110_020000.sql.gz") -> tuple[DumpFacts, bytes]:
+    verifier = GzipDumpVerifier(name)
+    out = bytearray()
+    for start in range(0, len(data), chunk):
+        out += verifier.feed(data[start : start + chunk])
+    return verifier.finish(), bytes(out)
+
+
+def verify_bytes(data: bytes, name: str = "backup_20240110_020000.sql.gz") -> DumpFacts:
+    return verify_plain_gzip(io.BytesIO(data), name)
+
+
+# the lines pg_dump >= 17.6 / 16.10 / 15.14 wraps a dump in
+_WRAPPING = re.compile(rb"^\\(?:un)?restrict [^\n]*\n\n?", re.MULTILINE)
+_HEADER_END = b"-- PostgreSQL database dump\n--\n\n"
+_COMPLETE_END = b"-- PostgreSQL database dump complete\n--\n\n"
+
+
+def unwrap(dump: bytes) -> bytes:
+    """The dump as a pg_dump before 15.14 wrote it: no \\restrict / \\unrestrict lines."""
+    return _WRAPPING.sub(b"", dump)
+
+
+def wrap(dump: bytes, key: bytes) -> bytes:
+    r"""Add \restrict after the header comments and \unrestrict after the end marker, as pg_dump does."""
+    dump = dump.replace(_HEADER_END, _HEADER_END + b"\\restrict " + key + b"\n\n", 1)
+    head, marker, tail = dump.rpartition(_COMPLETE_END)
+    assert marker, "the dump has no end marker"
+    return head + marker + b"\\unrestrict " + key + b"\n\n" + tail
+
+
+# ------------------------------------------------------------------------------------- plain, gzip
+
+
+def test_good_plain_gzip_verifies_with_versions_and_end_marker(dumps: Dumps) -> None:
+    facts = verify_bytes(dumps.gz)
+
+    assert facts.format == "plain-gzip"
+    assert facts.end_marker is True
+    assert facts.source_major == dumps.major
+    assert facts.pg_dump_major == dumps.major
+    assert facts.source_server_version is not None
+    assert facts.source_server_version.startswith(f"{dumps.major}.")
+    assert facts.pg_dump_version is not None
+    assert f"-- Dumped by pg_dump version {facts.pg_dump_version}\n".encode() in dumps.plain
+    assert facts.restricted == (b"\n\\restrict " in dumps.plain)  # pg_dump >= 15.14 writes it
+    assert facts.compressed_bytes == len(dumps.gz)
+    assert facts.uncompressed_bytes == len(dumps.plain)
+    assert facts.lines == dumps.plain.count(b"\n")
+    assert facts.gzip_members == 1
+    assert len(dumps.plain) > 1_000_000, "the test database should give a dump of a few MB"
+
+
+def test_feed_returns_exactly_the_sql_text(dumps: Dumps) -> None:
+    facts, text = feed_all(dumps.gz, 64 * KiB)
+    assert text == dumps.plain
+    assert facts.end_marker
+
+
+@pytest.mark.parametrize("chunk", [7, 64 * KiB, 1 << 20])
+def test_odd_chunk_sizes_give_the_same_facts(dumps: Dumps, chunk: int) -> None:
+    facts, _ = feed_all(dumps.gz, chunk)
+    assert facts == verify_bytes(dumps.gz)
+
+
+def test_byte_by_byte_feeding_finds_header_and_marker(dumps: Dumps) -> None:
+    small_gz = gzip.compress(dumps.small)
+    facts, text = feed_all(small_gz, 1)
+    assert text == dumps.small
+    assert facts.end_marker
+    assert facts.pg_dump_major == dumps.major
+    assert facts.restricted == (b"\n\\restrict " in dumps.small)
+    # a dump cut by one byte before the marker's closing line is not complete, even fed byte by byte
+    cut = dumps.small[: dumps.small.rindex(b"-- PostgreSQL database dump complete") + 10]
+    with pytest.raises(CheckFailed, match="no 'PostgreSQL database dump complete' marker"):
+        feed_all(gzip.compress(cut), 1)
+
+
+def test_truncated_gzip_is_caught(dumps: Dumps) -> None:
+    half = dumps.gz[: len(dumps.gz) // 2]
+    with pytest.raises(CheckFailed) as caught:
+        verify_bytes(half)
+    assert str(caught.value) == (
+        "gzip stream of backup_20240110_020000.sql.gz: expected complete (CRC and length verified), "
+        f"saw truncated after {len(half)} compressed bytes"
+    )
+
+
+def test_valid_gzip_of_a_dump_cut_inside_copy_data_is_caught(dumps: Dumps) -> None:
+    copy_at = dumps.plain.index(b"COPY public.orders ")
+    cut = dumps.plain[: copy_at + 100_000 + 3]  # inside a row of the orders data
+    assert not cut.endswith(b"\n")
+    with pytest.raises(CheckFailed) as caught:
+        verify_bytes(gzip.compress(cut))
+    lines = cut.count(b"\n")
+    assert caught.value.seen == (
+        "dump truncated: no 'PostgreSQL database dump complete' marker; "
+        f"last complete line {lines} (cut inside the COPY data of public.orders)"
+    )
+    # cut between two statements: no COPY to blame, still not complete
+    between = dumps.plain[: dumps.plain.index(b"CREATE INDEX")]
+    with pytest.raises(CheckFailed, match=r"marker; last complete line \d+$"):
+        verify_bytes(gzip.compress(between))
+
+
+def test_sql_after_the_end_marker_is_not_complete(dumps: Dumps) -> None:
+    with pytest.raises(CheckFailed, match="no 'PostgreSQL database dump complete' marker"):
+        verify_bytes(gzip.compress(dumps.plain + b"DROP TABLE public.orders;\n"))
+    # comments and blank lines after it are fine
+    verify_bytes(gzip.compress(dumps.plain + b"\n-- written by backup-database.sh\n\n"))
+
+
+@pytest.mark.parametrize(
+    ("data", "seen"),
+    [
+        (b"<!DOCTYPE html><html>AccessDenied</html>", "not gzip (starts with 3c 21 44 4f 43 54 59 50 …)"),
+        (b"--\n-- PostgreSQL database dump\n--\n", "not gzip (starts with 2d 2d 0a 2d 2d 20 50 6f …)"),
+        (b"", "an empty file (0 bytes)"),
+        (b"\x1f", "not gzip (1 byte(s): 1f)"),
+    ],
+)
+def test_not_gzip_at_all(data: bytes, seen: str) -> None:
+    with pytest.raises(CheckFailed) as caught:
+        verify_bytes(data)
+    assert caught.value.checked == "gzip stream of backup_20240110_020000.sql.gz"
+    assert caught.value.seen == seen
+
+
+def test_gzip_of_something_else_is_rejected_at_the_first_line() -> None:
+    verifier = GzipDumpVerifier("backup_20240110_020000.sql.gz")
+    with pytest.raises(CheckFailed) as caught:
+        verifier.feed(gzip.compress(b"PGDMP\x01\x0e\x00 this is a custom archive, renamed\n" + b"x" * 10_000))
+    assert caught.value.checked == "dump backup_20240110_020000.sql.gz"
+    assert "pg_dump plain-format header" in caught.value.expected
+    assert caught.value.seen.startswith("line 1: 'PGDMP")
+    with pytest.raises(CheckFailed, match="no SQL text at all"):
+        verify_bytes(gzip.compress(b""))
+
+
+def test_corrupt_crc_is_caught(dumps: Dumps) -> None:
+    data = bytearray(dumps.gz)
+    data[-6] ^= 0xFF  # inside the CRC32 of the trailer
+    with pytest.raises(CheckFailed) as caught:
+        verify_bytes(bytes(data))
+    assert caught.value.expected == "intact gzip data (CRC and length verified)"
+    assert "incorrect data check" in caught.value.seen
+
+
+def test_multi_member_gzip_and_zero_padding_are_accepted_garbage_is_not(dumps: Dumps) -> None:
+    middle = len(dumps.plain) // 2
+    two_members = gzip.compress(dumps.plain[:middle]) + gzip.compress(dumps.plain[middle:])
+    facts, text = feed_all(two_members, 4 * KiB)
+    assert (facts.gzip_members, text) == (2, dumps.plain)
+    assert verify_bytes(dumps.gz + b"\0" * 512).end_marker
+    with pytest.raises(CheckFailed) as caught:
+        verify_bytes(dumps.gz + b"garbage!")
+    assert caught.value.seen == (
+        f"8+ bytes of non-gzip data after the end of the gzip stream at byte {len(dumps.gz)} "
+        "(starts with 67 61 72 62 61 67 65 21)"
+    )
+
+
+def test_restrict_wrapping_verifies_with_and_without(dumps: Dumps) -> None:
+    old_style = unwrap(dumps.plain)
+    assert b"\\restrict" not in old_style
+    facts = verify_bytes(gzip.compress(old_style))
+    assert (facts.end_marker, facts.restricted) == (True, False)
+
+    key = b"OpsCheckRestrictKey0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJ"
+    wrapped = wrap(old_style, key)
+    assert wrapped.index(b"\\restrict ") < wrapped.index(b"-- Dumped from database version")
+    assert wrapped.rindex(b"\\unrestrict ") > wrapped.rindex(b"dump complete")
+    facts = verify_bytes(gzip.compress(wrapped))
+    assert (facts.end_marker, facts.restricted) == (True, True)
+    assert facts.pg_dump_major == dumps.major
+
+
+def peak_memory_of_verifying(data: bytes) -> tuple[DumpFacts, int]:
+    stream = io.BytesIO(data)
+    tracemalloc.start()
+    try:
+        facts = verify_plain_gzip(stream, "big.sql.gz", chunk_size=64 * KiB)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return facts, peak
+
+
+def test_memory_stays_flat_whatever_the_dump_size(dumps: Dumps) -> None:
+    facts, peak = peak_memory_of_verifying(dumps.gz)
+    assert facts.uncompressed_bytes == len(dumps.plain)
+    # six gzip members of the same dump: six times the text (still one header, one final marker)
+    six, peak_six = peak_memory_of_verifying(dumps.gz * 6)
+    assert six.uncompressed_bytes == 6 * len(dumps.plain)
+    assert six.gzip_members == 6
+    assert peak < 4 * PIECE_BYTES + 4 * TAIL_BYTES, f"peak {peak} bytes for a {len(dumps.plain)} byte dump"
+    assert peak_six < peak * 1.25 + 64 * KiB, f"peak {peak_six} for six times the text, {peak} for once"
+
+
+def test_uncompressed_plain_dump(dumps: Dumps) -> None:
+    facts = verify_plain(io.BytesIO(dumps.plain), "backup_20240110_020000.sql", chunk_size=7 * KiB)
+    assert (facts.format, facts.end_marker, facts.lines) == ("plain", True, dumps.plain.count(b"\n"))
+    cut = dumps.plain[: dumps.plain.index(b"COPY public.customers ") + 5000]
+    with pytest.raises(CheckFailed, match=r"COPY data of public\.customers"):
+        verify_plain(io.BytesIO(cut), "backup_20240110_020000.sql")
+
+
+def test_a_good_dump_streamed_from_s3_verifies(
+    dumps: Dumps, s3_server: str, aws_env: Mapping[str, str]
+) -> None:
+    bucket = f"dumps-{uuid.uuid4().hex[:10]}"
+    client = client_for(s3_server)
+    client.create_bucket(Bucket=bucket)
+    client.put_object(Bucket=bucket, Key="db/backup_20240110_020000.sql.gz", Body=dumps.gz)
+    store = S3Store(bucket, "db/", endpoint_url=s3_server, timeout_s=10)
+    (backup,) = store.list()
+    with store.open(backup) as stream:
+        facts = verify_plain_gzip(stream, backup.name, chunk_size=256 * KiB)
+    assert facts.end_marker
+    assert facts.compressed_bytes == backup.size
+
+
+# ------------------------------------------------------------------------------------------ custom
+
+
+def test_good_custom_archive_verifies_with_table_count(dumps: Dumps) -> None:
+    facts = verify_custom(dumps.custom, dumps.pg_restore)
+    assert facts.format == "custom"
+    assert facts.table_count == 3  # customers, orders and the empty audit table
+    assert facts.source_major == facts.pg_dump_major == dumps.major
+    assert facts.pg_dump_version is not None
+    assert facts.compressed_bytes == dumps.custom.stat().st_size
+    assert facts.end_marker is None
+
+
+def test_not_a_custom_archive(tmp_path: Path, dumps: Dumps) -> None:
+    renamed = tmp_path / "backup_20240110_020000.dump"
+    renamed.write_bytes(gzip.compress(b"--\n-- PostgreSQL database dump\n", mtime=0))
+    with pytest.raises(CheckFailed) as caught:
+        verify_custom(renamed, dumps.pg_restore)
+    assert caught.value.checked == "dump backup_20240110_020000.dump"
+    assert caught.value.expected == "a pg_dump custom-format archive (starts with 'PGDMP')"
+    assert caught.value.seen == "starts with 1f 8b 08 00 00"
+    empty = tmp_path / "empty.dump"
+    empty.write_bytes(b"")
+    with pytest.raises(CheckFailed, match="an empty file"):
+        verify_custom(empty, dumps.pg_restore)
+
+
+def test_custom_archive_with_a_broken_header_fails_pg_restore(tmp_path: Path, dumps: Dumps) -> None:
+    broken = tmp_path / "backup_20240110_020000.dump"
+    broken.write_bytes(b"PGDMP" + b"\xff" * 64)
+    with pytest.raises(CheckFailed) as caught:
+        verify_custom(broken, dumps.pg_restore)
+    assert caught.value.checked == "table of contents of backup_20240110_020000.dump"
+    assert caught.value.seen.startswith("exit 1: pg_restore: error:")
+
+
+def test_truncated_custom_archive_still_lists_so_only_the_restore_can_catch_it(
+    tmp_path: Path, dumps: Dumps
+) -> None:
+    data = dumps.custom.read_bytes()
+    half = tmp_path / "backup_20240110_020000.dump"
+    half.write_bytes(data[: len(data) // 2])
+    facts = verify_custom(half, dumps.pg_restore)  # passes: the TOC is at the start of the archive
+    assert facts.table_count == 3
+    assert facts.compressed_bytes == len(data) // 2
+
+
+# ------------------------------------------------------------------------------------------- tools
+
+
+@pytest.mark.parametrize(
+    ("version", "major"),
+    [
+        ("15.18 (Debian 15.18-0+deb12u1)", 15),
+        ("16.4", 16),
+        ("17beta1", 17),
+        ("9.6.24", 9),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_parse_major(version: str | None, major: int | None) -> None:
+    assert parse_major(version) == major
+
+
+def test_psql_tools_ok() -> None:
+    assert psql_tools_ok("15.18 (Debian 15.18-0+deb12u1)", 15) is None
+    assert psql_tools_ok("15.4", 16) is None
+    assert psql_tools_ok(None, 12) is None
+    older = psql_tools_ok("17.2", 15)
+    assert older == (
+        "the dump was written by pg_dump 17.2; psql 15 is older and may not read it: restore with psql 17 or newer"
+    )
+    assert "pg_restore 17" in (psql_tools_ok("17.2", 16, tool="pg_restore") or "")
+    assert psql_tools_ok("15.18", 15, psql_minor=13, restricted=True) == (
+        "the dump uses \\restrict (pg_dump 15.18); psql 15.13 rejects it: use psql 15.14 or newer"
+    )
+    assert psql_tools_ok("15.18", 15, psql_minor=14, restricted=True) is None
+    assert psql_tools_ok("15.18", 18, psql_minor=0, restricted=True) is None

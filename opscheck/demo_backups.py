@@ -63,7 +63,7 @@ class LocalS3:
     def start(self) -> LocalS3:
         executable = shutil.which("moto_server") or str(Path(sys.executable).with_name("moto_server"))
         if not Path(executable).exists():
-            raise DemoS3Error("moto_server is needed for the demo's backups: pip install 'moto[server]'")
+            raise DemoS3Error("moto_server is needed for the demo's backups: pip install -e '.[demo]'")
         with self.log_file.open("ab") as log:
             self.process = subprocess.Popen(
                 [executable, "-H", "127.0.0.1", "-p", str(self.port)],

@@ -30,7 +30,7 @@ Errors::
     ├── ContainerError        the image is missing, the container failed to start or to stop, a docker
     │                         exec could not run; names the image and what to do
     └── ClusterError          (opscheck.pgcluster)
-        └── SqlError          psql rejected SQL: carries psql's first error line
+    SqlError (opscheck.pgserver)  psql rejected SQL: carries psql's first error line
 """
 
 from __future__ import annotations
@@ -49,7 +49,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Self
-from urllib.parse import quote
 
 import docker  # type: ignore[import-untyped]
 import docker.errors  # type: ignore[import-untyped]
@@ -63,7 +62,7 @@ with warnings.catch_warnings():
         from testcontainers.postgres import PostgresContainer
 
 from opscheck.errors import OpscheckError, UsageError
-from opscheck.pgcluster import ConnInfo, SqlError
+from opscheck.pgserver import ThrowawayPostgres, scrub_password, tail
 
 __all__ = [
     "BUILD_SCRIPT",
@@ -218,30 +217,6 @@ def select_provider(requested: str, image: str) -> tuple[str, str]:
 # ----------------------------------------------------------------------------------------- plumbing
 
 
-def _scrub(text: str, secret: str) -> str:
-    for form in {secret, quote(secret, safe="")}:
-        if form:
-            text = text.replace(form, "***")
-    return text
-
-
-def _tail(text: str, lines: int = 5) -> str:
-    kept = [line.strip() for line in text.splitlines() if line.strip()][-lines:]
-    return " | ".join(kept) if kept else "(no output)"
-
-
-def _first_error_line(stderr: str) -> str:
-    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-    for line in lines:
-        if any(mark in line for mark in ("ERROR:", "FATAL:", "PANIC:", "error:")):
-            return line
-    return lines[0] if lines else "(psql printed nothing)"
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _docker_cli() -> str:
     cli = shutil.which("docker")
     if cli is None:
@@ -312,7 +287,7 @@ class _BoundedPostgres(PostgresContainer):
                 code = wrapped.attrs.get("State", {}).get("ExitCode")
                 raise ContainerError(
                     f"the container exited (status {code}) before PostgreSQL accepted connections; "
-                    f"its log, last lines:\n{self._log_tail()}"
+                    f"its log, last lines:\n{self._logtail()}"
                 )
             try:
                 result = wrapped.exec_run(probe, environment={"PGPASSWORD": self.password})
@@ -321,15 +296,15 @@ class _BoundedPostgres(PostgresContainer):
             else:
                 if result.exit_code == 0:
                     return
-                last = _tail(result.output.decode(errors="replace"), 2)
+                last = tail(result.output.decode(errors="replace"), 2)
             if time.monotonic() > self.opscheck_deadline:
                 raise ContainerError(
                     f"PostgreSQL did not accept connections in time (last probe: {last}); "
-                    f"container log, last lines:\n{self._log_tail()}"
+                    f"container log, last lines:\n{self._logtail()}"
                 )
             time.sleep(_POLL_INTERVAL)
 
-    def _log_tail(self) -> str:
+    def _logtail(self) -> str:
         logs: bytes = self.get_wrapped_container().logs(tail=_LOG_TAIL_LINES)
         return logs.decode(errors="replace").rstrip()
 
@@ -337,7 +312,7 @@ class _BoundedPostgres(PostgresContainer):
 # ------------------------------------------------------------------------------------------ the cluster
 
 
-class ContainerCluster:
+class ContainerCluster(ThrowawayPostgres):
     """An ephemeral PostgreSQL server in a container: a context manager, or ``start()``/``stop()``.
 
     ``image`` must be present locally (default :data:`DEFAULT_IMAGE`); ``password`` defaults to a random
@@ -412,9 +387,9 @@ class ContainerCluster:
             # anything else becomes a ContainerError naming the image (never showing the password)
             detail = str(exc) if isinstance(exc, OpscheckError) else _short(exc)
             message = f"starting a PostgreSQL container from {self._image} failed: {detail}"
-            error = ContainerError(_scrub(message, self._password))
+            error = ContainerError(scrub_password(message, self._password))
             for note in getattr(exc, "__notes__", ()):
-                error.add_note(_scrub(note, self._password))
+                error.add_note(scrub_password(note, self._password))
             raise error from None
         return self
 
@@ -503,14 +478,6 @@ class ContainerCluster:
         return rt.container_id
 
     @property
-    def superuser(self) -> str:
-        return self._superuser
-
-    @property
-    def password(self) -> str:
-        return self._password
-
-    @property
     def major(self) -> int:
         """Major version of the running server (``SHOW server_version_num``)."""
         rt = self._started()
@@ -520,7 +487,7 @@ class ContainerCluster:
             if proc.returncode != 0 or not out.isdigit():
                 raise ContainerError(
                     f"could not read the server version in the container from {self._image}: "
-                    f"{_tail(proc.stderr or proc.stdout)}"
+                    f"{tail(proc.stderr or proc.stdout)}"
                 )
             rt.major = int(out) // 10000
         return rt.major
@@ -530,28 +497,10 @@ class ContainerCluster:
             raise ContainerError("the container is not running: start() it first")
         return self._runtime
 
-    # -- connecting
+    # -- running SQL
 
-    def dsn(self, dbname: str = "postgres", user: str | None = None, password: str | None = None) -> str:
-        """A ``postgresql://`` URL to the published port (password authentication); superuser by default."""
-        user = self._superuser if user is None else user
-        password = self._password if password is None else password
-        auth = quote(user, safe="") + (":" + quote(password, safe="") if password else "")
-        return f"postgresql://{auth}@{self.host}:{self.port}/{quote(dbname, safe='')}"
-
-    def conninfo(
-        self, dbname: str = "postgres", user: str | None = None, password: str | None = None
-    ) -> ConnInfo:
-        """Keyword arguments for ``psycopg.connect(**...)``, like :meth:`dsn`."""
-        return {
-            "host": self.host,
-            "port": self.port,
-            "dbname": dbname,
-            "user": self._superuser if user is None else user,
-            "password": self._password if password is None else password,
-        }
-
-    # -- running SQL inside the container
+    def _where(self) -> str:
+        return f" in the container from {self._image}"
 
     def _exec_cmd(self, argv: Sequence[str], *, interactive: bool) -> list[str]:
         rt = self._started()
@@ -573,7 +522,7 @@ class ContainerCluster:
         cmd = [_docker_cli(), "cp", str(path), f"{rt.container_id}:{target}"]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
         if proc.returncode != 0:
-            raise ContainerError(f"copying {path.name} into the container failed: {_tail(proc.stderr)}")
+            raise ContainerError(f"copying {path.name} into the container failed: {tail(proc.stderr)}")
         return target
 
     def _psql_argv(self, dbname: str, args: Sequence[str]) -> list[str]:
@@ -614,7 +563,7 @@ class ContainerCluster:
         except OSError as exc:
             what = f"could not run ({exc.strerror})"
         raise ContainerError(
-            _scrub(
+            scrub_password(
                 f"{step} in the container from {self._image} failed: `{shlex.join(cmd)}` {what}",
                 self._password,
             )
@@ -645,25 +594,6 @@ class ContainerCluster:
         with handle:
             proc = self._run("psql", cmd, timeout=timeout, stdin=handle)
         self._check_sql(proc, f"applying {path} to database {dbname!r}")
-
-    def create_database(self, name: str, owner: str | None = None) -> None:
-        """CREATE DATABASE ``name`` (optionally OWNER ``owner``); SqlError if the server refuses."""
-        sql = f"CREATE DATABASE {_ident(name)}" + ("" if owner is None else f" OWNER {_ident(owner)}")
-        self._check_sql(self.psql("-q", "-c", sql), f"creating database {name!r}")
-
-    def drop_database(self, name: str) -> None:
-        """DROP DATABASE IF EXISTS ``name``, disconnecting its sessions first."""
-        force = " WITH (FORCE)" if self.major >= 13 else ""
-        sql = f"DROP DATABASE IF EXISTS {_ident(name)}{force}"
-        self._check_sql(self.psql("-q", "-c", sql), f"dropping database {name!r}")
-
-    def _check_sql(self, proc: subprocess.CompletedProcess[str], what: str) -> None:
-        if proc.returncode == 0:
-            return
-        first = _scrub(_first_error_line(proc.stderr), self._password)
-        raise SqlError(
-            f"{what} in the container from {self._image} failed (psql exit {proc.returncode}): {first}", first
-        )
 
 
 def stop_detached(state: Mapping[str, str]) -> None:

@@ -20,8 +20,8 @@ Errors::
     OpscheckError
     ├── PostgresNotFound      no usable server binaries on this machine
     └── ClusterError          a step of start/stop failed: names the step, the command, the server log tail
-        ├── PortInUse         the requested port is taken by another listener
-        └── SqlError          psql rejected SQL: carries psql's first error line
+        └── PortInUse         the requested port is taken by another listener
+    SqlError                  psql rejected SQL, with its first error line (from opscheck.pgserver)
 """
 
 from __future__ import annotations
@@ -44,10 +44,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Self, TypedDict
-from urllib.parse import quote
+from typing import Self
 
 from opscheck.errors import OpscheckError
+from opscheck.pgserver import (
+    ConnInfo,
+    SqlError,
+    ThrowawayPostgres,
+    scrub_password,
+    tail,
+)
 
 __all__ = [
     "ClusterError",
@@ -92,24 +98,6 @@ class ClusterError(OpscheckError):
 
 class PortInUse(ClusterError):
     """The server could not listen on its port because something else already does."""
-
-
-class SqlError(ClusterError):
-    """psql rejected SQL; ``first_error`` is the first error line it printed."""
-
-    def __init__(self, message: str, first_error: str) -> None:
-        self.first_error = first_error
-        super().__init__(message)
-
-
-class ConnInfo(TypedDict):
-    """Keyword arguments for ``psycopg.connect(**conninfo)``."""
-
-    host: str
-    port: int
-    dbname: str
-    user: str
-    password: str
 
 
 # --------------------------------------------------------------------------------------------- binaries
@@ -178,7 +166,7 @@ def server_major(bindir: Path) -> int:
         raise PostgresNotFound(f"`{shlex.join(cmd)}` could not run ({exc}); {_INSTALL_HINT}") from None
     match = re.search(r"\(PostgreSQL\) (\d+)", proc.stdout)
     if proc.returncode != 0 or match is None:
-        output = _tail(proc.stderr or proc.stdout)
+        output = tail(proc.stderr or proc.stdout)
         raise PostgresNotFound(f"`{shlex.join(cmd)}` printed no PostgreSQL version ({output})")
     return int(match.group(1))
 
@@ -271,37 +259,25 @@ def _run(
     except OSError as exc:
         raise ClusterError(_describe(rt, step, cmd, f"could not run ({exc.strerror})")) from None
     if check and proc.returncode != 0:
-        output = _tail(proc.stderr or proc.stdout)
+        output = tail(proc.stderr or proc.stdout)
         raise ClusterError(_describe(rt, step, cmd, f"exited {proc.returncode}: {output}"))
     return proc
 
 
 def _describe(rt: _Runtime, step: str, cmd: Sequence[str], what: str) -> str:
     message = f"{step} failed: `{shlex.join(cmd)}` {what}"
-    log = _log_tail(rt)
+    log = _logtail(rt)
     if log:
         message += f"\nserver log, last lines:\n{log}"
-    return _scrub(message, rt.secret)
+    return scrub_password(message, rt.secret)
 
 
-def _tail(text: str, lines: int = 5) -> str:
-    kept = [line for line in text.strip().splitlines() if line.strip()][-lines:]
-    return " | ".join(kept) if kept else "(no output)"
-
-
-def _log_tail(rt: _Runtime) -> str:
+def _logtail(rt: _Runtime) -> str:
     try:
         text = rt.log_file.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return ""
     return "\n".join(text.rstrip().splitlines()[-_LOG_TAIL_LINES:])
-
-
-def _scrub(text: str, secret: str) -> str:
-    for form in {secret, quote(secret, safe="")}:
-        if form:
-            text = text.replace(form, "***")
-    return text
 
 
 def _free_port() -> int:
@@ -403,7 +379,7 @@ def _pg_ctl_start(rt: _Runtime, port: int) -> None:
     try:
         _run(rt, f"starting the server on {_HOST}:{port}", cmd, timeout=_START_WAIT + 15)
     except ClusterError as exc:
-        if "could not bind" in _log_tail(rt) and _read_pid(rt.data_dir) is None:
+        if "could not bind" in _logtail(rt) and _read_pid(rt.data_dir) is None:
             raise PortInUse(str(exc)) from None
         raise
     rt.pid = _read_pid(rt.data_dir)
@@ -459,7 +435,7 @@ def stop_detached(state: Mapping[str, str]) -> None:
 # ------------------------------------------------------------------------------------------- the cluster
 
 
-class LocalCluster:
+class LocalCluster(ThrowawayPostgres):
     """An ephemeral PostgreSQL cluster: a context manager, or call ``start()`` and ``stop()`` yourself.
 
     ``password`` defaults to a random one, ``port`` to a free loopback port, ``bindir`` to
@@ -584,14 +560,6 @@ class LocalCluster:
         return self._bindir
 
     @property
-    def superuser(self) -> str:
-        return self._superuser
-
-    @property
-    def password(self) -> str:
-        return self._password
-
-    @property
     def major(self) -> int:
         return server_major(self._bindir)
 
@@ -599,27 +567,6 @@ class LocalCluster:
         if self._runtime is None:
             raise ClusterError("the cluster is not running: start() it first")
         return self._runtime
-
-    # -- connecting
-
-    def dsn(self, dbname: str = "postgres", user: str | None = None, password: str | None = None) -> str:
-        """A ``postgresql://`` URL over TCP (password authentication); defaults to the superuser."""
-        user = self._superuser if user is None else user
-        password = self._password if password is None else password
-        auth = quote(user, safe="") + (":" + quote(password, safe="") if password else "")
-        return f"postgresql://{auth}@{_HOST}:{self.port}/{quote(dbname, safe='')}"
-
-    def conninfo(
-        self, dbname: str = "postgres", user: str | None = None, password: str | None = None
-    ) -> ConnInfo:
-        """Keyword arguments for ``psycopg.connect(**...)``, over TCP like :meth:`dsn`."""
-        return {
-            "host": _HOST,
-            "port": self.port,
-            "dbname": dbname,
-            "user": self._superuser if user is None else user,
-            "password": self._password if password is None else password,
-        }
 
     # -- running SQL
 
@@ -663,32 +610,3 @@ class LocalCluster:
         """Apply an SQL file with psql, stopping at the first error; SqlError names that error."""
         proc = self.psql("-q", "-f", str(path), dbname=dbname, timeout=timeout)
         self._check_sql(proc, f"applying {path} to database {dbname!r}")
-
-    def create_database(self, name: str, owner: str | None = None) -> None:
-        """CREATE DATABASE ``name`` (optionally OWNER ``owner``); SqlError if the server refuses."""
-        sql = f"CREATE DATABASE {_ident(name)}" + ("" if owner is None else f" OWNER {_ident(owner)}")
-        self._check_sql(self.psql("-q", "-c", sql), f"creating database {name!r}")
-
-    def drop_database(self, name: str) -> None:
-        """DROP DATABASE IF EXISTS ``name``, disconnecting its sessions first."""
-        force = " WITH (FORCE)" if self.major >= 13 else ""
-        sql = f"DROP DATABASE IF EXISTS {_ident(name)}{force}"
-        self._check_sql(self.psql("-q", "-c", sql), f"dropping database {name!r}")
-
-    def _check_sql(self, proc: subprocess.CompletedProcess[str], what: str) -> None:
-        if proc.returncode == 0:
-            return
-        first = _scrub(_first_error_line(proc.stderr), self._password)
-        raise SqlError(f"{what} failed (psql exit {proc.returncode}): {first}", first)
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _first_error_line(stderr: str) -> str:
-    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-    for line in lines:
-        if any(mark in line for mark in ("ERROR:", "FATAL:", "PANIC:", "error:")):
-            return line
-    return lines[0] if lines else "(psql printed nothing)"

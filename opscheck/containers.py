@@ -29,8 +29,7 @@ Errors::
     ├── DockerUnavailable     no Docker daemon answers: start dockerd (scripts/docker-postgres.sh)
     ├── ContainerError        the image is missing, the container failed to start or to stop, a docker
     │                         exec could not run; names the image and what to do
-    └── ClusterError          (opscheck.pgcluster)
-    SqlError (opscheck.pgserver)  psql rejected SQL: carries psql's first error line
+    └── SqlError              psql rejected SQL, with its first error line (from opscheck.pgserver)
 """
 
 from __future__ import annotations

@@ -19,9 +19,9 @@ Errors::
 
     OpscheckError
     ├── PostgresNotFound      no usable server binaries on this machine
-    └── ClusterError          a step of start/stop failed: names the step, the command, the server log tail
-        └── PortInUse         the requested port is taken by another listener
-    SqlError                  psql rejected SQL, with its first error line (from opscheck.pgserver)
+    ├── ClusterError          a step of start/stop failed: names the step, the command, the server log tail
+    │   └── PortInUse         the requested port is taken by another listener
+    └── SqlError              psql rejected SQL, with its first error line (from opscheck.pgserver)
 """
 
 from __future__ import annotations

@@ -27,6 +27,8 @@ from opscheck.markers import MARKERS, CheckSpec, InvalidMarker, check_spec, is_d
 from opscheck.notify import WebhookNotifier
 from opscheck.redaction import install_log_redaction, scrub_report, wrap_terminal
 from opscheck.report import markdown_summary, terminal_lines
+from opscheck.runbook import Remedy
+from opscheck.secrets import redactor
 from opscheck.session import SPEC, STATE, OpscheckSession, resolve_session, state
 
 __all__: list[str] = []
@@ -249,8 +251,8 @@ def pytest_runtest_makereport(
         report.outcome = "failed"
         flaky_failed = True
     data = ops.result_data(report, spec, record, error, flaky_failed=flaky_failed)
-    if report.failed:
-        remedy = ops.remedy(spec.section) if spec.section else ops.generic_remedy()
+    remedy = ops.remedy_for(spec) if report.failed else None
+    if remedy is not None:
         text = remedy.render() + "".join(f"\n\n{extra}" for extra in record.remediation)
         data.update(
             remediation=text,
@@ -270,19 +272,16 @@ def pytest_runtest_makereport(
         allure_bridge.attach_text("Metrics", "\n".join(f"{k}: {v}" for k, v in record.metrics.items()))
     report.opscheck = data  # type: ignore[attr-defined]
     scrub_report(report)
-    if report.failed:
-        _call_remediation_hook(item, report, ops, spec)
+    if remedy is not None:
+        _call_remediation_hook(item, report, remedy)
     return report
 
 
-def _call_remediation_hook(
-    item: pytest.Item, report: pytest.TestReport, ops: OpscheckSession, spec: CheckSpec
-) -> None:
-    remedy = ops.remedy(spec.section) if spec.section else ops.generic_remedy()
+def _call_remediation_hook(item: pytest.Item, report: pytest.TestReport, remedy: Remedy) -> None:
     try:
         item.config.hook.pytest_opscheck_remediation(item=item, report=report, remediation=remedy)
     except Exception as exc:  # a notifier's failure must not change the verdict
-        message = ops.redactor.scrub(f"pytest_opscheck_remediation failed for {item.nodeid}: {exc!r}")
+        message = redactor().scrub(f"pytest_opscheck_remediation failed for {item.nodeid}: {exc!r}")
         warnings.warn(pytest.PytestWarning(message), stacklevel=1)
 
 

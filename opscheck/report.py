@@ -87,7 +87,6 @@ class RunSummary:
     interrupted: bool = False
     exit_status: int | None = None
     duration_s: float = 0.0
-    fail_on_flaky: bool = False
 
     def add(self, nodeid: str, when: str, outcome: str, data: dict[str, Any], duration: float) -> None:
         result = self.checks.setdefault(nodeid, CheckResult(nodeid))

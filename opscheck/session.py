@@ -117,8 +117,9 @@ class OpscheckSession:
             self._remedies[slug] = Remedy.for_section(slug, self.runbook, aliases, self._link_base())
         return self._remedies[slug]
 
-    def generic_remedy(self) -> Remedy:
-        return self.remedy("incident-response-process")
+    def remedy_for(self, spec: CheckSpec) -> Remedy:
+        """The runbook section a failure of ``spec``'s check calls for (the generic process if none)."""
+        return self.remedy(spec.section or "incident-response-process")
 
     def _link_base(self) -> str | None:
         env = self.environment
@@ -252,7 +253,7 @@ def resolve_session(config: pytest.Config) -> OpscheckSession:
             f"--allow-destructive is refused: environment {env.name!r} has production = true, "
             "and opscheck never writes to production"
         )
-    ops.summary = RunSummary(env.name, ops.gate, fail_on_flaky=ops.fail_on_flaky)
+    ops.summary = RunSummary(env.name, ops.gate)
     _load_runbook(ops, env)
     r = redactor()
     r.add_all(secret_env_values())

@@ -1,4 +1,9 @@
-"""The ``opscheck`` console script: ``opscheck demo`` runs the suites against an embedded default stack."""
+"""The ``opscheck`` console script.
+
+``opscheck demo`` runs the suites against an embedded default stack; ``opscheck report`` turns a run's
+Allure results into the HTML report (with trends); ``opscheck runbook`` shows which runbook sections
+the checks verify and which no check does.
+"""
 
 from __future__ import annotations
 
@@ -14,13 +19,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
+from opscheck.allure_report import ReportRequest, generate
+from opscheck.coverage import collect, default_environment
 from opscheck.demo import DemoStack, project_root, pytest_command
 from opscheck.errors import OpscheckError
 
 __all__ = ["main"]
 
 #: the suites the demo runs, in order; each exists in suites/
-DEMO_SUITES = ("smoke", "restore")
+DEMO_SUITES = ("smoke", "restore", "auth")
 
 
 def _interrupt_on_sigterm() -> None:
@@ -101,6 +108,29 @@ def demo(args: argparse.Namespace) -> int:
             stack.stop()
 
 
+def runbook(args: argparse.Namespace) -> int:
+    environment, source = (
+        (args.env, "option --env") if args.env else default_environment(args.opscheck_config)
+    )
+    print(f"opscheck runbook: environment {environment} ({source}); collecting {' '.join(args.paths)} ...")
+    coverage = collect(environment, args.paths, args.opscheck_config)
+    for line in coverage.terminal_lines():
+        print(line)
+    if args.markdown:
+        path = Path(args.markdown)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(coverage.markdown(), encoding="utf-8")
+        print(f"opscheck runbook: markdown table written to {path}")
+    return 0
+
+
+def report(args: argparse.Namespace) -> int:
+    request = ReportRequest.from_args(args)
+    result = generate(request, log=lambda line: print(f"opscheck report: {line}", flush=True))
+    print(f"opscheck report: {result.index}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="opscheck", description="Operational runbooks as executable checks."
@@ -119,6 +149,67 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--workdir", help="where the demo keeps its config and logs (default .opscheck/demo)")
     d.add_argument("pytest_args", nargs="*", help="extra pytest arguments, after --")
     d.set_defaults(func=demo)
+
+    r = sub.add_parser(
+        "report",
+        help="generate the Allure HTML report (with trends) from reports/allure-results",
+        description="Generate the Allure 3 HTML report from a run's results, with pass-rate and duration "
+        "trends kept in a history file, a chart of restore time and backup age against RTO/RPO, and "
+        "the runbook coverage. Needs Node.js and npm (the Allure CLI is installed with npm ci on first use).",
+    )
+    r.add_argument(
+        "--reports",
+        metavar="DIR",
+        help="the run's output directory (env OPSCHECK_REPORTS; default reports/)",
+    )
+    r.add_argument(
+        "--results",
+        metavar="DIR",
+        action="append",
+        help="Allure results directory; repeat it to merge several runs, e.g. a matrix's environments "
+        "(default <reports>/allure-results)",
+    )
+    r.add_argument("--output", metavar="DIR", help="report directory (default <reports>/allure-report)")
+    r.add_argument(
+        "--history",
+        metavar="FILE",
+        help="Allure's history file, kept between runs for the trends; cache it in CI "
+        "(env OPSCHECK_ALLURE_HISTORY; default <reports>/allure-history.jsonl)",
+    )
+    r.add_argument(
+        "--history-limit", metavar="N", type=int, default=100, help="runs the history keeps (default 100)"
+    )
+    r.add_argument("--name", help="report title (default: opscheck · <environments>)")
+    r.add_argument(
+        "--multi-file",
+        action="store_true",
+        help="write the report as many files (needs a web server) instead of one self-contained index.html",
+    )
+    r.add_argument("--env", metavar="NAME", help="environment whose runbook coverage the report shows")
+    r.add_argument("--opscheck-config", metavar="PATH", help="config file for the runbook coverage")
+    r.add_argument(
+        "--suites",
+        metavar="PATH",
+        action="append",
+        help="suites collected for the runbook coverage (default suites/)",
+    )
+    r.set_defaults(func=report)
+
+    b = sub.add_parser(
+        "runbook",
+        help="list the runbook's sections with the checks that verify them",
+        description="List every section of the environment's runbook with the checks bound to it, and "
+        "mark the sections no check verifies. Collects the suites; runs and contacts nothing.",
+    )
+    b.add_argument(
+        "--env", metavar="NAME", help="environment (default: OPSCHECK_ENV, else the config's first)"
+    )
+    b.add_argument(
+        "--opscheck-config", metavar="PATH", help="config file (env OPSCHECK_CONFIG; default ./opscheck.toml)"
+    )
+    b.add_argument("--markdown", metavar="FILE", help="also write the table as markdown to FILE")
+    b.add_argument("paths", nargs="*", default=["suites"], help="suites to collect (default suites/)")
+    b.set_defaults(func=runbook)
     return parser
 
 

@@ -211,6 +211,7 @@ class DemoStack:
     cluster: LocalCluster | ContainerCluster | None = None
     provider: tuple[str, str] = ("", "")
     s3: LocalS3 | None = None
+    smoke_password: str = ""
     app: ReferenceApp | None = None
     config_path: Path | None = None
     base_url: str = ""
@@ -240,7 +241,7 @@ class DemoStack:
             self.timings["backups_s"] = time.monotonic() - mark
             mark = time.monotonic()
             nextauth_secret = secrets.token_urlsafe(32)
-            smoke_password = secrets.token_urlsafe(18)
+            self.smoke_password = secrets.token_urlsafe(18)
             port = free_port()
             env = {
                 "DATABASE_URL": database_url,
@@ -248,7 +249,7 @@ class DemoStack:
                 "NEXTAUTH_URL": f"http://127.0.0.1:{port}",
                 "APP_VERSION": APP_VERSION,
                 "SMOKE_USER": "smoke@example.com",
-                "SMOKE_PASSWORD": smoke_password,
+                "SMOKE_PASSWORD": self.smoke_password,
                 "OPSCHECK_APP_FAULT": self.fault,
             }
             self.base_url = self.app.start(env, port)
@@ -300,6 +301,12 @@ provider = "auto"
 image = "{containers.DEFAULT_IMAGE}"
 expect_tables = ["User", "Account", "Session", "_prisma_migrations"]
 min_rows = {{ User = 1000, Account = 1000 }}
+
+[environments.demo.auth]
+username = "smoke@example.com"
+password = "{self.smoke_password}"
+expected_providers = ["credentials"]
+protected_paths = ["/api/me"]
 """
         path = self.workdir / "opscheck.toml"
         path.write_text(text, encoding="utf-8")

@@ -15,6 +15,7 @@ from opscheck.context import CheckRecord, current
 from opscheck.drill import Drill
 from opscheck.errors import OpscheckError
 from opscheck.http import OpsClient
+from opscheck.nextauth import NextAuth
 from opscheck.postgres import connect_readonly
 from opscheck.session import state
 
@@ -23,6 +24,7 @@ __all__ = [
     "db",
     "http",
     "latest_backup",
+    "nextauth",
     "opscheck_env",
     "remediation",
     "restore_drill",
@@ -137,3 +139,15 @@ def restored_db(restore_drill: Drill) -> Iterator[psycopg.Connection[Any]]:
 def s3(opscheck_env: Environment) -> Any:
     """A boto3 S3 client for the backup location (endpoint, region and the standard credentials chain)."""
     return s3_client(opscheck_env.backups, timeout_s=opscheck_env.timeout_s)
+
+
+@pytest.fixture(scope="session")
+def nextauth(opscheck_env: Environment) -> Iterator[NextAuth]:
+    """A NextAuth client for ``base_url`` (next-auth v4 or Auth.js v5, detected from the server's answers).
+
+    ``nextauth.sign_in()`` signs in as the environment's smoke user (``auth.username``/``auth.password``) in a
+    fresh cookie jar and returns the signed-in httpx client; ``nextauth.attempt_sign_in(user, password)``
+    returns the attempt without judging it. Session and CSRF values are registered as secrets on arrival.
+    """
+    with NextAuth.for_environment(opscheck_env) as client:
+        yield client

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from _pytest.reports import CollectReport
 
-from opscheck import allure_bridge, hookspecs
+from opscheck import allure_bridge, history, hookspecs
 from opscheck.context import CheckRecord, recording
 from opscheck.errors import OpscheckError, SectionNotConfigured, UsageError
 from opscheck.markers import MARKERS, CheckSpec, InvalidMarker, check_spec, is_destructive
@@ -28,7 +28,7 @@ from opscheck.notify import WebhookNotifier
 from opscheck.redaction import install_log_redaction, scrub_report, wrap_terminal
 from opscheck.report import markdown_summary, terminal_lines
 from opscheck.runbook import Remedy
-from opscheck.secrets import redactor
+from opscheck.secrets import mask_url, redactor
 from opscheck.session import SPEC, STATE, OpscheckSession, resolve_session, state
 
 __all__: list[str] = []
@@ -36,7 +36,20 @@ __all__: list[str] = []
 pytest_plugins = ["opscheck.fixtures"]
 
 RECORD = pytest.StashKey[CheckRecord]()
-_FIXTURES = frozenset({"opscheck_env", "http", "db", "remediation", "check"})
+_FIXTURES = frozenset(
+    {
+        "opscheck_env",
+        "http",
+        "db",
+        "remediation",
+        "check",
+        "nextauth",
+        "s3",
+        "latest_backup",
+        "restored_db",
+        "restore_drill",
+    }
+)
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -204,6 +217,13 @@ def _label(item: pytest.Item, spec: CheckSpec, ops: OpscheckSession) -> None:
     suite = parts[-2] if len(parts) >= 2 else "checks"
     module = Path(path).stem.removeprefix("test_").replace("_", " ")
     title = remedy.title if remedy else None
+    description = allure_bridge.check_description(
+        spec.severity,
+        environment=ops.env_name,
+        target=mask_url(ops.environment.base_url) if ops.environment else "?",
+        remedy=remedy,
+        doc=getattr(getattr(item, "function", None), "__doc__", None),
+    )
     for marker in allure_bridge.label_markers(
         spec.severity,
         suite=suite,
@@ -211,6 +231,7 @@ def _label(item: pytest.Item, spec: CheckSpec, ops: OpscheckSession) -> None:
         environment=ops.env_name,
         section=title,
         link=remedy.link if remedy else None,
+        description=description,
     ):
         item.add_marker(marker)
 
@@ -269,7 +290,7 @@ def pytest_runtest_makereport(
         report.longrepr = body
         allure_bridge.attach_text(f"Remediation: {remedy.title}", text)
     if report.when == "call" and record.metrics:
-        allure_bridge.attach_text("Metrics", "\n".join(f"{k}: {v}" for k, v in record.metrics.items()))
+        allure_bridge.attach_metrics(record.metrics)
     report.opscheck = data  # type: ignore[attr-defined]
     scrub_report(report)
     if remedy is not None:
@@ -317,6 +338,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
     summary.exit_status = int(session.exitstatus)
     summary.write_json(ops.reports_dir / "opscheck-summary.json")
+    history.append_run(summary, ops.reports_dir / "history.jsonl", ops.config_path)
     step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if step_summary:
         try:

@@ -1,0 +1,257 @@
+"""What the auth suite expects of a NextAuth deployment, as functions that raise with a clear message.
+
+The client in :mod:`opscheck.nextauth` does the talking; the functions here judge what it saw, so the
+checks in ``suites/auth`` stay a few lines each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from urllib.parse import unquote, urlsplit
+
+import httpx
+
+from opscheck.context import CheckRecord
+from opscheck.errors import CheckFailed, OpscheckError
+from opscheck.nextauth import (
+    EndpointStatus,
+    SessionAnswer,
+    SetCookie,
+    SignInAttempt,
+    session_lifetime,
+)
+from opscheck.secrets import mask_url
+
+__all__ = [
+    "COOKIE_RULES",
+    "FOREIGN_CALLBACK",
+    "MAX_SESSION_AGE",
+    "UNCONFIGURED_AUTH_ADVICE",
+    "Inconclusive",
+    "cookie_rule_problem",
+    "expect_anonymous_refused",
+    "expect_endpoints_healthy",
+    "expect_no_foreign_redirect",
+    "expect_rejected",
+    "expect_session_for",
+    "expect_signed_in_access",
+    "oversized_cookies",
+]
+
+#: NextAuth's default session lifetime, and the most the suite accepts (plus clock slack)
+MAX_SESSION_AGE = timedelta(days=30)
+_CLOCK_SLACK = timedelta(minutes=5)
+
+#: a callbackUrl on an origin that cannot exist (.invalid is reserved): honouring it is an open redirect
+FOREIGN_CALLBACK = "https://opscheck-canary.invalid/after-sign-in"
+
+UNCONFIGURED_AUTH_ADVICE = (
+    "Set NEXTAUTH_SECRET (Auth.js v5: AUTH_SECRET) in the deployment's environment and redeploy: without a "
+    "secret NextAuth answers HTTP 500 on every /api/auth endpoint in production (NO_SECRET in the server "
+    "log), so nobody can sign in. Generate one with `openssl rand -base64 32`; rotating it signs every user out."
+)
+
+_SIGN_IN_PATH_HINTS = ("signin", "sign-in", "login", "log-in", "/api/auth")
+
+
+class Inconclusive(OpscheckError):
+    """The target answered, but in a way that lets the check neither pass nor fail it (outcome error)."""
+
+    outcome = "error"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Endpoints
+# ---------------------------------------------------------------------------------------------------
+def expect_endpoints_healthy(statuses: Mapping[str, EndpointStatus], check: CheckRecord) -> None:
+    """No auth endpoint answers 5xx."""
+    __tracebackhide__ = True
+    for name, status in statuses.items():
+        check.metric(f"{name}_status", status.status)
+    broken = [s for s in statuses.values() if s.status >= 500]
+    if not broken:
+        return
+    said = (
+        " (NextAuth: 'There is a problem with the server configuration')"
+        if any(s.config_problem for s in broken)
+        else ""
+    )
+    listing = ", ".join(f"HTTP {s.status} from {s.path}" for s in broken)
+    everything = " on every endpoint" if len(broken) == len(statuses) else ""
+    raise CheckFailed(
+        "NextAuth endpoints",
+        "answers without server errors",
+        f"{listing}{said}{everything}: NextAuth is not configured (a missing NEXTAUTH_SECRET does this)",
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
+# Sign-in and session
+# ---------------------------------------------------------------------------------------------------
+def expect_rejected(
+    attempt: SignInAttempt, what: str, check: CheckRecord, *, csrf_canary: bool = False
+) -> None:
+    """The sign-in ``attempt`` (a negative canary) was rejected: no session cookie, or an error URL."""
+    __tracebackhide__ = True
+    check.metric("status", attempt.status)
+    if attempt.error:
+        check.metric("error", attempt.error)
+    if attempt.succeeded:
+        raise CheckFailed(
+            f"credentials sign-in with {what}",
+            "rejected (no session cookie, an error in the returned URL)",
+            f"ACCEPTED: {attempt.describe()}; anyone can sign in this way",
+        )
+    if csrf_canary and attempt.error == "CredentialsSignin":
+        raise CheckFailed(
+            f"credentials sign-in with {what}",
+            "rejected by the CSRF check before the credentials are looked at",
+            "the server checked the credentials although the CSRF token was missing (error CredentialsSignin)",
+        )
+    if attempt.status >= 500:
+        check.note(
+            f"rejected, but with HTTP {attempt.status}: sign-in is failing for everyone (see the P1 auth checks)"
+        )
+
+
+def expect_session_for(answer: SessionAnswer, username: str, check: CheckRecord) -> None:
+    """The session names ``username`` and expires in the future, within 30 days."""
+    __tracebackhide__ = True
+    if not answer.active:
+        raise CheckFailed(
+            "GET /api/auth/session after sign-in", f"a session for {username!r}", answer.describe()
+        )
+    if not answer.identifies(username):
+        raise CheckFailed(
+            "GET /api/auth/session after sign-in", f"the session of {username!r}", answer.describe()
+        )
+    left = session_lifetime(answer)
+    if left is None:
+        raise CheckFailed(
+            "GET /api/auth/session after sign-in", "an ISO 8601 'expires'", repr(answer.body.get("expires"))
+        )
+    check.metric("session_days", round(left.total_seconds() / 86400, 2))
+    if left <= timedelta(0):
+        raise CheckFailed(
+            "session expiry", "in the future", f"{answer.body.get('expires')} (already expired)"
+        )
+    if left > MAX_SESSION_AGE + _CLOCK_SLACK:
+        raise CheckFailed(
+            "session expiry",
+            f"at most {MAX_SESSION_AGE.days} days ahead",
+            f"{left.total_seconds() / 86400:.1f} days ahead ({answer.body.get('expires')})",
+        )
+
+
+# ---------------------------------------------------------------------------------------------------
+# Cookies
+# ---------------------------------------------------------------------------------------------------
+# rule -> (https only, expectation)
+COOKIE_RULES: dict[str, tuple[bool, str]] = {
+    "httponly": (False, "the session cookie is HttpOnly (no script can read it)"),
+    "samesite": (False, "the session cookie has SameSite=Lax or SameSite=Strict"),
+    "secure-prefix": (True, "the session cookie is Secure and named __Secure-…"),
+    "csrf-host-prefix": (True, "the CSRF cookie is Secure, Path=/, without Domain and named __Host-…"),
+}
+
+
+def cookie_rule_problem(rule: str, attempt: SignInAttempt) -> str | None:
+    """What is wrong with ``rule`` in the cookies a successful sign-in set, or None when it is met."""
+    session = attempt.session_cookie
+    if rule == "httponly":
+        assert session is not None
+        return None if all(c.http_only for c in attempt.session_cookies) else session.describe()
+    if rule == "samesite":
+        assert session is not None
+        bad = [c for c in attempt.session_cookies if c.same_site not in {"lax", "strict"}]
+        return bad[0].describe() if bad else None
+    if rule == "secure-prefix":
+        assert session is not None
+        bad = [c for c in attempt.session_cookies if not c.secure or c.prefix not in {"__Secure-", "__Host-"}]
+        return bad[0].describe() if bad else None
+    if rule == "csrf-host-prefix":
+        csrf = next((c for c in attempt.all_cookies if c.kind == "csrf-token" and not c.clears), None)
+        if csrf is None:
+            return "no CSRF cookie was set by GET /api/auth/csrf in a fresh cookie jar"
+        ok = csrf.prefix == "__Host-" and csrf.secure and csrf.path == "/" and csrf.domain is None
+        return None if ok else csrf.describe()
+    raise ValueError(f"unknown cookie rule {rule!r}")
+
+
+def oversized_cookies(cookies: tuple[SetCookie, ...], limit: int) -> list[SetCookie]:
+    return [c for c in cookies if c.size > limit]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Protected paths
+# ---------------------------------------------------------------------------------------------------
+def _to_sign_in(location: str) -> bool:
+    path = urlsplit(location).path.lower()
+    return any(hint in path for hint in _SIGN_IN_PATH_HINTS)
+
+
+def expect_anonymous_refused(path: str, response: httpx.Response, check: CheckRecord) -> None:
+    """Without a session: 401/403, or a redirect to a sign-in page. Data (2xx) is the P0 failure."""
+    __tracebackhide__ = True
+    status = response.status_code
+    check.metric("status", status)
+    checked = f"GET {path} without a session"
+    if status in (401, 403):
+        return
+    location = response.headers.get("location") or ""
+    if 300 <= status < 400:
+        if location and _to_sign_in(location):
+            return
+        raise CheckFailed(
+            checked, "401, or a redirect to sign-in", f"HTTP {status} to {mask_url(location) or '?'}"
+        )
+    if 200 <= status < 300:
+        raise CheckFailed(
+            checked,
+            "401, or a redirect to sign-in",
+            f"HTTP {status} with {len(response.content)} bytes: the path serves data without a session",
+        )
+    if status >= 500:
+        raise Inconclusive(
+            f"{checked}: answered HTTP {status}, so whether it is protected cannot be told; "
+            "see the auth endpoint checks"
+        )
+    raise CheckFailed(
+        checked, "401, or a redirect to sign-in", f"HTTP {status} (is auth.protected_paths right?)"
+    )
+
+
+def expect_signed_in_access(path: str, response: httpx.Response, check: CheckRecord) -> None:
+    __tracebackhide__ = True
+    check.metric("status", response.status_code)
+    if response.status_code != 200:
+        location = response.headers.get("location")
+        extra = f" redirecting to {mask_url(location)}" if location else ""
+        raise CheckFailed(
+            f"GET {path} with the smoke user's session", "HTTP 200", f"HTTP {response.status_code}{extra}"
+        )
+
+
+# ---------------------------------------------------------------------------------------------------
+# Redirects
+# ---------------------------------------------------------------------------------------------------
+def expect_no_foreign_redirect(attempt: SignInAttempt, foreign: str = FOREIGN_CALLBACK) -> None:
+    """Neither the returned URL nor the callback-url cookie points at ``foreign``'s origin."""
+    __tracebackhide__ = True
+    host = urlsplit(foreign).hostname
+    if attempt.url and urlsplit(attempt.url).hostname == host:
+        raise CheckFailed(
+            f"sign-in with callbackUrl={foreign}",
+            "a returned URL on the app's own origin",
+            f"the server sends the browser to {mask_url(attempt.url)} (open redirect)",
+        )
+    for cookie in attempt.all_cookies:
+        if cookie.kind == "callback-url" and not cookie.clears:
+            target = unquote(cookie.value)
+            if urlsplit(target).hostname == host:
+                raise CheckFailed(
+                    f"sign-in with callbackUrl={foreign}",
+                    "a callback-url cookie on the app's own origin",
+                    f"{cookie.name} = {mask_url(target)} (open redirect)",
+                )

@@ -1,0 +1,79 @@
+"""Auth suite fixtures: the smoke user's sign-in, made once per run and shared by the checks that only read
+it (session, cookies, protected paths); a check that cannot get one errors in setup, saying why."""
+
+from __future__ import annotations
+
+import pytest
+
+from opscheck.auth import FOREIGN_CALLBACK
+from opscheck.config import AuthSettings, Environment
+from opscheck.errors import OpscheckError, SectionNotConfigured
+from opscheck.nextauth import NextAuth, SignInAttempt
+from opscheck.session import state
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """One check per configured protected path (a single skipping check when there are none)."""
+    if "protected_path" not in metafunc.fixturenames:
+        return
+    ops = state(metafunc.config)
+    paths: list[str] = []
+    reason = "auth.protected_paths is empty: no path to check"
+    if ops is not None and ops.environment is not None:
+        try:
+            paths = ops.environment.auth.protected_paths
+        except OpscheckError as exc:  # e.g. [auth] not configured
+            reason = str(exc)
+    empty = pytest.mark.skip(reason=reason)
+    params = [pytest.param(p, id=p) for p in paths] or [pytest.param(None, id="none", marks=empty)]
+    metafunc.parametrize("protected_path", params)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "https_only: the check applies to https deployments only (skipped for an http base_url)"
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip an ``https_only`` check for an http deployment before its fixtures sign anybody in."""
+    if item.get_closest_marker("https_only") is None:
+        return
+    ops = state(item.config)
+    if ops is None or ops.environment is None:
+        return
+    try:
+        ops.environment.auth  # noqa: B018 - an unconfigured [auth] is the reason to give first
+    except SectionNotConfigured as exc:
+        pytest.skip(str(exc))
+    if not ops.environment.is_https:
+        pytest.skip(
+            "applies to https deployments only: NextAuth sets Secure and the __Secure-/__Host- cookie "
+            "prefixes when NEXTAUTH_URL is https; point an environment at the https URL to check them"
+        )
+
+
+@pytest.fixture
+def auth(opscheck_env: Environment) -> AuthSettings:
+    """The environment's ``[auth]`` settings; every auth check skips when they are not configured."""
+    return opscheck_env.auth
+
+
+@pytest.fixture(scope="session")
+def smoke_sign_in(nextauth: NextAuth, opscheck_env: Environment) -> SignInAttempt:
+    """The smoke user signed in once for the run (read-only checks share it; none signs it out)."""
+    opscheck_env.auth  # noqa: B018 - skip when [auth] is not configured
+    return nextauth.sign_in_attempt()
+
+
+@pytest.fixture
+def fresh_sign_in(nextauth: NextAuth, auth: AuthSettings) -> SignInAttempt:
+    """A sign-in of its own, for a check that ends it."""
+    return nextauth.sign_in_attempt()
+
+
+@pytest.fixture
+def foreign_callback_sign_in(nextauth: NextAuth, auth: AuthSettings) -> SignInAttempt:
+    """A successful sign-in that asked to be sent to another origin afterwards."""
+    return nextauth.sign_in_attempt(callback_url=FOREIGN_CALLBACK)

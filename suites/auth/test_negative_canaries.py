@@ -1,0 +1,29 @@
+"""Authentication Issues (P0): sign-ins that must fail do fail, so an authorize() that lets everyone in,
+or a CSRF check that is off, is caught. An auth bypass is critical."""
+
+import pytest
+
+from opscheck.auth import expect_rejected
+from opscheck.config import AuthSettings
+from opscheck.context import CheckRecord
+from opscheck.nextauth import NextAuth, canary_password, canary_username
+
+
+@pytest.mark.runbook("authentication-issues", severity="P0")
+def test_wrong_password_is_rejected(nextauth: NextAuth, auth: AuthSettings, check: CheckRecord) -> None:
+    attempt = nextauth.attempt_sign_in(auth.username, canary_password())
+    expect_rejected(attempt, "the smoke user's name and a wrong password", check)
+
+
+@pytest.mark.runbook("authentication-issues", severity="P0")
+def test_sign_in_without_csrf_token_is_rejected(
+    nextauth: NextAuth, auth: AuthSettings, check: CheckRecord
+) -> None:
+    attempt = nextauth.attempt_sign_in(auth.username, auth.password, send_csrf_token=False)
+    expect_rejected(attempt, "the smoke user's credentials but no CSRF token", check, csrf_canary=True)
+
+
+@pytest.mark.runbook("authentication-issues", severity="P0")
+def test_unknown_user_is_rejected(nextauth: NextAuth, auth: AuthSettings, check: CheckRecord) -> None:
+    attempt = nextauth.attempt_sign_in(canary_username(), auth.password)
+    expect_rejected(attempt, "an unknown user name and the smoke user's password", check)

@@ -1,0 +1,23 @@
+"""Authentication Issues: each protected path refuses requests without a session (P0 when it serves data)
+and serves the signed-in smoke user (P1)."""
+
+import pytest
+
+from opscheck.auth import expect_anonymous_refused, expect_signed_in_access
+from opscheck.config import AuthSettings
+from opscheck.context import CheckRecord
+from opscheck.nextauth import NextAuth, SignInAttempt
+
+
+@pytest.mark.runbook("authentication-issues", severity="P0")
+def test_protected_path_refuses_requests_without_a_session(
+    protected_path: str, nextauth: NextAuth, auth: AuthSettings, check: CheckRecord
+) -> None:
+    expect_anonymous_refused(protected_path, nextauth.anonymous_get(protected_path), check)
+
+
+@pytest.mark.runbook("authentication-issues", severity="P1")
+def test_protected_path_serves_the_signed_in_user(
+    protected_path: str, smoke_sign_in: SignInAttempt, check: CheckRecord
+) -> None:
+    expect_signed_in_access(protected_path, smoke_sign_in.client.get(protected_path), check)

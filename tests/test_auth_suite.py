@@ -1,0 +1,501 @@
+"""The shipped auth suite against the REAL reference app (Next.js 16 + next-auth 4 from npm, built once and
+cached), over http and over https (behind a local TLS terminator with a test certificate, so NextAuth really
+sets ``Secure`` and the ``__Secure-``/``__Host-`` prefixes).
+
+Each fault mode of the app (``OPSCHECK_APP_FAULT``) must be caught by the check meant for it, with its
+severity and runbook section, while every other check keeps its verdict; the app in normal mode passes every
+check. Every run's outputs (terminal, summary JSON, junit.xml, allure-results) are scanned for the smoke
+password and for every session cookie and CSRF token that went over the wire: none may appear.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, quote_plus
+
+import httpcore  # noqa: F401  (see test_smoke_suite: one httpcore for in-process and subprocess runs)
+import pytest
+
+from opscheck.auth import UNCONFIGURED_AUTH_ADVICE
+from opscheck.demo import ReferenceApp, free_port
+from opscheck.pgcluster import LocalCluster
+from tests.support.certs import LocalPKI
+from tests.support.project import REPO, all_output_text
+from tests.support.servers import LocalHTTPServer, Route, closed_port, silent_tcp_server
+from tests.support.smoke_run import RUNBOOK, SmokeRun
+from tests.support.tls_proxy import RecordingProxy
+
+pytestmark = pytest.mark.xdist_group("reference-app")
+
+AUTH_SUITE = REPO / "suites" / "auth"
+APP_DIR = REPO / "examples" / "nextjs-app"
+ENV = "x"
+SMOKE_USER = "smoke@example.com"
+SECTION = "Authentication Issues"
+RUN_TIMEOUT_S = 120.0
+
+# -- check names (test ids inside suites/auth) --------------------------------------------------------
+ENDPOINTS = "test_auth_endpoints_answer_without_server_errors"
+CSRF = "test_csrf_endpoint_answers_with_an_uncached_token"
+PROVIDERS = "test_providers_list_every_expected_provider"
+SIGN_IN = "test_smoke_user_can_sign_in"
+SESSION = "test_session_names_the_smoke_user"
+WRONG_PASSWORD = "test_wrong_password_is_rejected"
+NO_CSRF = "test_sign_in_without_csrf_token_is_rejected"
+UNKNOWN_USER = "test_unknown_user_is_rejected"
+HTTPONLY = "test_auth_cookie_rule[httponly]"
+SAMESITE = "test_auth_cookie_rule[samesite]"
+SECURE_PREFIX = "test_auth_cookie_rule[secure-prefix]"
+HOST_PREFIX = "test_auth_cookie_rule[csrf-host-prefix]"
+COOKIE_SIZE = "test_auth_cookies_fit_in_4kb"
+ANONYMOUS = "test_protected_path_refuses_requests_without_a_session[/api/me]"
+SIGNED_IN = "test_protected_path_serves_the_signed_in_user[/api/me]"
+OPEN_REDIRECT = "test_foreign_callback_url_is_not_honoured"
+SIGN_OUT = "test_sign_out_clears_the_session"
+
+ALL_CHECKS = (
+    ENDPOINTS, CSRF, PROVIDERS, SIGN_IN, SESSION, WRONG_PASSWORD, NO_CSRF, UNKNOWN_USER, HTTPONLY, SAMESITE,
+    SECURE_PREFIX, HOST_PREFIX, COOKIE_SIZE, ANONYMOUS, SIGNED_IN, OPEN_REDIRECT, SIGN_OUT,
+)  # fmt: skip
+HTTPS_ONLY = (SECURE_PREFIX, HOST_PREFIX)
+#: checks that need the smoke user's name (all but the unknown-user canary also need the password)
+NEED_CREDENTIALS = (
+    SIGN_IN, SESSION, WRONG_PASSWORD, NO_CSRF, HTTPONLY, SAMESITE, COOKIE_SIZE, SIGNED_IN, OPEN_REDIRECT, SIGN_OUT
+)  # fmt: skip
+
+#: what a healthy app gives over http (the https-only cookie rules skip)
+HEALTHY_HTTP = {**dict.fromkeys(ALL_CHECKS, "passed"), **dict.fromkeys(HTTPS_ONLY, "skipped")}
+
+#: fault mode -> {check: (severity, words of its message)}: the checks meant to catch it; every other check
+#: keeps its healthy verdict
+FAULTS: dict[str, dict[str, tuple[str, str]]] = {
+    "any-password": {
+        WRONG_PASSWORD: ("P0", "ACCEPTED: HTTP 200, a session cookie"),
+        UNKNOWN_USER: ("P0", "anyone can sign in this way"),
+    },
+    "open-protected": {ANONYMOUS: ("P0", "HTTP 200 with 76 bytes: the path serves data without a session")},
+    "cookie-no-httponly": {HTTPONLY: ("P2", "saw next-auth.session-token=…; Path=/")},
+    "foreign-callback": {OPEN_REDIRECT: ("P2", "sends the browser to https://opscheck-canary.invalid/")},
+}
+
+#: options that give redaction every chance to fail: full reports, locals, debug logs into junit
+LOUD = ("-rA", "--showlocals", "--log-level=DEBUG", "-o", "junit_logging=all", "-vv")
+
+
+# -- the reference app, started once per mode ----------------------------------------------------------
+@dataclass
+class RunningApp:
+    base_url: str
+    ca_bundle: Path | None
+    password: str
+    proxy: RecordingProxy
+    app: ReferenceApp
+
+    def wire_secrets(self) -> set[str]:
+        return {self.password, *self.proxy.wire_secrets()}
+
+
+@dataclass
+class AppFleet:
+    """Reference apps keyed by (fault, https); each started on first use and stopped at module end."""
+
+    workdir: Path
+    database_url: str
+    apps: dict[tuple[str, bool], RunningApp] = field(default_factory=dict)
+    pki: LocalPKI | None = None
+
+    def get(self, fault: str = "", *, https: bool = False) -> RunningApp:
+        key = (fault, https)
+        if key not in self.apps:
+            self.apps[key] = self._start(fault, https)
+        return self.apps[key]
+
+    def _start(self, fault: str, https: bool) -> RunningApp:
+        name = f"{fault or 'normal'}-{'https' if https else 'http'}"
+        context = None
+        if https:
+            self.pki = self.pki or LocalPKI(self.workdir / "pki")
+            context = self.pki.valid().server_context
+        proxy = RecordingProxy(ssl_context=context).start()
+        app = ReferenceApp(APP_DIR, self.workdir / name)
+        password = f"pw-{secrets.token_urlsafe(16)}"
+        env = {
+            "DATABASE_URL": self.database_url,
+            "NEXTAUTH_SECRET": secrets.token_urlsafe(32),
+            "NEXTAUTH_URL": proxy.url,
+            "SMOKE_USER": SMOKE_USER,
+            "SMOKE_PASSWORD": password,
+            "OPSCHECK_APP_FAULT": fault,
+            "APP_VERSION": "auth-test",
+        }
+        try:
+            app.log_dir.mkdir(parents=True, exist_ok=True)
+            port = free_port()
+            proxy.upstream_port = port
+            app.start(env, port)
+        except BaseException:
+            app.stop()
+            proxy.stop()
+            raise
+        return RunningApp(
+            proxy.url, Path(self.pki.ca_bundle) if https and self.pki else None, password, proxy, app
+        )
+
+    def close(self) -> None:
+        for running in self.apps.values():
+            try:
+                running.app.stop()
+            finally:
+                running.proxy.stop()
+        self.apps.clear()
+
+
+@pytest.fixture(scope="module")
+def fleet(pg_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppFleet]:
+    workdir = tmp_path_factory.mktemp("auth-apps")
+    builder = ReferenceApp(APP_DIR, workdir / "build")
+    builder.ensure_built()  # npm ci + next build when the sources changed; cached and file-locked
+    name = f"authapp_{secrets.token_hex(4)}"
+    pg_cluster.create_database(name)
+    pg_cluster.run_sql_file(APP_DIR / "db" / "schema.sql", dbname=name)
+    apps = AppFleet(workdir, pg_cluster.dsn(dbname=name))
+    try:
+        yield apps
+    finally:
+        apps.close()
+        pg_cluster.drop_database(name)
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs are configured by their options and the variables set here, never by the caller's."""
+    for name in (
+        "OPSCHECK_ENV", "OPSCHECK_CONFIG", "OPSCHECK_GATE", "OPSCHECK_REPORTS", "GITHUB_STEP_SUMMARY",
+        "PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "SMOKE_USER", "SMOKE_PASSWORD",
+    ):  # fmt: skip
+        monkeypatch.delenv(name, raising=False)
+
+
+# -- running the suite ------------------------------------------------------------------------------------
+def write_config(
+    directory: Path,
+    base_url: str,
+    *,
+    ca_bundle: Path | None = None,
+    timeout_s: float = 5,
+    retries: int | None = None,
+    fail_on_jwt_replay: bool | None = None,
+) -> Path:
+    lines = [
+        f"[environments.{ENV}]",
+        f"base_url = {json.dumps(base_url)}",
+        f"runbook = {json.dumps(str(RUNBOOK))}",
+    ]
+    lines.append(f"timeout_s = {timeout_s}")
+    if ca_bundle is not None:
+        lines.append(f"ca_bundle = {json.dumps(str(ca_bundle))}")
+    if retries is not None:
+        lines.append(f"retries = {retries}")
+    lines += [
+        "",
+        f"[environments.{ENV}.auth]",
+        'username = "${SMOKE_USER}"',
+        'password = "${SMOKE_PASSWORD}"',
+        'expected_providers = ["credentials"]',
+        'protected_paths = ["/api/me"]',
+    ]
+    if fail_on_jwt_replay is not None:
+        lines.append(f"fail_on_jwt_replay = {'true' if fail_on_jwt_replay else 'false'}")
+    path = directory / "opscheck.toml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@dataclass
+class AuthRun:
+    run: SmokeRun
+    reports: Path
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.run, name)
+
+    def outputs(self) -> str:
+        """Everything the run wrote: terminal (stdout and stderr) and every file under the reports."""
+        terminal = "\n".join(self.run.result.outlines + self.run.result.errlines)
+        return terminal + "\n" + all_output_text(self.reports)
+
+
+def run_auth(
+    pytester: pytest.Pytester,
+    tmp_path: Path,
+    base_url: str,
+    *args: str,
+    name: str = "run",
+    in_process: bool = False,
+    **config: Any,
+) -> AuthRun:
+    """Run ``suites/auth`` against ``base_url`` (in a subprocess, as CI does, unless ``in_process``)."""
+    directory = tmp_path / name
+    directory.mkdir()
+    path = write_config(directory, base_url, **config)
+    reports = directory / "reports"
+    argv = [str(AUTH_SUITE), "--env", ENV, "--opscheck-config", str(path), "--opscheck-reports", str(reports)]
+    argv += ["-p", "no:cacheprovider", *args]
+    if in_process:
+        result = pytester.runpytest_inprocess(*argv)
+    else:
+        result = pytester.runpytest_subprocess(*argv, timeout=RUN_TIMEOUT_S)
+    summary_path = reports / "opscheck-summary.json"
+    if not summary_path.is_file():
+        tail = "\n".join(result.outlines[-40:] + result.errlines[-40:])
+        raise AssertionError(f"no summary JSON at {summary_path} (exit {result.ret}):\n{tail}")
+    summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    return AuthRun(SmokeRun(result, summary, 0.0), reports)
+
+
+def signed_in_as_smoke_user(monkeypatch: pytest.MonkeyPatch, app: RunningApp) -> None:
+    monkeypatch.setenv("SMOKE_USER", SMOKE_USER)
+    monkeypatch.setenv("SMOKE_PASSWORD", app.password)
+
+
+def assert_check(
+    run: AuthRun, name: str, outcome: str, *, severity: str | None = None, says: str = ""
+) -> dict[str, Any]:
+    check: dict[str, Any] = run.check(name).data
+    context = f"{name}: {json.dumps(check, indent=1)}\n--- output ---\n{run.output}"
+    assert check["outcome"] == outcome, context
+    if severity is not None:
+        assert check["severity"] == severity, context
+    if outcome in {"failed", "error"}:
+        assert check["runbook_section"] == SECTION, context
+        assert check["remediation"], context
+    assert says.lower() in (check["message"] or "").lower(), context
+    return check
+
+
+def forms(value: str) -> set[str]:
+    """The spellings a secret could leak in: raw, URL-encoded, JSON-escaped, base64."""
+    raw = value.encode()
+    return {
+        value,
+        quote(value, safe=""),
+        quote_plus(value, safe=""),
+        json.dumps(value)[1:-1],
+        base64.b64encode(raw).decode(),
+        base64.urlsafe_b64encode(raw).decode().rstrip("="),
+    }
+
+
+def assert_no_leaks(run: AuthRun, app: RunningApp, *, at_least: int = 4) -> None:
+    """None of the secrets of this run appears in any output, in any spelling.
+
+    ``at_least``: how many distinct values must have been seen (password, session cookie, CSRF cookie and
+    its parts, CSRF token), so a scan that found nothing to look for cannot pass.
+    """
+    wire = app.wire_secrets()
+    assert len(wire) >= at_least, f"only {len(wire)} secret value(s) went over the wire"
+    everything = run.outputs()
+    leaks = sorted({value[:12] for value in wire for form in forms(value) if form in everything})
+    assert leaks == [], f"secret values (first 12 chars shown) found in the outputs: {leaks}"
+
+
+# -- normal mode ---------------------------------------------------------------------------------------------
+def test_reference_app_passes_every_check_over_http(
+    pytester: pytest.Pytester, tmp_path: Path, fleet: AppFleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = fleet.get()
+    signed_in_as_smoke_user(monkeypatch, app)
+    run = run_auth(pytester, tmp_path, app.base_url, *LOUD)
+    assert run.outcomes() == HEALTHY_HTTP, run.output
+    assert run.ret == 0
+    for name in HTTPS_ONLY:
+        assert "https deployments only" in assert_check(run, name, "skipped")["message"]
+    assert run.check(CSRF).metrics["nextauth"] == "next-auth v4"
+    assert run.check(SESSION).metrics["session_days"] <= 30
+    sign_out = run.check(SIGN_OUT)
+    assert sign_out.metrics["jwt_replay_after_sign_out"] is True
+    assert any("replayed JWT" in note for note in sign_out.notes), sign_out.data
+    assert_no_leaks(run, app)
+
+
+def test_reference_app_passes_every_check_over_https_with_secure_prefixed_cookies(
+    pytester: pytest.Pytester, tmp_path: Path, fleet: AppFleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = fleet.get(https=True)
+    assert app.base_url.startswith("https://")
+    signed_in_as_smoke_user(monkeypatch, app)
+    run = run_auth(pytester, tmp_path, app.base_url, *LOUD, ca_bundle=app.ca_bundle)
+    assert run.outcomes() == dict.fromkeys(ALL_CHECKS, "passed"), run.output
+    assert run.ret == 0
+    wire = app.proxy.response_bytes()
+    assert b"__Secure-next-auth.session-token=" in wire
+    assert b"__Host-next-auth.csrf-token=" in wire
+    assert_no_leaks(run, app)
+
+
+# -- fault modes -----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("fault", list(FAULTS))
+def test_each_fault_mode_is_caught_by_its_check(
+    fault: str, pytester: pytest.Pytester, tmp_path: Path, fleet: AppFleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = fleet.get(fault)
+    signed_in_as_smoke_user(monkeypatch, app)
+    run = run_auth(pytester, tmp_path, app.base_url, *LOUD)
+    caught = FAULTS[fault]
+    for name, (severity, says) in caught.items():
+        assert_check(run, name, "failed", severity=severity, says=says)
+    assert run.others(*caught) == {n: o for n, o in HEALTHY_HTTP.items() if n not in caught}, run.output
+    assert run.ret == 1
+    if fault == "cookie-no-httponly":
+        seen = run.check(HTTPONLY).message.split(", saw ")[1]
+        assert "SameSite=Lax" in seen
+        assert "HttpOnly" not in seen
+    assert_no_leaks(run, app)
+
+
+def test_missing_nextauth_secret_fails_with_remediation_naming_it(
+    pytester: pytest.Pytester, tmp_path: Path, fleet: AppFleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = fleet.get("no-secret")
+    signed_in_as_smoke_user(monkeypatch, app)
+    run = run_auth(pytester, tmp_path, app.base_url, *LOUD)
+    check = assert_check(run, ENDPOINTS, "failed", severity="P1", says="HTTP 500 from /api/auth/csrf")
+    assert "NEXTAUTH_SECRET" in check["message"]
+    assert UNCONFIGURED_AUTH_ADVICE in check["remediation"]
+    assert "Set NEXTAUTH_SECRET" in (run.reports / "junit.xml").read_text()
+    for name in (CSRF, PROVIDERS, SIGN_IN):
+        assert_check(run, name, "failed", severity="P1", says="HTTP 500")
+    for name in (SESSION, HTTPONLY, SAMESITE, COOKIE_SIZE, SIGNED_IN, OPEN_REDIRECT, SIGN_OUT):
+        assert_check(run, name, "error", says="HTTP 500")
+    # /api/me answers 500 too: it serves no data, but whether it is protected cannot be told
+    assert_check(run, ANONYMOUS, "error", severity="P0", says="cannot be told")
+    # nobody can sign in, so the canaries hold (and say why)
+    for name in (WRONG_PASSWORD, UNKNOWN_USER):
+        assert any("HTTP 500" in note for note in assert_check(run, name, "passed")["notes"])
+    assert run.ret == 1
+    assert_no_leaks(run, app, at_least=1)  # NextAuth sets no cookie when it has no secret
+
+
+# -- bad input -------------------------------------------------------------------------------------------------------
+def test_unset_smoke_credentials_error_the_checks_that_need_them_naming_the_variable(
+    pytester: pytest.Pytester, tmp_path: Path, fleet: AppFleet
+) -> None:
+    app = fleet.get()  # SMOKE_USER and SMOKE_PASSWORD are unset (see _clean_environment)
+    run = run_auth(pytester, tmp_path, app.base_url)
+    user_missing = f"SMOKE_USER is not set (environments.{ENV}.auth.username)"
+    password_missing = f"SMOKE_PASSWORD is not set (environments.{ENV}.auth.password)"
+    for name in NEED_CREDENTIALS:
+        assert_check(run, name, "error", says=user_missing)
+    assert_check(run, UNKNOWN_USER, "error", says=password_missing)  # needs the password only
+    others = {n: o for n, o in HEALTHY_HTTP.items() if n not in (*NEED_CREDENTIALS, UNKNOWN_USER)}
+    assert run.others(*NEED_CREDENTIALS, UNKNOWN_USER) == others, run.output
+    assert set(others.values()) == {"passed", "skipped"}
+    assert run.ret == 1
+
+
+def test_fail_on_jwt_replay_fails_the_sign_out_check(
+    pytester: pytest.Pytester, tmp_path: Path, fleet: AppFleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = fleet.get()
+    signed_in_as_smoke_user(monkeypatch, app)
+    run = run_auth(pytester, tmp_path, app.base_url, fail_on_jwt_replay=True)
+    check = assert_check(run, SIGN_OUT, "failed", severity="P2", says="replayed after sign-out")
+    assert any("replayed JWT" in note for note in check["notes"])
+    assert run.others(SIGN_OUT) == {n: o for n, o in HEALTHY_HTTP.items() if n != SIGN_OUT}
+    assert_no_leaks(run, app)
+
+
+def test_base_url_that_is_not_nextauth_fails_saying_so(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    with LocalHTTPServer({"/": Route(body="<html>a plain site</html>")}) as site:
+        run = run_auth(pytester, tmp_path, site.url, in_process=True)
+    for name in (ENDPOINTS, CSRF, PROVIDERS):
+        assert_check(run, name, "failed", says="does not look like a NextAuth app")
+    message = run.check(CSRF).message
+    assert "HTTP 404" in message
+    assert "/api/auth/csrf" in message
+    assert run.ret == 1
+
+
+def test_unresponsive_server_costs_one_timeout_for_the_whole_suite(
+    pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SMOKE_USER", SMOKE_USER)
+    monkeypatch.setenv("SMOKE_PASSWORD", "irrelevant-here")
+    with silent_tcp_server() as port:
+        run = run_auth(pytester, tmp_path, f"http://127.0.0.1:{port}", timeout_s=1.5, in_process=True)
+    outcomes = run.outcomes()
+    assert {outcomes[n] for n in ALL_CHECKS if n not in HTTPS_ONLY} == {"error"}, run.output
+    assert "timeout" in run.check(CSRF).message
+    assert run.summary["duration_s"] < 6, run.summary["duration_s"]  # one 1.5 s timeout, not 15 of them
+
+
+def test_refused_connection_errors_every_check_quickly(
+    pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SMOKE_USER", SMOKE_USER)
+    monkeypatch.setenv("SMOKE_PASSWORD", "irrelevant-here")
+    run = run_auth(
+        pytester, tmp_path, f"http://127.0.0.1:{closed_port()}", timeout_s=1.5, retries=2, in_process=True
+    )
+    assert {run.outcomes()[n] for n in ALL_CHECKS if n not in HTTPS_ONLY} == {"error"}, run.output
+    assert "connection refused" in run.check(SIGN_IN).message
+    assert run.summary["duration_s"] < 6
+
+
+def test_environment_without_auth_section_skips_every_check(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    directory = tmp_path / "noauth"
+    directory.mkdir()
+    config = directory / "opscheck.toml"
+    config.write_text(
+        f'[environments.{ENV}]\nbase_url = "http://127.0.0.1:{closed_port()}"\n', encoding="utf-8"
+    )
+    reports = directory / "reports"
+    result = pytester.runpytest_inprocess(
+        str(AUTH_SUITE), "--env", ENV, "--opscheck-config", str(config), "--opscheck-reports", str(reports),
+        "-p", "no:cacheprovider",
+    )  # fmt: skip
+    checks = json.loads((reports / "opscheck-summary.json").read_text())["checks"]
+    assert {c["outcome"] for c in checks} == {"skipped"}
+    expected = f"[environments.{ENV}.auth] is not configured for environment {ENV!r}"
+    assert {c["message"] for c in checks} == {expected}, checks
+    assert result.ret == 0
+
+
+TEAM_CHECK = """
+import pytest
+
+
+@pytest.mark.runbook("authentication-issues", severity="P1")
+def test_signed_in_user_sees_their_profile(nextauth, check):
+    client = nextauth.sign_in()
+    response = client.get("/api/me")
+    check.metric("status", response.status_code)
+    assert response.status_code == 200
+    assert response.json()["user"]["email"] == "smoke@example.com"
+"""
+
+
+def test_a_teams_own_check_signs_in_with_the_nextauth_fixture(
+    pytester: pytest.Pytester, tmp_path: Path, fleet: AppFleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = fleet.get()
+    signed_in_as_smoke_user(monkeypatch, app)
+    checks = pytester.mkdir("team")
+    (checks / "test_profile.py").write_text(TEAM_CHECK, encoding="utf-8")
+    config = write_config(tmp_path, app.base_url)
+    reports = tmp_path / "reports"
+    result = pytester.runpytest_subprocess(
+        str(checks), "--env", ENV, "--opscheck-config", str(config), "--opscheck-reports", str(reports),
+        "-p", "no:cacheprovider", timeout=RUN_TIMEOUT_S,
+    )  # fmt: skip
+    assert result.ret == 0, "\n".join(result.outlines[-30:])
+    [check] = json.loads((reports / "opscheck-summary.json").read_text())["checks"]
+    assert (check["outcome"], check["metrics"]) == ("passed", {"status": 200})

@@ -106,12 +106,17 @@ def start_server(provider: str, image: str, min_major: int) -> tuple[Server, str
     chosen, why = containers.select_provider(provider, image)
     if chosen == "testcontainers":
         server: Server = ContainerCluster(image=image).start()
-        if server.major < min_major:
+        try:
+            major = server.major
+        except BaseException:
             server.stop()
+            raise
+        if major < min_major:
+            server.stop()  # after this the server cannot say its major any more
             raise CheckFailed(
                 f"restore image {image}",
                 f"PostgreSQL {min_major} or newer (the dump comes from a {min_major} server)",
-                f"PostgreSQL {server.major}: set [restore] image to a postgres:{min_major} (or newer) image",
+                f"PostgreSQL {major}: set [restore] image to a postgres:{min_major} (or newer) image",
             )
         return server, chosen, why
     try:
@@ -196,7 +201,9 @@ def restore_plain_gzip(
     server: Server, dbname: str, stream: IO[bytes], backup: Backup, deadline_s: float
 ) -> tuple[DumpFacts, int]:
     """Stream a gzipped plain dump into ``dbname``; COMMIT only once the stream is proven complete."""
-    command = server.client_command("psql", dbname, "-X", "-q", "-v", "ON_ERROR_STOP=1")
+    # "-f -": psql prefixes its errors with the input line ("psql:<stdin>:N: ERROR: ...") only when it
+    # reads a named input; plain stdin gives no line number to report
+    command = server.client_command("psql", dbname, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", "-")
     process = subprocess.Popen(
         command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )

@@ -124,7 +124,9 @@ class Drill:
         backup = self.backup()
         facts, roles = self.facts()
         restore = self.env.restore
-        self._server, chosen, why = start_server(restore.provider, restore.image, facts.source_major or 0)
+        # the server must be at least the source's major, and its client tools at least pg_dump's
+        floor = max(facts.source_major or 0, facts.pg_dump_major or 0)
+        self._server, chosen, why = start_server(restore.provider, restore.image, floor)
         self.provider = (chosen, why)
         guard = RestoreGuard(self.protected_urls)
         deadline = self.env.backups.rto_minutes * 60

@@ -22,6 +22,7 @@ client may restore the dump: :func:`psql_tools_ok`.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import zlib
@@ -453,10 +454,10 @@ def verify_plain(stream: BinaryIO, name: str, chunk_size: int = CHUNK_BYTES) -> 
 
 
 def verify_custom(path: Path, pg_restore: str, timeout_s: float = PG_RESTORE_TIMEOUT_S) -> DumpFacts:
-    """Check a ``pg_dump -Fc`` archive: ``PGDMP`` magic and a table of contents ``pg_restore -l`` reads.
+    """Check a ``pg_dump -Fc`` archive: ``PGDMP`` magic, a table of contents ``pg_restore -l`` reads, and
+    every data block readable (``pg_restore -f /dev/null`` decodes the whole archive without a server).
 
-    This cannot prove the data is complete: ``pg_restore -l`` succeeds on a truncated archive because
-    the TOC is at its start. The restore (with ``--exit-on-error``) is what catches that.
+    ``pg_restore -l`` alone succeeds on a truncated archive because the TOC is at its start.
     """
     name = path.name
     try:
@@ -490,6 +491,7 @@ def verify_custom(path: Path, pg_restore: str, timeout_s: float = PG_RESTORE_TIM
             f"exit {proc.returncode}: {_first_error(proc.stderr)}",
         )
     toc = proc.stdout
+    _read_every_block(path, pg_restore, timeout_s)
     source = _TOC_FROM.search(toc)
     dumper = _TOC_BY.search(toc)
     source_version = source.group(1) if source else None
@@ -507,6 +509,23 @@ def verify_custom(path: Path, pg_restore: str, timeout_s: float = PG_RESTORE_TIM
         restricted=False,
         table_count=len(_TOC_TABLE_DATA.findall(toc)),
     )
+
+
+def _read_every_block(path: Path, pg_restore: str, timeout_s: float) -> None:
+    checked = f"data blocks of {path.name}"
+    try:
+        proc = subprocess.run(
+            [pg_restore, "-f", os.devnull, str(path)],
+            capture_output=True, text=True, errors="replace", timeout=timeout_s, check=False,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        raise CheckFailed(checked, f"pg_restore to read them within {timeout_s:g} s", "timed out") from None
+    if proc.returncode != 0:
+        raise CheckFailed(
+            checked,
+            "every block readable (pg_restore -f /dev/null)",
+            f"exit {proc.returncode}: {_first_error(proc.stderr)}",
+        )
 
 
 def _first_error(stderr: str) -> str:

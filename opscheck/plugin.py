@@ -28,7 +28,7 @@ from opscheck.notify import WebhookNotifier
 from opscheck.redaction import install_log_redaction, scrub_report, wrap_terminal
 from opscheck.report import markdown_summary, terminal_lines
 from opscheck.runbook import Remedy
-from opscheck.secrets import mask_url, redactor
+from opscheck.secrets import redactor
 from opscheck.session import SPEC, STATE, OpscheckSession, resolve_session, state
 
 __all__: list[str] = []
@@ -219,8 +219,7 @@ def _label(item: pytest.Item, spec: CheckSpec, ops: OpscheckSession) -> None:
     title = remedy.title if remedy else None
     description = allure_bridge.check_description(
         spec.severity,
-        environment=ops.env_name,
-        target=mask_url(ops.environment.base_url) if ops.environment else "?",
+        environment=ops.environment,
         remedy=remedy,
         doc=getattr(getattr(item, "function", None), "__doc__", None),
     )
@@ -331,7 +330,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     summary = ops.summary
     summary.duration_s = time.monotonic() - ops.started_monotonic
-    summary.interrupted = exitstatus == pytest.ExitCode.INTERRUPTED or ops.interrupted
+    summary.finish(interrupted=exitstatus == pytest.ExitCode.INTERRUPTED or ops.interrupted)
     if exitstatus == pytest.ExitCode.TESTS_FAILED and summary.checks and not summary.gate_failures():
         session.exitstatus = pytest.ExitCode.OK
     elif exitstatus == pytest.ExitCode.OK and summary.gate_failures():

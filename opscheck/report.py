@@ -42,9 +42,11 @@ class CheckResult:
     metrics: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     retries: list[str] = field(default_factory=list)
+    phases: set[str] = field(default_factory=set)
 
     def absorb(self, when: str, outcome: str, data: dict[str, Any], duration: float) -> None:
         """Fold one phase (setup, call, teardown) into the result."""
+        self.phases.add(when)
         self.duration_s = round(self.duration_s + duration, 3)
         self.severity = data.get("severity", self.severity)
         self.runbook_slug = data.get("section_slug", self.runbook_slug)
@@ -93,6 +95,16 @@ class RunSummary:
         result.absorb(when, outcome, data, duration)
         result.below_gate = result.failing and not at_or_above(result.severity, self.gate)
 
+    def finish(self, interrupted: bool) -> None:
+        """Close the run: a check whose setup passed but whose body never reported did not finish, and
+        is an error, never a pass (an interrupted drill must not read as a green one)."""
+        self.interrupted = interrupted
+        for check in self.checks.values():
+            if check.outcome == "passed" and "call" not in check.phases:
+                check.outcome = "error"
+                check.message = "did not finish: the run was interrupted" if interrupted else "did not finish"
+                check.below_gate = not at_or_above(check.severity, self.gate)
+
     def gate_failures(self) -> list[CheckResult]:
         return [c for c in self.checks.values() if c.failing and not c.below_gate]
 
@@ -118,7 +130,9 @@ class RunSummary:
             "exit_status": self.exit_status,
             "interrupted": self.interrupted,
             "counts": self.counts(),
-            "checks": [asdict(check) for check in self.checks.values()],
+            "checks": [
+                {k: v for k, v in asdict(check).items() if k != "phases"} for check in self.checks.values()
+            ],
         }
         return redactor().scrub_obj(data)  # type: ignore[no-any-return]
 

@@ -222,6 +222,7 @@ def restore_plain_gzip(
     watchdog.start()
     verifier = GzipDumpVerifier(backup.name)
     written = 0
+    facts: DumpFacts | None = None
     try:
         try:
             process.stdin.write(b"BEGIN;\n")
@@ -249,6 +250,10 @@ def restore_plain_gzip(
         line, error = _first_psql_error(stderr.wait())
         where = f"line {line - 1} of the dump" if line and line > 1 else "the dump"
         raise CheckFailed(f"restore of {backup.name}", "no SQL errors", f"psql stopped at {where}: {error}")
+    if facts is None:  # psql quit (exit 0) before the stream ended, e.g. a \q inside the dump
+        raise CheckFailed(
+            f"restore of {backup.name}", "psql to read the whole dump", "it stopped reading early"
+        )
     return facts, written
 
 

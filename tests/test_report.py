@@ -443,3 +443,19 @@ def test_markdown_summary_is_scrubbed() -> None:
     summary = RunSummary("production", "P3")
     summary.add("a::x", "call", "failed", failure(f"saw {secret}", remediation=f"rotate {secret}"), 0.1)
     assert secret not in markdown_summary(summary)
+
+
+def test_a_check_interrupted_after_its_setup_is_an_error_never_a_pass() -> None:
+    summary = RunSummary("prod", "P1")
+    summary.add("s/test_drill.py::test_drill", "setup", "passed", {"severity": "P0"}, 0.1)
+    summary.add("s/test_other.py::test_other", "setup", "passed", {"severity": "P2"}, 0.1)
+    summary.add("s/test_other.py::test_other", "call", "passed", {"severity": "P2"}, 0.1)
+    summary.finish(interrupted=True)
+    drill = summary.checks["s/test_drill.py::test_drill"]
+    assert (drill.outcome, drill.message, drill.below_gate) == (
+        "error",
+        "did not finish: the run was interrupted",
+        False,
+    )
+    assert summary.checks["s/test_other.py::test_other"].outcome == "passed"
+    assert "phases" not in summary.to_json()["checks"][0]

@@ -27,7 +27,7 @@ from opscheck.errors import OpscheckError
 __all__ = ["main"]
 
 #: the suites the demo runs, in order; each exists in suites/
-DEMO_SUITES = ("smoke", "restore", "auth")
+DEMO_SUITES = ("smoke", "restore", "auth", "credentials")
 
 
 def _interrupt_on_sigterm() -> None:

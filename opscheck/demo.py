@@ -254,6 +254,7 @@ class DemoStack:
             }
             self.base_url = self.app.start(env, port)
             self.timings["app_s"] = time.monotonic() - mark
+            self._write_app_env(env)
             self._write_state()
             self.config_path = self._write_config(database_url)
         except BaseException:
@@ -270,6 +271,15 @@ class DemoStack:
         cluster.run_sql_file(db / "seed.sql", dbname="app")
         cluster.psql("-c", "GRANT SELECT ON ALL TABLES IN SCHEMA public TO app", dbname="app")
         return cluster.dsn("app", user="app", password=password)
+
+    def _write_app_env(self, env: dict[str, str]) -> None:
+        """The app's environment as a dotenv file, the way `vercel env pull` writes it, for the
+        credentials suite."""
+        lines = ["# Written by `opscheck demo`: the reference app's environment (throwaway values)."]
+        lines += [f'{name}="{value}"' for name, value in env.items() if value]
+        path = self.workdir / "app.env"
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        path.chmod(0o600)
 
     def _write_config(self, database_url: str) -> Path:
         runbook = self.root / "examples" / "RUNBOOK.md"
@@ -307,6 +317,10 @@ username = "smoke@example.com"
 password = "{self.smoke_password}"
 expected_providers = ["credentials"]
 protected_paths = ["/api/me"]
+
+[environments.demo.credentials]
+env_file = "app.env"
+required = ["DATABASE_URL", "NEXTAUTH_SECRET", "NEXTAUTH_URL"]
 """
         path = self.workdir / "opscheck.toml"
         path.write_text(text, encoding="utf-8")

@@ -229,4 +229,19 @@ BUILTIN_ADVICE: dict[str, tuple[str, str]] = {
         "Environment Variables",
         "Set the critical environment variables in the deployment's secure vault and redeploy.",
     ),
+    "database-role-privileges": (
+        "Database Role Privileges",
+        "Give the app a database role of its own that is not a superuser and cannot create roles or "
+        "databases. Point DATABASE_URL at it, then remove the extra attributes from the old role.",
+    ),
+    "credential-rotation": (
+        "Credential Rotation",
+        "Replace a credential that is old, rejected or shared: create the new one, deploy it, then revoke "
+        "the old one. Every environment has secrets of its own; AWS access keys live at most 90 days.",
+    ),
+    "3-monitoring": (
+        "Monitoring",
+        "Check the health endpoint, the logs and the error tracker (SENTRY_DSN: the DSN of the project, "
+        "https://PUBLIC_KEY@HOST/PROJECT_ID, without a secret key).",
+    ),
 }

@@ -17,7 +17,9 @@ SUITES = ROOT / "suites"
 LINK_BASE = "https://github.com/acme/app/blob/main/docs/RUNBOOK.md"
 
 #: sections the shipped suites point at that the seed runbook does not have (built-in advice covers them)
-SEED_RUNBOOK_GAPS = frozenset({"tls-certificates", "security-headers"})
+SEED_RUNBOOK_GAPS = frozenset(
+    {"tls-certificates", "security-headers", "credential-rotation", "database-role-privileges"}
+)
 
 _RUNBOOK_MARKER = re.compile(r"""pytest\.mark\.runbook\(\s*["']([^"']+)["']""")
 

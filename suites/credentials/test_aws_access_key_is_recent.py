@@ -1,0 +1,13 @@
+"""Credential Rotation: the backup credentials' access key is younger than 90 days."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from opscheck.context import CheckRecord
+from opscheck.credentials import AwsAccess, enforce
+
+
+@pytest.mark.runbook("credential-rotation", severity="P2")
+def test_aws_access_key_is_recent(accepted_aws: AwsAccess, check: CheckRecord) -> None:
+    enforce(accepted_aws.access_key_finding(datetime.now(UTC)), check, accepted_aws.origin)

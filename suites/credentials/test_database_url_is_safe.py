@@ -1,0 +1,18 @@
+"""Database Connection Errors: DATABASE_URL parses; production's is remote and verifies TLS."""
+
+import pytest
+
+from opscheck.config import Environment
+from opscheck.context import CheckRecord
+from opscheck.credentials import DATABASE_URL_RULES, CredentialSource, enforce, postgres_url_finding
+
+
+@pytest.mark.runbook("database-connection-errors", severity="P1")
+@pytest.mark.parametrize("rule", DATABASE_URL_RULES)
+def test_database_url_is_safe(
+    rule: str, credential_source: CredentialSource, opscheck_env: Environment, check: CheckRecord
+) -> None:
+    url = credential_source.value("DATABASE_URL")
+    enforce(
+        postgres_url_finding(rule, url, production=opscheck_env.production), check, credential_source.origin
+    )

@@ -1,0 +1,96 @@
+"""A moto_server that enforces IAM and hands out *old* access keys to some users.
+
+AWS never lets anyone backdate an access key, and neither does moto's API, so the credentials suite
+cannot otherwise meet a 120-day-old key. ``running_iam_moto()`` starts the real moto server (same code,
+same HTTP API, ``INITIAL_NO_AUTH_ACTION_COUNT=0`` so unknown or wrong keys are rejected) in a child
+process whose IAM model dates the keys of users named ``stale-*`` ``STALE_KEY_AGE_DAYS`` days back.
+Everything else behaves like ``tests.support.moto.running_moto``; lift enforcement for setup with the
+returned server's ``auth_disabled()``.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from tests.support.moto import MotoServer
+from tests.support.servers import LOOPBACK, free_port
+
+__all__ = ["STALE_KEY_AGE_DAYS", "STALE_USER_PREFIX", "running_iam_moto"]
+
+STALE_USER_PREFIX = "stale-"
+STALE_KEY_AGE_DAYS = 120
+_START_TIMEOUT_S = 20.0
+
+_LAUNCHER = """
+import datetime, sys
+from moto.iam import models
+
+_created = models.AccessKey.__init__
+
+def _aged(self, user_name, *args, **kwargs):
+    _created(self, user_name, *args, **kwargs)
+    if (user_name or "").startswith({prefix!r}):
+        self.create_date = self.create_date - datetime.timedelta(days={days})
+
+models.AccessKey.__init__ = _aged
+
+from moto.server import main
+main(sys.argv[1:])
+"""
+
+
+def _answers(port: int) -> bool:
+    conn = http.client.HTTPConnection(LOOPBACK, port, timeout=1)
+    try:
+        conn.request("GET", "/moto-api/")
+        conn.getresponse().read()
+    except OSError:
+        return False
+    finally:
+        conn.close()
+    return True
+
+
+@contextmanager
+def running_iam_moto() -> Iterator[MotoServer]:
+    """Start the IAM-enforcing moto with aged ``stale-*`` keys on 127.0.0.1; always stop it."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    env["INITIAL_NO_AUTH_ACTION_COUNT"] = "0"
+    script = _LAUNCHER.format(prefix=STALE_USER_PREFIX, days=STALE_KEY_AGE_DAYS)
+    with tempfile.TemporaryDirectory(prefix="opscheck-iam-moto-") as workdir:
+        log = Path(workdir) / "moto.log"
+        port = free_port()
+        with open(log, "wb") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-c", script, "-H", LOOPBACK, "-p", str(port)],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=workdir,
+            )
+        try:
+            deadline = time.monotonic() + _START_TIMEOUT_S
+            while not _answers(port):
+                if proc.poll() is not None:
+                    raise RuntimeError(f"moto exited with {proc.returncode}: {log.read_text()[-800:]}")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"moto did not answer within {_START_TIMEOUT_S:g} s")
+                time.sleep(0.1)
+            yield MotoServer(port)
+        finally:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(5)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(5)

@@ -303,6 +303,7 @@ class AuthSettings(Section):
 
 
 class CredentialsSettings(Section):
+    optional = True  # absent: skip, rather than judge whatever environment pytest happens to run in
     env_file = Setting(as_optional_path, None, doc="dotenv file; default: the process environment")
     required = Setting(as_str_list, ["DATABASE_URL", "NEXTAUTH_SECRET", "NEXTAUTH_URL", "SENTRY_DSN"])
 

@@ -354,8 +354,19 @@ def test_absent_restore_section_gives_defaults(tmp_path: Path) -> None:
     assert restore.min_rows == {}
 
 
-def test_absent_credentials_section_gives_defaults(tmp_path: Path) -> None:
-    credentials = production(tmp_path).credentials
+def test_absent_credentials_section_skips_rather_than_judging_the_local_environment(tmp_path: Path) -> None:
+    with pytest.raises(
+        SectionNotConfigured, match=r"\[environments\.production\.credentials\] is not configured"
+    ):
+        _ = production(tmp_path).credentials
+
+
+def test_empty_credentials_section_gives_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "opscheck.toml"
+    path.write_text(
+        '[environments.production]\nbase_url = "http://x"\n[environments.production.credentials]\n'
+    )
+    credentials = load_config(path).environment("production").credentials
     assert credentials.env_file is None
     assert credentials.required == ["DATABASE_URL", "NEXTAUTH_SECRET", "NEXTAUTH_URL", "SENTRY_DSN"]
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Set up opscheck on a fresh Debian machine: system packages (PostgreSQL, Redis, Node.js), a virtualenv
-# in .venv with opscheck and its test tools, and the reference app's npm packages. Safe to run again.
+# Set up opscheck on a fresh Debian machine: system packages (PostgreSQL, Redis, Node.js, Chromium for
+# looking at the HTML report), a virtualenv in .venv with opscheck, its test tools and the report extra,
+# the reference app's npm packages and the pinned Allure CLI. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,6 +9,15 @@ need_apt=()
 command -v node >/dev/null && command -v npm >/dev/null || need_apt+=(nodejs npm)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 command -v redis-server >/dev/null || need_apt+=(redis-server)
+# a headless browser for the test that looks at the HTML report (skipped without one)
+if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null \
+  && ! command -v google-chrome >/dev/null; then
+  if [ "$(id -u)" -eq 0 ]; then
+    need_apt+=(chromium)
+  else
+    echo "setup: no Chromium: the report's browser test will be skipped (sudo apt-get install -y chromium)" >&2
+  fi
+fi
 if ((${#need_apt[@]})); then
   if [ "$(id -u)" -ne 0 ]; then
     echo "setup: missing ${need_apt[*]}; install them with: sudo apt-get install -y ${need_apt[*]}" >&2
@@ -21,7 +31,9 @@ fi
 
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,demo]'
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,demo,report]'
 
 (cd examples/nextjs-app && [ -f node_modules/.opscheck-lock-hash ] || npm ci --no-audit --no-fund --loglevel=error)
+# the Allure 3 CLI behind `opscheck report` (npm ci from tools/allure's lock file; skipped when current)
+.venv/bin/python -c 'from opscheck.allure_report import install_cli; install_cli(print)'
 echo "setup: ready (.venv/bin/opscheck, .venv/bin/python -m pytest)"

@@ -64,7 +64,8 @@ def test_demo_runs_the_smoke_suite_green_and_leaves_nothing_running(tmp_path: Pa
     assert "PASS: every check at or above gate P3 passed" in result.stdout
     assert re.search(r"demo: stack up in [\d.]+ s", result.stdout)
     assert re.search(
-        r"demo: suites smoke, restore, auth, credentials ran in [\d.]+ s; total [\d.]+ s; pytest exit status 0", result.stdout
+        r"demo: suites smoke, restore, auth, credentials ran in [\d.]+ s; total [\d.]+ s; pytest exit status 0",
+        result.stdout,
     )
     app_url, database_url = urls_of(tmp_path / "demo")
     assert refused(app_url)

@@ -380,7 +380,8 @@ def _partition(region: str) -> str:
     return "aws"
 
 
-def _connection_reason(exc: Exception, timeout_s: float) -> str:
+def connection_reason(exc: Exception, timeout_s: float) -> str:
+    """A short reason an AWS endpoint could not be used (timeouts, TLS, connection), without its URL."""
     if isinstance(exc, botocore.exceptions.ConnectTimeoutError):
         return f"connect timed out after {timeout_s:g} s"
     if isinstance(exc, botocore.exceptions.ReadTimeoutError):
@@ -443,7 +444,7 @@ class _S3BodyReader(io.RawIOBase):
                 f"{exc.kwargs.get('expected_bytes')} in the last read)",
             ) from None
         except (*_UNREACHABLE, OSError) as exc:
-            reason = _connection_reason(exc, self._timeout_s)
+            reason = connection_reason(exc, self._timeout_s)
             raise TargetUnreachable(
                 f"download of {self._what} from {self._endpoint}",
                 f"{redactor().scrub(reason)} after {self._read} bytes",
@@ -515,7 +516,7 @@ class S3Store(BackupStore):
         except _UNREACHABLE as exc:
             raise TargetUnreachable(
                 f"S3 endpoint {self.endpoint} ({operation} on {self.location})",
-                self._safe(_connection_reason(exc, self.timeout_s)),
+                self._safe(connection_reason(exc, self.timeout_s)),
             ) from None
         except botocore.exceptions.BotoCoreError as exc:  # endpoint resolution, parameter validation, …
             raise TargetUnreachable(

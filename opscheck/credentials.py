@@ -60,7 +60,7 @@ import pytest
 from botocore.config import Config
 from dotenv.parser import parse_stream
 
-from opscheck.backups import BucketFacts, S3Store, parse_s3_location
+from opscheck.backups import BucketFacts, S3Store, connection_reason, parse_s3_location
 from opscheck.config import SECTIONS, ConfigFile, CredentialsSettings, Environment, expand
 from opscheck.context import CheckRecord, retry_sink
 from opscheck.errors import CheckFailed, OpscheckError, SettingMissing, TargetUnreachable
@@ -999,7 +999,7 @@ class AwsAccess:
                 "credentials from the env file or the standard AWS chain", type(exc).__name__
             ) from None
         except (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError) as exc:
-            raise TargetUnreachable(where, redactor().scrub(_aws_reason(exc, self.timeout_s))) from None
+            raise TargetUnreachable(where, redactor().scrub(connection_reason(exc, self.timeout_s))) from None
         except botocore.parsers.ResponseParserError:
             raise _Refused("an answer that is not the AWS API's", "unsupported") from None
         except botocore.exceptions.BotoCoreError as exc:
@@ -1131,17 +1131,6 @@ class AwsAccess:
         settings = answer.get("PublicAccessBlockConfiguration", {})
         off = [flag for flag in _PUBLIC_ACCESS_FLAGS if not settings.get(flag)]
         return Finding(variable, rule, expected, f"{', '.join(off)} off" if off else None)
-
-
-def _aws_reason(exc: Exception, timeout_s: float) -> str:
-    if isinstance(exc, botocore.exceptions.ConnectTimeoutError):
-        return f"connect timed out after {timeout_s:g} s"
-    if isinstance(exc, botocore.exceptions.ReadTimeoutError):
-        return f"no answer within {timeout_s:g} s"
-    if isinstance(exc, botocore.exceptions.EndpointConnectionError):
-        inner = str(exc.kwargs.get("error", "")) or "could not connect"
-        return "could not connect: " + inner.rsplit(": ", 1)[-1]
-    return f"{type(exc).__name__}: {exc}"
 
 
 # ============================================================================================== reuse

@@ -180,7 +180,7 @@ def terminal_lines(summary: RunSummary, width: int = 120) -> list[str]:
         lines.append(f"{row.severity:<3} {outcome:<9} {row.nodeid}")
         if row.failing and row.message:
             lines.append(f"{'':<14}seen: {_short(row.message, text_width - 6)}")
-        if row.failing:
+        if row.failing and row.remediation_headline:
             where = f"  [{row.runbook_section}]" if row.runbook_section else ""
             lines.append(
                 f"{'':<14}do:   {_short(row.remediation_headline, text_width - 6 - len(where))}{where}"

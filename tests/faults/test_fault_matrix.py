@@ -1,0 +1,632 @@
+"""The fault matrix: one row per fault, each run through the real shipped suite, proving the gate never lies.
+
+Every row builds one broken component (a refused port, a silent one, a bad health answer, a bad certificate,
+a dead or refusing database, a dead Redis, a broken backup, a weak credential), runs the real suite against
+it with ``run_suite`` and asserts:
+
+* the run exits non-zero;
+* the row's intended check has the row's outcome (``failed`` or ``error``) and runbook section;
+* **no false green** — the rule, in one sentence: *no check in the row's ``blast`` set (the checks that read
+  the broken component, so that passing would hide the fault) has outcome "passed"*;
+* the suite's own duration stays within the row's configured timeouts plus ``SUITE_MARGIN_S``, and the
+  wall time of the whole subprocess within that plus ``STARTUP_MARGIN_S`` (no hangs);
+* the run leaves nothing in its private ``TMPDIR`` (the restore suite's autouse ``run_tmpdir`` fixture);
+* no planted secret (the database role's password, the smoke user's password, the row's own token) appears
+  anywhere in the terminal output or the reports (``SuiteRun.all_text()``).
+
+Every config carries the planted values: the smoke user's password in ``[auth]``, and a database URL with a
+password (the healthy read-only role's, or a wrong or dead one where the database is the fault). The table of
+verdicts is printed at the end of the session (see ``conftest.py``).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.faults.conftest import PLANTED_DB_PASSWORD, MatrixLog
+from tests.support.certs import LocalPKI
+from tests.support.moto import client_for
+from tests.support.servers import LocalHTTPServer, Route, closed_port, silent_tcp_server
+from tests.support.smoke_run import HEALTHY_BODY, healthy_routes
+from tests.support.suite_run import REPO, SuiteRun, run_suite, write_opscheck_toml
+from tests.test_restore_suite import (  # the restore suite's own fixture and fault builders
+    PREFIX,
+    Dumps,
+    backup_dir,
+    backup_name,
+    cut_inside_copy,
+    daily,
+    dumps,  # noqa: F401 - a session fixture used by the restore rows
+    gzip_bytes,
+    run_tmpdir,  # noqa: F401 - autouse: a private TMPDIR per row that must be empty afterwards
+    with_bad_statement,
+    write_backup,
+)
+
+pytest_plugins = ["tests.support.s3_server"]
+
+SMOKE = REPO / "suites" / "smoke"
+RESTORE = REPO / "suites" / "restore"
+CREDENTIALS = REPO / "suites" / "credentials"
+
+PLANTED_SMOKE_PASSWORD = "planted-smoke-pw-Kd4Wq8Zn1Bs"
+#: what a row's suite may spend beyond its configured timeouts (``duration_s`` of the summary)
+SUITE_MARGIN_S = 3.0
+#: plus a pytest subprocess's start-up, collection and reporting on a loaded 2-core machine (wall time)
+STARTUP_MARGIN_S = 12.0
+#: a restore row's budget: the configured timeout_s plus a throwaway cluster and a small restore
+RESTORE_BUDGET_S = 10.0
+
+# -- checks ---------------------------------------------------------------------------------------------
+HEALTH = "test_health_endpoint_is_healthy"
+VERSION = "test_deployed_version_is_expected"
+MAINTENANCE = "test_maintenance_mode_is_off"
+DATABASE = "test_database_answers_read_only"
+CACHE = "test_cache_answers_ping"
+TLS = "test_tls_certificate_is_valid"
+HSTS = "test_security_header_is_set[strict-transport-security]"
+HEADERS = tuple(
+    f"test_security_header_is_set[{h}]"
+    for h in ("x-content-type-options", "frame-ancestors", "referrer-policy")
+)
+PAGES = tuple(f"test_page_answers_{kind}[{p}]" for kind in ("200", "within_budget") for p in ("/", "/login"))
+#: every smoke check that talks to the site over HTTP(S)
+SITE = (HEALTH, VERSION, MAINTENANCE, HSTS, *HEADERS, *PAGES)
+
+ENCRYPTED = "test_backup_is_encrypted_at_rest"
+SIZE = "test_backup_size_is_plausible"
+STREAM = "test_backup_stream_is_complete"
+RETENTION = "test_backups_cover_retention_window"
+RPO = "test_newest_backup_is_within_rpo"
+DRILL = "test_restore_drill_succeeds_within_rto"
+RESTORED = (
+    "test_expected_tables_exist",
+    "test_tables_have_minimum_rows",
+    "test_migrations_are_complete",
+    "test_indexes_pass_amcheck",
+)
+ALL_RESTORE = (ENCRYPTED, SIZE, STREAM, RETENTION, RPO, DRILL, *RESTORED)
+
+SECRET_KEY_MATERIAL = "test_nextauth_secret_is_strong[key-material]"
+SECRET_ENTROPY = "test_nextauth_secret_is_strong[entropy]"
+DB_SSLMODE = "test_database_url_is_safe[sslmode]"
+
+# -- runbook sections of examples/RUNBOOK.md --------------------------------------------------------------
+SITE_DOWN = "Site Down (P0)"
+DEPLOYMENT = "1. Deployment"
+CACHE_SECTION = "4. Cache Management"
+DATABASE_SECTION = "Database Connection Errors"
+TLS_SECTION = "TLS Certificates"
+MAINTENANCE_SECTION = "Scheduled Maintenance"
+BACKUP_STRATEGY = "Backup Strategy"
+DATA_RECOVERY = "Data Recovery"
+SYSTEM_RECOVERY = "Complete System Recovery"
+AUTH_SECTION = "Authentication Issues"
+
+
+# ------------------------------------------------------------------------------------------ building a fault
+
+
+@dataclass
+class Setup:
+    """What a row's builder yields: the environment's tables (for ``write_opscheck_toml``) and planted values."""
+
+    base_url: str
+    tables: dict[str, dict[str, Any]] = field(default_factory=dict)
+    top: dict[str, Any] = field(default_factory=dict)
+    planted: dict[str, str] = field(default_factory=dict)
+
+
+class Ctx:
+    """What a builder may use: the test's temp dir, monkeypatch, and fixtures on demand."""
+
+    def __init__(self, request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+        self.request = request
+        self.tmp_path = tmp_path
+        self.monkeypatch = monkeypatch
+
+    def fixture(self, name: str) -> Any:
+        return self.request.getfixturevalue(name)
+
+    @property
+    def db_url(self) -> str:
+        """The healthy read-only role's URL (its password is planted)."""
+        url: str = self.fixture("db_reader")
+        return url
+
+    @property
+    def dumps(self) -> Dumps:
+        found: Dumps = self.fixture("dumps")
+        return found
+
+    @property
+    def pki(self) -> LocalPKI:
+        return LocalPKI(self.tmp_path / "pki")
+
+
+Builder = Callable[[Ctx], AbstractContextManager[Setup]]
+
+
+def smoke_setup(
+    base_url: str, ctx: Ctx, *, timeout_s: float = 3, database_url: str | None = None, **smoke: Any
+) -> Setup:
+    smoke.setdefault("pages", ["/", "/login"])
+    return Setup(
+        base_url,
+        tables={"smoke": smoke, "database": {"url": database_url or ctx.db_url}},
+        top={"timeout_s": timeout_s, "retries": 2},
+    )
+
+
+def site(routes: dict[str, Route], **settings: Any) -> Builder:
+    """A healthy app with ``routes`` replacing or adding paths."""
+
+    @contextmanager
+    def build(ctx: Ctx) -> Iterator[Setup]:
+        top = {k: settings.pop(k) for k in ("expected_version",) if k in settings}
+        with LocalHTTPServer(healthy_routes(extra=routes)) as server:
+            setup = smoke_setup(server.url, ctx, **settings)
+            setup.top.update(top)
+            yield setup
+
+    return build
+
+
+@contextmanager
+def refused(ctx: Ctx) -> Iterator[Setup]:
+    yield smoke_setup(f"http://127.0.0.1:{closed_port()}", ctx, timeout_s=2, version_wait_s=1)
+
+
+@contextmanager
+def blackholed(ctx: Ctx) -> Iterator[Setup]:
+    with silent_tcp_server() as port:
+        yield smoke_setup(f"http://127.0.0.1:{port}", ctx, timeout_s=1)
+
+
+def tls(variant: Callable[[LocalPKI], Any]) -> Builder:
+    @contextmanager
+    def build(ctx: Ctx) -> Iterator[Setup]:
+        cert = variant(ctx.pki)
+        with LocalHTTPServer(healthy_routes(), ssl_context=cert.server_context) as server:
+            setup = smoke_setup(server.url, ctx)
+            setup.top["ca_bundle"] = cert.ca_bundle
+            yield setup
+
+    return build
+
+
+@contextmanager
+def database_down(ctx: Ctx) -> Iterator[Setup]:
+    password = "planted-dead-db-pw-" + secrets.token_hex(6)
+    with LocalHTTPServer(healthy_routes()) as server:
+        url = f"postgresql://app:{password}@127.0.0.1:{closed_port()}/app"
+        setup = smoke_setup(server.url, ctx, timeout_s=2, database_url=url)
+        setup.planted["dead database password"] = password
+        yield setup
+
+
+@contextmanager
+def wrong_db_password(ctx: Ctx) -> Iterator[Setup]:
+    password = "planted-wrong-db-pw-" + secrets.token_hex(6)
+    wrong = ctx.db_url.replace(PLANTED_DB_PASSWORD, password)
+    assert wrong != ctx.db_url
+    with LocalHTTPServer(healthy_routes()) as server:
+        setup = smoke_setup(server.url, ctx, database_url=wrong)
+        setup.planted["wrong database password"] = password
+        yield setup
+
+
+@contextmanager
+def redis_down(ctx: Ctx) -> Iterator[Setup]:
+    password = "planted-redis-pw-" + secrets.token_hex(6)
+    with LocalHTTPServer(healthy_routes()) as server:
+        setup = smoke_setup(server.url, ctx, timeout_s=2)
+        setup.tables["cache"] = {"redis_url": f"redis://:{password}@127.0.0.1:{closed_port()}/0"}
+        setup.planted["redis password"] = password
+        yield setup
+
+
+# -- restore ---------------------------------------------------------------------------------------------
+
+
+def restore_setup(location: str, *, endpoint: str | None = None, retention_days: float = 30) -> Setup:
+    backups: dict[str, Any] = {"location": location, "rpo_hours": 24, "rto_minutes": 10}
+    backups["retention_days"] = retention_days
+    if endpoint is not None:
+        backups["s3_endpoint_url"] = endpoint
+    restore = {"provider": "local", "expect_tables": ["User", "Session"], "min_rows": {"User": 1}}
+    return Setup("http://127.0.0.1:9", tables={"backups": backups, "restore": restore}, top={"timeout_s": 5})
+
+
+def backups(
+    newest: Callable[[Dumps], bytes] | None = None, newest_age: timedelta = timedelta(hours=1)
+) -> Builder:
+    """A month of daily backups of the real dump; the newest one is ``newest(dumps)`` if given."""
+
+    @contextmanager
+    def build(ctx: Ctx) -> Iterator[Setup]:
+        real = ctx.dumps
+        body = None if newest is None else newest(real)
+        directory = backup_dir(ctx.tmp_path, daily(newest_age=newest_age), real.gz, newest=body)
+        yield restore_setup(directory.as_uri())
+
+    return build
+
+
+@contextmanager
+def no_backups(ctx: Ctx) -> Iterator[Setup]:
+    directory = ctx.tmp_path / "backups"
+    directory.mkdir()
+    (directory / "README.txt").write_text("backups go here\n")
+    yield restore_setup(directory.as_uri())
+
+
+@contextmanager
+def custom_truncated(ctx: Ctx) -> Iterator[Setup]:
+    real = ctx.dumps
+    times = daily(7)
+    directory = ctx.tmp_path / "backups"
+    directory.mkdir()
+    for taken in times[:-1]:
+        write_backup(directory, taken, real.custom, ext="dump")
+    write_backup(directory, times[-1], real.custom[: len(real.custom) * 6 // 10], ext="dump")
+    yield restore_setup(directory.as_uri(), retention_days=6)
+
+
+@contextmanager
+def s3_unencrypted(ctx: Ctx) -> Iterator[Setup]:
+    endpoint: str = ctx.fixture("s3_server")
+    ctx.fixture("aws_env")
+    client = client_for(endpoint)
+    bucket = f"faults-plain-{secrets.token_hex(5)}"
+    client.create_bucket(Bucket=bucket)  # no default encryption, objects put without SSE
+    for taken in daily(3):
+        client.put_object(Bucket=bucket, Key=PREFIX + backup_name(taken), Body=ctx.dumps.gz)
+    setup = restore_setup(f"s3://{bucket}/{PREFIX}", endpoint=endpoint, retention_days=2)
+    setup.planted["AWS secret key"] = os.environ["AWS_SECRET_ACCESS_KEY"]
+    yield setup
+
+
+# -- credentials -----------------------------------------------------------------------------------------
+
+
+def dotenv(values: Callable[[str], dict[str, str]], *, production: bool, required: list[str]) -> Builder:
+    """A dotenv file with ``values(site_url)``; every value in it is planted."""
+
+    @contextmanager
+    def build(ctx: Ctx) -> Iterator[Setup]:
+        with LocalHTTPServer(healthy_routes()) as server:
+            env = values(server.url)
+            path = ctx.tmp_path / "x.env"
+            path.write_text("".join(f'{k}="{v}"\n' for k, v in env.items()), encoding="utf-8")
+            setup = Setup(
+                server.url,
+                tables={"credentials": {"env_file": str(path), "required": required}},
+                top={"timeout_s": 3, "production": production},
+            )
+            setup.planted.update(
+                {f"dotenv {k}": v for k, v in env.items() if len(v) >= 12 and k != "NEXTAUTH_URL"}
+            )
+            yield setup
+
+    return build
+
+
+SHORT_SECRET = secrets.token_hex(16)  # 16 bytes of key material, where NextAuth needs 32
+DB_PW_IN_URL = "planted-url-pw-" + secrets.token_hex(8)
+
+
+def short_secret(site_url: str) -> dict[str, str]:
+    return {"NEXTAUTH_SECRET": SHORT_SECRET, "NEXTAUTH_URL": site_url}
+
+
+def sslmode_disable(site_url: str) -> dict[str, str]:
+    url = f"postgresql://app:{DB_PW_IN_URL}@localhost:{closed_port()}/app?sslmode=disable"
+    return {"DATABASE_URL": url, "password": DB_PW_IN_URL}
+
+
+# ----------------------------------------------------------------------------------------------- the table
+
+
+@dataclass(frozen=True)
+class Fault:
+    id: str
+    suite: Path
+    build: Builder
+    caught_by: str
+    outcome: str  # "failed" or "error"
+    section: str
+    #: the checks that read the broken component: passing would hide the fault, so none may pass
+    blast: tuple[str, ...]
+    #: the configured timeouts the faulty run may spend inside the suite
+    budget_s: float
+
+    @property
+    def max_suite_s(self) -> float:
+        return self.budget_s + SUITE_MARGIN_S
+
+    @property
+    def max_wall_s(self) -> float:
+        return self.budget_s + SUITE_MARGIN_S + STARTUP_MARGIN_S
+
+
+def fault(*args: Any, marks: Any = (), **kwargs: Any) -> Any:
+    row = Fault(*args, **kwargs)
+    return pytest.param(row, id=row.id, marks=marks)
+
+
+HEAVY = pytest.mark.xdist_group("faults")
+
+MATRIX = [
+    # -- the site --------------------------------------------------------------------------------------------
+    fault("target-refused", SMOKE, refused, HEALTH, "error", SITE_DOWN, SITE, 2 + 1),
+    fault("target-blackholed", SMOKE, blackholed, HEALTH, "error", SITE_DOWN, SITE, 1 * 2),
+    fault(
+        "http-503",
+        SMOKE,
+        site({"/api/health": Route(status=503, body={"status": "unavailable"})}),
+        HEALTH,
+        "failed",
+        SITE_DOWN,
+        (HEALTH,),
+        3,
+    ),
+    fault(
+        "health-degraded",
+        SMOKE,
+        site({"/api/health": Route(body={**HEALTHY_BODY, "status": "degraded"})}),
+        HEALTH,
+        "failed",
+        SITE_DOWN,
+        (HEALTH,),
+        3,
+    ),
+    fault(
+        "wrong-version",
+        SMOKE,
+        site({}, expected_version="v2", version_wait_s=1),
+        VERSION,
+        "failed",
+        DEPLOYMENT,
+        (VERSION,),
+        1 + 3,
+    ),
+    fault("tls-expired", SMOKE, tls(LocalPKI.expired), TLS, "failed", TLS_SECTION, (TLS, *SITE), 3),
+    fault(
+        "tls-wrong-host",
+        SMOKE,
+        tls(LocalPKI.wrong_host),
+        TLS,
+        "failed",
+        TLS_SECTION,
+        (TLS, *SITE),
+        3,
+    ),
+    fault(
+        "tls-untrusted",
+        SMOKE,
+        tls(LocalPKI.untrusted),
+        TLS,
+        "failed",
+        TLS_SECTION,
+        (TLS, *SITE),
+        3,
+    ),
+    fault(
+        "maintenance-on",
+        SMOKE,
+        site({"/api/health": Route(status=503, body={"status": "maintenance", "maintenance": True})}),
+        MAINTENANCE,
+        "failed",
+        MAINTENANCE_SECTION,
+        (MAINTENANCE, HEALTH),
+        3,
+    ),
+    # -- data stores -----------------------------------------------------------------------------------------
+    fault("database-down", SMOKE, database_down, DATABASE, "error", DATABASE_SECTION, (DATABASE,), 2),
+    fault(
+        "database-wrong-password",
+        SMOKE,
+        wrong_db_password,
+        DATABASE,
+        "failed",
+        DATABASE_SECTION,
+        (DATABASE,),
+        3,
+    ),
+    fault("redis-down", SMOKE, redis_down, CACHE, "error", CACHE_SECTION, (CACHE,), 2),
+    # -- backups ---------------------------------------------------------------------------------------------
+    fault(
+        "backup-missing", RESTORE, no_backups, RPO, "failed", BACKUP_STRATEGY, ALL_RESTORE, RESTORE_BUDGET_S
+    ),
+    fault(
+        "backup-stale",
+        RESTORE,
+        backups(newest_age=timedelta(days=3)),
+        RPO,
+        "failed",
+        BACKUP_STRATEGY,
+        (RPO,),
+        RESTORE_BUDGET_S,
+    ),
+    fault(
+        "backup-empty",
+        RESTORE,
+        backups(lambda d: b""),
+        SIZE,
+        "failed",
+        BACKUP_STRATEGY,
+        (SIZE, STREAM, DRILL, *RESTORED),
+        RESTORE_BUDGET_S,
+    ),
+    fault(
+        "gzip-truncated",
+        RESTORE,
+        backups(lambda d: d.gz[: len(d.gz) * 6 // 10]),
+        STREAM,
+        "failed",
+        DATA_RECOVERY,
+        (STREAM, DRILL, *RESTORED),
+        RESTORE_BUDGET_S,
+    ),
+    fault(
+        "dump-cut-mid-copy",
+        RESTORE,
+        backups(lambda d: gzip_bytes(cut_inside_copy(d.plain))),
+        STREAM,
+        "failed",
+        DATA_RECOVERY,
+        (STREAM, DRILL, *RESTORED),
+        RESTORE_BUDGET_S,
+    ),
+    fault(
+        "sql-error-mid-dump",
+        RESTORE,
+        backups(lambda d: gzip_bytes(with_bad_statement(d.plain)[0])),
+        DRILL,
+        "failed",
+        SYSTEM_RECOVERY,
+        (DRILL, *RESTORED),
+        RESTORE_BUDGET_S,
+    ),
+    fault(
+        "custom-dump-truncated",
+        RESTORE,
+        custom_truncated,
+        DRILL,
+        "failed",
+        SYSTEM_RECOVERY,
+        (DRILL, *RESTORED),
+        RESTORE_BUDGET_S,
+    ),
+    fault(
+        "s3-object-unencrypted",
+        RESTORE,
+        s3_unencrypted,
+        ENCRYPTED,
+        "failed",
+        BACKUP_STRATEGY,
+        (ENCRYPTED,),
+        RESTORE_BUDGET_S,
+        marks=HEAVY,
+    ),
+    # -- credentials -----------------------------------------------------------------------------------------
+    fault(
+        "nextauth-secret-short",
+        CREDENTIALS,
+        dotenv(short_secret, production=False, required=["NEXTAUTH_SECRET", "NEXTAUTH_URL"]),
+        SECRET_KEY_MATERIAL,
+        "failed",
+        AUTH_SECTION,
+        (SECRET_KEY_MATERIAL,),
+        3,
+    ),
+    fault(
+        "database-url-sslmode-disable-in-production",
+        CREDENTIALS,
+        dotenv(sslmode_disable, production=True, required=["DATABASE_URL"]),
+        DB_SSLMODE,
+        "failed",
+        DATABASE_SECTION,
+        (DB_SSLMODE,),
+        3,
+    ),
+]
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Runs are configured by their files only, never by the caller's environment."""
+    for name in (
+        "OPSCHECK_ENV",
+        "OPSCHECK_CONFIG",
+        "OPSCHECK_GATE",
+        "OPSCHECK_REPORTS",
+        "GITHUB_STEP_SUMMARY",
+        "PYTEST_XDIST_WORKER",
+        "PYTEST_XDIST_WORKER_COUNT",
+        "DATABASE_URL",
+        "NEXTAUTH_SECRET",
+        "NEXTAUTH_URL",
+        "SENTRY_DSN",
+        "MAINTENANCE_MODE",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_ENDPOINT_URL",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+
+
+@pytest.mark.parametrize("row", MATRIX)
+def test_fault_is_caught_by_its_check(
+    row: Fault,
+    pytester: pytest.Pytester,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    *,
+    monkeypatch: pytest.MonkeyPatch,
+    matrix_log: MatrixLog,
+) -> None:
+    ctx = Ctx(request, tmp_path, monkeypatch)
+    verdict = "FAIL"
+    run: SuiteRun | None = None
+    try:
+        with row.build(ctx) as setup:
+            tables = {"auth": {"username": "faults-smoke-user", "password": PLANTED_SMOKE_PASSWORD}}
+            tables.update(setup.tables)
+            config = write_opscheck_toml(tmp_path, base_url=setup.base_url, top=setup.top, **tables)
+            run = run_suite(pytester, row.suite, config, tmp_path / "reports")
+        check_it(
+            row,
+            run,
+            {
+                "smoke password": PLANTED_SMOKE_PASSWORD,
+                "database password": PLANTED_DB_PASSWORD,
+                **setup.planted,
+            },
+        )
+        verdict = "ok"
+    finally:
+        check = run.checks.get(row.caught_by, {}) if run is not None else {}
+        matrix_log.record(
+            id=row.id,
+            caught_by=row.caught_by,
+            outcome=check.get("outcome", "-"),
+            section=check.get("runbook_section") or "-",
+            wall_s=run.wall_s if run is not None else 0.0,
+            suite_s=run.summary.get("duration_s", 0.0) if run is not None else 0.0,
+            max_suite_s=row.max_suite_s,
+            max_wall_s=row.max_wall_s,
+            verdict=verdict,
+        )
+
+
+def check_it(row: Fault, run: SuiteRun, planted: dict[str, str]) -> None:
+    assert run.ret != 0, run.output
+    check = run.check(row.caught_by)
+    context = f"{row.caught_by}: {check}\n--- output ---\n{run.output}"
+    assert check["outcome"] == row.outcome, context
+    assert check["runbook_section"] == row.section, context
+    assert check["remediation"], context
+    hidden = sorted(name for name in row.blast if run.outcomes().get(name) == "passed")
+    assert hidden == [], f"checks that read the broken component passed: {hidden}\n{run.output}"
+    duration = run.summary["duration_s"]
+    assert duration <= row.max_suite_s, f"suite took {duration:.1f} s > {row.max_suite_s} s\n{run.output}"
+    assert run.wall_s <= row.max_wall_s, f"wall {run.wall_s:.1f} s > {row.max_wall_s} s\n{run.output}"
+    text = run.all_text()
+    leaks = sorted(name for name, value in planted.items() if value and value in text)
+    assert leaks == [], f"planted secrets in the output: {leaks}"

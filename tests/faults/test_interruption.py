@@ -1,0 +1,189 @@
+"""SIGINT and SIGTERM during an xdist run (``-n 2``): the controller exits promptly, the summary JSON says
+``"interrupted": true``, and nothing of the run is left: no worker, no server process, no temp directory.
+
+The suite's checks each start a server process (a Python ``http.server`` whose command line carries the
+run's unique marker) and make a temp directory in a fixture, then sleep. The run gets a private ``TMPDIR``
+that must be empty afterwards; every process that descended from the run, and every process whose command
+line holds the marker, must be gone. (SIGTERM during a restore drill and during ``opscheck demo`` are
+covered by tests/test_restore_suite.py and tests/test_demo.py.)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.suite_run import ENV, REPO, write_opscheck_toml
+
+#: the controller must be gone this long after the signal
+PROMPT_S = 15.0
+
+SLEEPY_SUITE = """
+import os, pathlib, subprocess, sys, tempfile, time
+import pytest
+
+SERVER = "import http.server, sys; http.server.ThreadingHTTPServer(('127.0.0.1', 0), http.server.SimpleHTTPRequestHandler).serve_forever()"
+
+
+@pytest.fixture
+def server_and_scratch():
+    scratch = tempfile.mkdtemp(prefix="sleepy-scratch-")
+    server = subprocess.Popen([sys.executable, "-c", SERVER, os.environ["RUN_MARKER"]])
+    try:
+        yield scratch
+    finally:
+        server.terminate()
+        server.wait(timeout=5)
+        for entry in pathlib.Path(scratch).iterdir():
+            entry.unlink()
+        os.rmdir(scratch)
+
+
+def sleep_in(name, scratch):
+    (pathlib.Path(scratch) / "work").write_text(name)
+    pathlib.Path(os.environ["STARTED_DIR"], name).touch()
+    time.sleep(60)
+
+
+@pytest.mark.runbook("site-down-p0", severity="P0")
+@pytest.mark.parametrize("n", range(4))
+def test_sleeps(n, server_and_scratch):
+    sleep_in(f"sleeps-{n}", server_and_scratch)
+"""
+
+
+def _proc_table() -> dict[int, tuple[int, str, str]]:
+    """pid -> (ppid, command line, state) of every process."""
+    table: dict[int, tuple[int, str, str]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            stat = (entry / "stat").read_text()
+            fields = stat[stat.rindex(")") + 2 :].split()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            table[int(entry.name)] = (int(fields[1]), cmdline, fields[0])
+    return table
+
+
+def _descendants(pid: int) -> dict[int, str]:
+    table = _proc_table()
+    found: dict[int, str] = {}
+    frontier = [pid]
+    while frontier:
+        parent = frontier.pop()
+        for child, (ppid, cmdline, _state) in table.items():
+            if ppid == parent and child not in found:
+                found[child] = cmdline
+                frontier.append(child)
+    return found
+
+
+def _alive(pids: dict[int, str]) -> dict[int, str]:
+    table = _proc_table()
+    return {
+        pid: cmd
+        for pid, cmd in pids.items()
+        if pid in table and table[pid][1] == cmd and table[pid][2] != "Z"
+    }
+
+
+def _with_marker(marker: str) -> dict[int, str]:
+    return {pid: cmd for pid, (_p, cmd, state) in _proc_table().items() if marker in cmd and state != "Z"}
+
+
+@pytest.fixture
+def private_tmpdir() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="opscheck-int-tmp-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_signal_during_an_xdist_run_ends_promptly_and_leaves_nothing(
+    tmp_path: Path, private_tmpdir: Path, signum: signal.Signals
+) -> None:
+    marker = f"opscheck-int-{uuid.uuid4().hex}"
+    project = tmp_path / "project"
+    started = tmp_path / "started"
+    project.mkdir()
+    started.mkdir()
+    (project / "test_sleepy.py").write_text(SLEEPY_SUITE, encoding="utf-8")
+    config = write_opscheck_toml(project)
+    reports = tmp_path / "reports"
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("OPSCHECK_", "PYTEST_XDIST", "GITHUB_"))
+    }
+    env.update(
+        TMPDIR=str(private_tmpdir),
+        RUN_MARKER=marker,
+        STARTED_DIR=str(started),
+        PYTHONUNBUFFERED="1",
+        PYTHONPATH=str(REPO),
+    )
+    argv = [
+        sys.executable, "-m", "pytest", "test_sleepy.py", "-n", "2", "--env", ENV,
+        "--opscheck-config", str(config), "--opscheck-reports", str(reports),
+        "-p", "no:cacheprovider", "--basetemp", str(tmp_path / marker),  # the marker is on the controller's command line too
+    ]  # fmt: skip
+    log = tmp_path / "run.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            argv, cwd=project, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while len(list(started.iterdir())) < 2:  # both workers are inside a check
+            assert proc.poll() is None, f"the run ended early:\n{log.read_text()[-3000:]}"
+            assert time.monotonic() < deadline, f"the checks never started:\n{log.read_text()[-3000:]}"
+            time.sleep(0.05)
+        children = _descendants(proc.pid)
+        assert len(_with_marker(marker)) >= 2, "each running check has a server process"
+        assert len(list(private_tmpdir.iterdir())) >= 2, "each running check has a scratch directory"
+
+        signalled = time.monotonic()
+        proc.send_signal(signum)
+        try:
+            proc.wait(timeout=PROMPT_S)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"still running {PROMPT_S} s after {signum.name}:\n{log.read_text()[-3000:]}")
+        took = time.monotonic() - signalled
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+    output = log.read_text(errors="replace")
+    print(f"the run ended {took:.1f} s after {signum.name}")
+    assert took < PROMPT_S, took
+    # the workers' own teardown may finish a moment after the controller has exited
+    deadline = time.monotonic() + 5
+    while (_alive(children) or _with_marker(marker)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _alive(children) == {}, f"processes left behind after {signum.name}:\n{output[-3000:]}"
+    assert _with_marker(marker) == {}, "a server process of the run is still running"
+    assert sorted(p.name for p in private_tmpdir.iterdir()) == [], "the run left files in its TMPDIR"
+
+    summary = json.loads((reports / "opscheck-summary.json").read_text(encoding="utf-8"))
+    assert summary["interrupted"] is True, output[-3000:]
+    assert summary["exit_status"] == pytest.ExitCode.INTERRUPTED, output[-3000:]
+    assert proc.returncode == pytest.ExitCode.INTERRUPTED, output[-3000:]
+    # a check cut short by the signal is never reported as passed
+    outcomes = {c["nodeid"].split("::", 1)[1]: c["outcome"] for c in summary["checks"]}
+    assert "passed" not in outcomes.values(), outcomes

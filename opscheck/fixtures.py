@@ -1,23 +1,30 @@
-"""Public fixtures for checks: the shipped suites use them, and so can a team's own checks."""
+"""Public fixtures for checks: the shipped suites use them, and so can a team's own checks.
+
+The plugin loads this module on every pytest run, so the libraries behind the fixtures (httpx, psycopg,
+boto3, the Docker SDK) are imported inside the fixtures that use them, not here: a run that needs no
+database never pays for importing a database driver.
+"""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psycopg
 import pytest
 
-from opscheck.backups import Backup, s3_client
 from opscheck.config import Environment
 from opscheck.context import CheckRecord, current
-from opscheck.drill import Drill
 from opscheck.errors import OpscheckError
-from opscheck.http import OpsClient
-from opscheck.nextauth import NextAuth
-from opscheck.postgres import connect_readonly
 from opscheck.session import state
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from opscheck.backups import Backup
+    from opscheck.drill import Drill
+    from opscheck.http import OpsClient
+    from opscheck.nextauth import NextAuth
 
 __all__ = [
     "check",
@@ -49,6 +56,8 @@ def http(opscheck_env: Environment) -> Iterator[OpsClient]:
     A target that cannot be reached raises ``TargetUnreachable`` (the check errors); transient failures
     are retried and make the check flaky.
     """
+    from opscheck.http import OpsClient
+
     with OpsClient(
         opscheck_env.base_url,
         timeout_s=opscheck_env.timeout_s,
@@ -61,6 +70,8 @@ def http(opscheck_env: Environment) -> Iterator[OpsClient]:
 @pytest.fixture(scope="session")
 def db(opscheck_env: Environment) -> Iterator[psycopg.Connection]:
     """A read-only psycopg connection to the environment's database (skips when none is configured)."""
+    from opscheck.postgres import connect_readonly
+
     conn = connect_readonly(opscheck_env.database.url.reveal(), timeout_s=opscheck_env.timeout_s)
     try:
         yield conn
@@ -113,6 +124,8 @@ def _protected_database_urls(config: pytest.Config) -> list[str]:
 def restore_drill(opscheck_env: Environment, pytestconfig: pytest.Config) -> Iterator[Drill]:
     """The session's restore drill: backups listed, one selected (``--backup``), verified and restored once
     into a throwaway PostgreSQL that is removed at the end of the run (also on failure and Ctrl-C)."""
+    from opscheck.drill import Drill
+
     ops = state(pytestconfig)
     drill = Drill(opscheck_env, ops.backup if ops else "latest", _protected_database_urls(pytestconfig))
     try:
@@ -138,6 +151,8 @@ def restored_db(restore_drill: Drill) -> Iterator[psycopg.Connection[Any]]:
 @pytest.fixture(scope="session")
 def s3(opscheck_env: Environment) -> Any:
     """A boto3 S3 client for the backup location (endpoint, region and the standard credentials chain)."""
+    from opscheck.backups import s3_client
+
     return s3_client(opscheck_env.backups, timeout_s=opscheck_env.timeout_s)
 
 
@@ -149,5 +164,7 @@ def nextauth(opscheck_env: Environment) -> Iterator[NextAuth]:
     fresh cookie jar and returns the signed-in httpx client; ``nextauth.attempt_sign_in(user, password)``
     returns the attempt without judging it. Session and CSRF values are registered as secrets on arrival.
     """
+    from opscheck.nextauth import NextAuth
+
     with NextAuth.for_environment(opscheck_env) as client:
         yield client

@@ -24,7 +24,6 @@ from opscheck import allure_bridge, history, hookspecs
 from opscheck.context import CheckRecord, recording
 from opscheck.errors import OpscheckError, SectionNotConfigured, UsageError
 from opscheck.markers import MARKERS, CheckSpec, InvalidMarker, check_spec, is_destructive
-from opscheck.notify import WebhookNotifier
 from opscheck.redaction import install_log_redaction, scrub_report, wrap_terminal
 from opscheck.report import markdown_summary, terminal_lines
 from opscheck.runbook import Remedy
@@ -119,6 +118,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(_ResultCollector(session), "opscheck-results")
     env = session.environment
     if env is not None and env.has("notify"):
+        from opscheck.notify import WebhookNotifier
+
         config.pluginmanager.register(WebhookNotifier(env.name, env.notify), "opscheck-webhook")
     extra = config.hook.pytest_opscheck_secrets(config=config, environment=session.environment)
     for values in extra:

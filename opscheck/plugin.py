@@ -124,6 +124,8 @@ def pytest_configure(config: pytest.Config) -> None:
     extra = config.hook.pytest_opscheck_secrets(config=config, environment=session.environment)
     for values in extra:
         session.redactor.add_all(values)
+    if config.option.collectonly:
+        return  # listing checks writes no reports: the last real run's stay as they are
     if not session.is_worker:
         session.reports_dir.mkdir(parents=True, exist_ok=True)
         if not config.option.xmlpath:
@@ -162,8 +164,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         return
     wrap_terminal(session.config)
     if ops.allure_dir is not None:
-        clean = not session.config.option.collectonly and not ops.is_worker
-        allure_bridge.start_results(session.config, ops.allure_dir, clean)
+        allure_bridge.start_results(session.config, ops.allure_dir, clean=not ops.is_worker)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -327,7 +328,7 @@ class _ResultCollector:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     ops = state(session.config)
-    if ops is None or not ops.active or ops.is_worker:
+    if ops is None or not ops.active or ops.is_worker or session.config.option.collectonly:
         return
     summary = ops.summary
     summary.duration_s = time.monotonic() - ops.started_monotonic

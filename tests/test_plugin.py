@@ -515,3 +515,17 @@ def test_sigterm_writes_an_interrupted_summary(pytester: pytest.Pytester) -> Non
     data = summary(pytester.path / "reports")
     assert data["interrupted"] is True
     assert checks_by_name(data)["test_first"]["outcome"] == "passed"
+
+
+def test_collect_only_leaves_the_last_runs_reports_alone(pytester: pytest.Pytester) -> None:
+    config_for(pytester)
+    pytester.makepyfile(test_checks=CHECKS)
+    run(pytester, "--env", "staging")
+    reports = pytester.path / "reports"
+    before = {p.name: p.read_bytes() for p in reports.iterdir() if p.is_file()}
+    results_before = sorted(p.name for p in (reports / "allure-results").iterdir())
+    result = run(pytester, "--env", "staging", "--collect-only", "-q")
+    assert result.ret == pytest.ExitCode.OK
+    assert {p.name: p.read_bytes() for p in reports.iterdir() if p.is_file()} == before
+    assert sorted(p.name for p in (reports / "allure-results").iterdir()) == results_before
+    assert summary(reports)["checks"]

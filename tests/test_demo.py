@@ -134,7 +134,8 @@ def test_an_outage_of_the_kept_stack_fails_the_gate_with_site_down_steps(tmp_pat
     assert refused(database_url)
 
 
-def test_sigterm_during_the_demo_stops_everything_promptly(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_during_the_demo_stops_everything_promptly(tmp_path: Path, sig: signal.Signals) -> None:
     workdir = tmp_path / "demo"
     process = subprocess.Popen(
         [*DEMO, "--workdir", str(workdir), "--", "-p", "no:cacheprovider"],
@@ -150,7 +151,7 @@ def test_sigterm_during_the_demo_stops_everything_promptly(tmp_path: Path) -> No
         state = json.loads((workdir / "stack.json").read_text())
         app_url, database_url = urls_of(workdir)
         sent = time.monotonic()
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(sig)
         rest = process.communicate(timeout=60)[0]
         took = time.monotonic() - sent
     finally:

@@ -1,11 +1,13 @@
 """The fault matrix: one row per fault, each run through the real shipped suite, proving the gate never lies.
 
-Every row builds one broken component (a refused port, a silent one, a bad health answer, a bad certificate,
-a dead or refusing database, a dead Redis, a broken backup, a weak credential), runs the real suite against
-it with ``run_suite`` and asserts:
+Every row builds one broken component (a refused port, a silent one, a name that does not resolve, a bad
+health answer, a bad certificate, a dead, refusing or slow database, a dead Redis, a broken or unreadable
+backup, a weak or wrong credential, the real reference app in one of its NextAuth fault modes), runs the
+real suite against it with ``run_suite`` and asserts:
 
 * the run exits non-zero;
-* the row's intended check has the row's outcome (``failed`` or ``error``) and runbook section;
+* the row's intended check has the row's outcome (``failed`` or ``error``) and runbook section (and, where
+  the row says so, the words its message must contain);
 * **no false green** — the rule, in one sentence: *no check in the row's ``blast`` set (the checks that read
   the broken component, so that passing would hide the fault) has outcome "passed"*;
 * the suite's own duration stays within the row's configured timeouts plus ``SUITE_MARGIN_S``, and the
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
@@ -32,20 +35,38 @@ from typing import Any
 
 import pytest
 
+from opscheck.pgcluster import PostgresNotFound, find_postgres_bindir
 from tests.faults.conftest import PLANTED_DB_PASSWORD, MatrixLog
 from tests.support.certs import LocalPKI
 from tests.support.moto import client_for
 from tests.support.servers import LocalHTTPServer, Route, closed_port, silent_tcp_server
+from tests.support.slow_proxy import SlowProxy
 from tests.support.smoke_run import HEALTHY_BODY, healthy_routes
 from tests.support.suite_run import REPO, SuiteRun, run_suite, write_opscheck_toml
+from tests.test_auth_suite import (  # the auth suite's reference apps, one per fault mode
+    ALL_CHECKS as ALL_AUTH,
+)
+from tests.test_auth_suite import (
+    ANONYMOUS,
+    ENDPOINTS,
+    HTTPONLY,
+    NO_CSRF,
+    SMOKE_USER,
+    UNKNOWN_USER,
+    WRONG_PASSWORD,
+    AppFleet,
+    fleet,  # noqa: F401 - a module fixture: the reference app in each fault mode, started on first use
+)
 from tests.test_restore_suite import (  # the restore suite's own fixture and fault builders
     PREFIX,
     Dumps,
     backup_dir,
     backup_name,
+    claiming_version,
     cut_inside_copy,
     daily,
     dumps,  # noqa: F401 - a session fixture used by the restore rows
+    get_only_user,  # noqa: F401 - a bucket and a user that may only GetObject (the access-denied row)
     gzip_bytes,
     run_tmpdir,  # noqa: F401 - autouse: a private TMPDIR per row that must be empty afterwards
     with_bad_statement,
@@ -57,6 +78,7 @@ pytest_plugins = ["tests.support.s3_server"]
 SMOKE = REPO / "suites" / "smoke"
 RESTORE = REPO / "suites" / "restore"
 CREDENTIALS = REPO / "suites" / "credentials"
+AUTH = REPO / "suites" / "auth"
 
 PLANTED_SMOKE_PASSWORD = "planted-smoke-pw-Kd4Wq8Zn1Bs"
 #: what a row's suite may spend beyond its configured timeouts (``duration_s`` of the summary)
@@ -99,6 +121,14 @@ ALL_RESTORE = (ENCRYPTED, SIZE, STREAM, RETENTION, RPO, DRILL, *RESTORED)
 SECRET_KEY_MATERIAL = "test_nextauth_secret_is_strong[key-material]"
 SECRET_ENTROPY = "test_nextauth_secret_is_strong[entropy]"
 DB_SSLMODE = "test_database_url_is_safe[sslmode]"
+URL_HTTPS = "test_nextauth_url_matches_the_site[https]"
+SENTRY_FORMAT = "test_sentry_dsn_is_valid[format]"
+MAINTENANCE_FLAG = "test_maintenance_flag_is_off"
+
+
+def required_var(name: str) -> str:
+    return f"test_required_variable_is_set[{name}]"
+
 
 # -- runbook sections of examples/RUNBOOK.md --------------------------------------------------------------
 SITE_DOWN = "Site Down (P0)"
@@ -111,6 +141,8 @@ BACKUP_STRATEGY = "Backup Strategy"
 DATA_RECOVERY = "Data Recovery"
 SYSTEM_RECOVERY = "Complete System Recovery"
 AUTH_SECTION = "Authentication Issues"
+ENV_VARS_SECTION = "Environment Variables"
+MONITORING_SECTION = "3. Monitoring"
 
 
 # ------------------------------------------------------------------------------------------ building a fault
@@ -192,6 +224,39 @@ def blackholed(ctx: Ctx) -> Iterator[Setup]:
         yield smoke_setup(f"http://127.0.0.1:{port}", ctx, timeout_s=1)
 
 
+UNRESOLVABLE = "app.invalid"
+#: imported by the suite's subprocess at start-up (``PYTHONPATH``): the name does not resolve, and no
+#: real DNS query is ever sent for it (each refusal is logged next to the hook); every other name goes to
+#: the real resolver
+DNS_HOOK = f"""import os
+import socket
+
+_getaddrinfo = socket.getaddrinfo
+
+
+def getaddrinfo(host, *args, **kwargs):
+    if host in ({UNRESOLVABLE!r}, {UNRESOLVABLE.encode()!r}):
+        with open(os.path.join(os.path.dirname(__file__), "refused.log"), "a") as log:
+            log.write(str(os.getpid()) + "\\n")
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+    return _getaddrinfo(host, *args, **kwargs)
+
+
+socket.getaddrinfo = getaddrinfo
+"""
+
+
+@contextmanager
+def dns_failure(ctx: Ctx) -> Iterator[Setup]:
+    hooks = ctx.tmp_path / "dns-hook"
+    hooks.mkdir()
+    (hooks / "sitecustomize.py").write_text(DNS_HOOK, encoding="utf-8")
+    path = os.pathsep.join(filter(None, [str(hooks), os.environ.get("PYTHONPATH")]))
+    ctx.monkeypatch.setenv("PYTHONPATH", path)  # the subprocess inherits it (see run_suite)
+    yield smoke_setup(f"http://{UNRESOLVABLE}:80", ctx, timeout_s=2, version_wait_s=1)
+    assert (hooks / "refused.log").is_file(), "the suite never asked the hook: the DNS fault was not planted"
+
+
 def tls(variant: Callable[[LocalPKI], Any]) -> Builder:
     @contextmanager
     def build(ctx: Ctx) -> Iterator[Setup]:
@@ -222,6 +287,19 @@ def wrong_db_password(ctx: Ctx) -> Iterator[Setup]:
     with LocalHTTPServer(healthy_routes()) as server:
         setup = smoke_setup(server.url, ctx, database_url=wrong)
         setup.planted["wrong database password"] = password
+        yield setup
+
+
+@contextmanager
+def database_slow(ctx: Ctx) -> Iterator[Setup]:
+    """The real database behind a link that holds every chunk back 300 ms: each round trip of the
+    connect + SELECT 1 exchange blows the 200 ms budget, yet stays well inside the timeout."""
+    cluster = ctx.fixture("pg_cluster")
+    with SlowProxy(cluster.port, delay_s=0.3) as proxy, LocalHTTPServer(healthy_routes()) as server:
+        url = ctx.db_url.replace(f":{cluster.port}/", f":{proxy.port}/")
+        assert url != ctx.db_url
+        setup = smoke_setup(server.url, ctx, timeout_s=5, database_url=url)
+        setup.tables["database"]["max_latency_ms"] = 200
         yield setup
 
 
@@ -296,6 +374,32 @@ def s3_unencrypted(ctx: Ctx) -> Iterator[Setup]:
     yield setup
 
 
+@contextmanager
+def s3_access_denied(ctx: Ctx) -> Iterator[Setup]:
+    """A bucket on the IAM-enforcing moto, read with a user allowed nothing but s3:GetObject."""
+    server = ctx.fixture("s3_iam_server")
+    ctx.fixture("aws_env")
+    user: dict[str, str] = ctx.fixture("get_only_user")
+    ctx.monkeypatch.setenv("AWS_ACCESS_KEY_ID", user["key_id"])
+    ctx.monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", user["secret"])
+    setup = restore_setup(f"s3://{user['bucket']}/{PREFIX}", endpoint=server.endpoint)
+    setup.planted.update({"AWS access key id": user["key_id"], "AWS secret key": user["secret"]})
+    yield setup
+
+
+def newer_major(real: Dumps) -> bytes:
+    return gzip_bytes(claiming_version(real.plain, "16.4"))
+
+
+def postgres_16_installed() -> bool:
+    """A local PostgreSQL 16+ would restore a dump claiming 16.4, so the newer-major row needs none."""
+    try:
+        find_postgres_bindir(16)
+    except PostgresNotFound:
+        return False
+    return True
+
+
 # -- credentials -----------------------------------------------------------------------------------------
 
 
@@ -334,7 +438,63 @@ def sslmode_disable(site_url: str) -> dict[str, str]:
     return {"DATABASE_URL": url, "password": DB_PW_IN_URL}
 
 
-# ----------------------------------------------------------------------------------------------- the table
+def missing_variable(site_url: str) -> dict[str, str]:
+    return {"NEXTAUTH_URL": site_url}
+
+
+def placeholder(site_url: str) -> dict[str, str]:
+    return {"WEBHOOK_SECRET": "changeme"}
+
+
+def http_nextauth_url(site_url: str) -> dict[str, str]:
+    assert site_url.startswith("http://")
+    return {"NEXTAUTH_URL": site_url}
+
+
+SENTRY_PUBLIC_KEY = secrets.token_hex(16)
+
+
+def sentry_without_project(site_url: str) -> dict[str, str]:
+    return {"SENTRY_DSN": f"https://{SENTRY_PUBLIC_KEY}@o1.ingest.sentry.io/project"}
+
+
+def maintenance_mode(site_url: str) -> dict[str, str]:
+    return {"MAINTENANCE_MODE": "true"}
+
+
+# -- auth ------------------------------------------------------------------------------------------------
+
+REFERENCE_APP = pytest.mark.xdist_group("reference-app")
+#: the auth checks that pass when a sign-in is refused, whatever the reason
+CANARIES = (WRONG_PASSWORD, NO_CSRF, UNKNOWN_USER)
+#: what an auth run may spend: its timeout_s, and sign-ins against a real Next.js app on a loaded machine
+AUTH_BUDGET_S = 10.0
+
+
+def reference_app(mode: str) -> Builder:
+    """The real reference app (Next.js + next-auth) in fault mode ``mode``, signed in as its smoke user.
+
+    The smoke user's password and every session cookie and CSRF token that went over the wire are planted.
+    """
+
+    @contextmanager
+    def build(ctx: Ctx) -> Iterator[Setup]:
+        # the app outlives this row: it must not live in (nor leave files in) the row's private TMPDIR
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("TMPDIR", tempfile.gettempdir())
+            apps: AppFleet = ctx.fixture("fleet")
+            app = apps.get(mode)
+        auth = {
+            "username": SMOKE_USER,
+            "password": app.password,
+            "expected_providers": ["credentials"],
+            "protected_paths": ["/api/me"],
+        }
+        setup = Setup(app.base_url, tables={"auth": auth}, top={"timeout_s": 5})
+        yield setup
+        setup.planted.update({f"wire secret {i}": v for i, v in enumerate(sorted(app.wire_secrets()))})
+
+    return build
 
 
 @dataclass(frozen=True)
@@ -349,6 +509,8 @@ class Fault:
     blast: tuple[str, ...]
     #: the configured timeouts the faulty run may spend inside the suite
     budget_s: float
+    #: words the intended check's message must contain (none if empty)
+    says: str = ""
 
     @property
     def max_suite_s(self) -> float:
@@ -370,6 +532,27 @@ MATRIX = [
     # -- the site --------------------------------------------------------------------------------------------
     fault("target-refused", SMOKE, refused, HEALTH, "error", SITE_DOWN, SITE, 2 + 1),
     fault("target-blackholed", SMOKE, blackholed, HEALTH, "error", SITE_DOWN, SITE, 1 * 2),
+    fault(
+        "dns-failure",
+        SMOKE,
+        dns_failure,
+        HEALTH,
+        "error",
+        SITE_DOWN,
+        SITE,
+        2 + 1,
+        says="DNS lookup failed",
+    ),
+    fault(
+        "http-500",
+        SMOKE,
+        site({"/api/health": Route(status=500, body="Internal Server Error")}),
+        HEALTH,
+        "failed",
+        SITE_DOWN,
+        (HEALTH,),
+        3,
+    ),
     fault(
         "http-503",
         SMOKE,
@@ -443,6 +626,17 @@ MATRIX = [
         (DATABASE,),
         3,
     ),
+    fault(
+        "database-slow",
+        SMOKE,
+        database_slow,
+        DATABASE,
+        "failed",
+        DATABASE_SECTION,
+        (DATABASE,),
+        5,
+        says="at most 200 ms",
+    ),
     fault("redis-down", SMOKE, redis_down, CACHE, "error", CACHE_SECTION, (CACHE,), 2),
     # -- backups ---------------------------------------------------------------------------------------------
     fault(
@@ -499,6 +693,18 @@ MATRIX = [
         RESTORE_BUDGET_S,
     ),
     fault(
+        "dump-from-newer-major",
+        RESTORE,
+        backups(newer_major),
+        DRILL,
+        "failed",
+        SYSTEM_RECOVERY,
+        (DRILL, *RESTORED),
+        RESTORE_BUDGET_S,
+        says="major 16 or newer",
+        marks=pytest.mark.skipif(postgres_16_installed(), reason="PostgreSQL 16+ is installed here"),
+    ),
+    fault(
         "custom-dump-truncated",
         RESTORE,
         custom_truncated,
@@ -517,6 +723,18 @@ MATRIX = [
         BACKUP_STRATEGY,
         (ENCRYPTED,),
         RESTORE_BUDGET_S,
+        marks=HEAVY,
+    ),
+    fault(
+        "s3-access-denied",
+        RESTORE,
+        s3_access_denied,
+        RPO,
+        "failed",
+        BACKUP_STRATEGY,
+        ALL_RESTORE,
+        RESTORE_BUDGET_S,
+        says="AccessDenied",
         marks=HEAVY,
     ),
     # -- credentials -----------------------------------------------------------------------------------------
@@ -539,6 +757,112 @@ MATRIX = [
         DATABASE_SECTION,
         (DB_SSLMODE,),
         3,
+    ),
+    fault(
+        "required-variable-missing",
+        CREDENTIALS,
+        dotenv(missing_variable, production=False, required=["NEXTAUTH_URL", "PAYMENTS_API_KEY"]),
+        required_var("PAYMENTS_API_KEY"),
+        "failed",
+        ENV_VARS_SECTION,
+        (required_var("PAYMENTS_API_KEY"),),
+        3,
+        says="not set",
+    ),
+    fault(
+        "placeholder-value",
+        CREDENTIALS,
+        dotenv(placeholder, production=False, required=["WEBHOOK_SECRET"]),
+        required_var("WEBHOOK_SECRET"),
+        "failed",
+        ENV_VARS_SECTION,
+        (required_var("WEBHOOK_SECRET"),),
+        3,
+        says="placeholder",
+    ),
+    fault(
+        "nextauth-url-http-in-production",
+        CREDENTIALS,
+        dotenv(http_nextauth_url, production=True, required=["NEXTAUTH_URL"]),
+        URL_HTTPS,
+        "failed",
+        AUTH_SECTION,
+        (URL_HTTPS,),
+        3,
+        says="http://",
+    ),
+    fault(
+        "sentry-dsn-malformed",
+        CREDENTIALS,
+        dotenv(sentry_without_project, production=False, required=["SENTRY_DSN"]),
+        SENTRY_FORMAT,
+        "failed",
+        MONITORING_SECTION,
+        (SENTRY_FORMAT,),
+        3,
+        says="project id",
+    ),
+    fault(
+        "maintenance-mode-on-in-production",
+        CREDENTIALS,
+        dotenv(maintenance_mode, production=True, required=["MAINTENANCE_MODE"]),
+        MAINTENANCE_FLAG,
+        "failed",
+        MAINTENANCE_SECTION,
+        (MAINTENANCE_FLAG,),
+        3,
+        says="true",
+    ),
+    # -- auth (the real reference app) -----------------------------------------------------------------------
+    fault(
+        "nextauth-without-secret",
+        AUTH,
+        reference_app("no-secret"),
+        ENDPOINTS,
+        "failed",
+        AUTH_SECTION,
+        # nobody can sign in, so the canaries (a wrong password, no CSRF token, an unknown user are all
+        # refused) rightly pass; every other check reads the broken endpoints
+        tuple(name for name in ALL_AUTH if name not in CANARIES),
+        AUTH_BUDGET_S,
+        says="NEXTAUTH_SECRET",
+        marks=REFERENCE_APP,
+    ),
+    fault(
+        "nextauth-any-password-accepted",
+        AUTH,
+        reference_app("any-password"),
+        WRONG_PASSWORD,
+        "failed",
+        AUTH_SECTION,
+        (WRONG_PASSWORD, UNKNOWN_USER),
+        AUTH_BUDGET_S,
+        says="ACCEPTED",
+        marks=REFERENCE_APP,
+    ),
+    fault(
+        "nextauth-protected-route-open",
+        AUTH,
+        reference_app("open-protected"),
+        ANONYMOUS,
+        "failed",
+        AUTH_SECTION,
+        (ANONYMOUS,),
+        AUTH_BUDGET_S,
+        says="serves data without a session",
+        marks=REFERENCE_APP,
+    ),
+    fault(
+        "nextauth-cookie-without-httponly",
+        AUTH,
+        reference_app("cookie-no-httponly"),
+        HTTPONLY,
+        "failed",
+        AUTH_SECTION,
+        (HTTPONLY,),
+        AUTH_BUDGET_S,
+        says="next-auth.session-token",
+        marks=REFERENCE_APP,
     ),
 ]
 
@@ -622,6 +946,7 @@ def check_it(row: Fault, run: SuiteRun, planted: dict[str, str]) -> None:
     assert check["outcome"] == row.outcome, context
     assert check["runbook_section"] == row.section, context
     assert check["remediation"], context
+    assert row.says in (check["message"] or ""), context
     hidden = sorted(name for name in row.blast if run.outcomes().get(name) == "passed")
     assert hidden == [], f"checks that read the broken component passed: {hidden}\n{run.output}"
     duration = run.summary["duration_s"]

@@ -392,12 +392,6 @@ class ContainerCluster(ThrowawayPostgres):
             raise error from None
         return self
 
-    def _cleanup_after_failed_start(self, exc: BaseException) -> None:
-        try:
-            self.stop()
-        except OpscheckError as cleanup:
-            exc.add_note(f"cleaning up after the failed start also failed: {cleanup}")
-
     def stop(self) -> None:
         """Remove the container (with its volumes). Safe to call again, and after a failed start."""
         finalizer, self._finalizer = self._finalizer, None

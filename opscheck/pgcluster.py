@@ -480,12 +480,6 @@ class LocalCluster(ThrowawayPostgres):
             raise
         return self
 
-    def _cleanup_after_failed_start(self, exc: BaseException) -> None:
-        try:
-            self.stop()
-        except OpscheckError as cleanup:
-            exc.add_note(f"cleaning up after the failed start also failed: {cleanup}")
-
     def stop(self) -> None:
         """Stop the server (fast shutdown, else kill it) and remove its directory. Safe to call again."""
         finalizer, self._finalizer = self._finalizer, None

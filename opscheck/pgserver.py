@@ -96,6 +96,16 @@ class ThrowawayPostgres(abc.ABC):
     def copy_in(self, path: Path) -> str:
         """Make a local file readable by :meth:`client_command` tools; returns the path they see."""
 
+    @abc.abstractmethod
+    def stop(self) -> None:
+        """Stop the server and remove everything it used; safe to call again."""
+
+    def _cleanup_after_failed_start(self, exc: BaseException) -> None:
+        try:
+            self.stop()
+        except OpscheckError as cleanup:
+            exc.add_note(f"cleaning up after the failed start also failed: {cleanup}")
+
     @property
     def superuser(self) -> str:
         return self._superuser

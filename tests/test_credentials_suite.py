@@ -39,6 +39,7 @@ from tests.support.iam_moto import STALE_KEY_AGE_DAYS, STALE_USER_PREFIX, runnin
 from tests.support.moto import client_for, running_moto
 from tests.support.project import all_output_text
 from tests.support.servers import LocalHTTPServer, Route, closed_port
+from tests.support.suite_run import isolate_from_caller
 
 REPO = Path(__file__).resolve().parents[1]
 SUITE = REPO / "suites" / "credentials"
@@ -99,29 +100,7 @@ BARE_BUCKET = "creds-bare"
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Runs are configured by their files only, never by the caller's environment variables or AWS files."""
-    for name in (
-        "OPSCHECK_ENV",
-        "OPSCHECK_CONFIG",
-        "OPSCHECK_GATE",
-        "OPSCHECK_REPORTS",
-        "GITHUB_STEP_SUMMARY",
-        "PYTEST_XDIST_WORKER",
-        "PYTEST_XDIST_WORKER_COUNT",
-        "DATABASE_URL",
-        "NEXTAUTH_SECRET",
-        "NEXTAUTH_URL",
-        "SENTRY_DSN",
-        "MAINTENANCE_MODE",
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-        "AWS_PROFILE",
-        "AWS_ENDPOINT_URL",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    isolate_from_caller(monkeypatch, tmp_path)
 
 
 # ----------------------------------------------------------------------------------------- components

@@ -42,7 +42,7 @@ from tests.support.moto import client_for
 from tests.support.servers import LocalHTTPServer, Route, closed_port, silent_tcp_server
 from tests.support.slow_proxy import SlowProxy
 from tests.support.smoke_run import HEALTHY_BODY, healthy_routes
-from tests.support.suite_run import REPO, SuiteRun, run_suite, write_opscheck_toml
+from tests.support.suite_run import REPO, SuiteRun, isolate_from_caller, run_suite, write_opscheck_toml
 from tests.test_auth_suite import (  # the auth suite's reference apps, one per fault mode
     ALL_CHECKS as ALL_AUTH,
 )
@@ -870,29 +870,7 @@ MATRIX = [
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Runs are configured by their files only, never by the caller's environment."""
-    for name in (
-        "OPSCHECK_ENV",
-        "OPSCHECK_CONFIG",
-        "OPSCHECK_GATE",
-        "OPSCHECK_REPORTS",
-        "GITHUB_STEP_SUMMARY",
-        "PYTEST_XDIST_WORKER",
-        "PYTEST_XDIST_WORKER_COUNT",
-        "DATABASE_URL",
-        "NEXTAUTH_SECRET",
-        "NEXTAUTH_URL",
-        "SENTRY_DSN",
-        "MAINTENANCE_MODE",
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-        "AWS_PROFILE",
-        "AWS_ENDPOINT_URL",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    isolate_from_caller(monkeypatch, tmp_path)
 
 
 @pytest.mark.parametrize("row", MATRIX)

@@ -23,11 +23,13 @@ from typing import Any
 import pytest
 
 __all__ = [
+    "CALLER_VARIABLES",
     "ENV",
     "REPO",
     "RESTORE_SUITE",
     "RUNBOOK",
     "SuiteRun",
+    "isolate_from_caller",
     "run_suite",
     "toml_value",
     "write_opscheck_toml",
@@ -161,3 +163,35 @@ def run_suite(
         tail = "\n".join(result.outlines[-40:] + result.errlines[-40:])
         raise AssertionError(f"no summary JSON at {summary_path} (exit {result.ret}):\n{tail}")
     return SuiteRun(result, json.loads(summary_path.read_text(encoding="utf-8")), wall, reports)
+
+
+#: variables that would configure a suite run from the caller's environment instead of its files
+CALLER_VARIABLES = (
+    "OPSCHECK_ENV",
+    "OPSCHECK_CONFIG",
+    "OPSCHECK_GATE",
+    "OPSCHECK_REPORTS",
+    "GITHUB_STEP_SUMMARY",
+    "PYTEST_XDIST_WORKER",
+    "PYTEST_XDIST_WORKER_COUNT",
+    "DATABASE_URL",
+    "NEXTAUTH_SECRET",
+    "NEXTAUTH_URL",
+    "SENTRY_DSN",
+    "MAINTENANCE_MODE",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_ENDPOINT_URL",
+)
+
+
+def isolate_from_caller(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Make suite runs depend on their files only: no opscheck, app or AWS variables of the caller, no AWS
+    config files, no instance-metadata lookups."""
+    for name in CALLER_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))

@@ -14,6 +14,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,26 +31,42 @@ __all__ = ["main"]
 DEMO_SUITES = ("smoke", "restore", "auth", "credentials")
 
 
-def _interrupt_on_sigterm() -> None:
+def _interrupt_on_signals() -> None:
+    """Ctrl-C and SIGTERM both end the demo cleanly. SIGINT's handler is set explicitly: a process started
+    in the background by a non-interactive shell inherits SIGINT *ignored*, and would not stop on Ctrl-C."""
+
     def interrupt(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _run_pytest(command: list[str], cwd: Path, env: dict[str, str]) -> int:
-    """Run pytest as a child; on Ctrl-C/SIGTERM pass an interrupt on so it still writes its reports."""
-    child = subprocess.Popen([sys.executable, "-m", *command], cwd=cwd, env={**os.environ, **env})
+    """Run pytest as a child. Ctrl-C or SIGTERM, even one arriving while the child starts, stops it with
+    SIGTERM (which the plugin turns into an interrupted run that still writes its reports; SIGINT may be
+    ignored in a child) and then raises KeyboardInterrupt here, so the stack is torn down."""
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        return child.wait()
-    except KeyboardInterrupt:
-        child.send_signal(signal.SIGINT)
+        child = subprocess.Popen([sys.executable, "-m", *command], cwd=cwd, env={**os.environ, **env})
+        while not stop.is_set():
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                return child.wait(timeout=0.2)
+        child.send_signal(signal.SIGTERM)
         try:
             child.wait(timeout=15)
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait()
-        raise
+        raise KeyboardInterrupt
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def demo(args: argparse.Namespace) -> int:
@@ -215,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    _interrupt_on_sigterm()
+    _interrupt_on_signals()
     try:
         return int(args.func(args))
     except OpscheckError as exc:

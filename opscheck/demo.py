@@ -29,6 +29,7 @@ from opscheck.containers import ContainerCluster
 from opscheck.demo_backups import BUCKET, PREFIX, LocalS3, write_backup_history
 from opscheck.errors import OpscheckError
 from opscheck.pgcluster import LocalCluster
+from opscheck.pgserver import ThrowawayPostgres
 
 __all__ = ["DemoError", "DemoStack", "ReferenceApp", "project_root"]
 
@@ -208,7 +209,7 @@ class DemoStack:
 
     workdir: Path
     root: Path = field(default_factory=project_root)
-    cluster: LocalCluster | ContainerCluster | None = None
+    cluster: ThrowawayPostgres | None = None
     provider: tuple[str, str] = ("", "")
     s3: LocalS3 | None = None
     smoke_password: str = ""
@@ -262,7 +263,7 @@ class DemoStack:
             raise
         return self
 
-    def _seed_database(self, cluster: LocalCluster | ContainerCluster) -> str:
+    def _seed_database(self, cluster: ThrowawayPostgres) -> str:
         password = secrets.token_urlsafe(18)
         cluster.psql("-c", f"CREATE ROLE app LOGIN PASSWORD '{password}'")
         cluster.create_database("app", owner="app")

@@ -22,9 +22,8 @@ import boto3
 import httpx
 from botocore.config import Config
 
-from opscheck.containers import ContainerCluster
 from opscheck.errors import OpscheckError
-from opscheck.pgcluster import LocalCluster
+from opscheck.pgserver import ThrowawayPostgres
 
 __all__ = ["BUCKET", "PREFIX", "LocalS3", "write_backup_history"]
 
@@ -98,7 +97,7 @@ class LocalS3:
         ).client("s3", endpoint_url=self.endpoint, config=Config(connect_timeout=5, read_timeout=30))
 
 
-def _dump(cluster: LocalCluster | ContainerCluster, dbname: str, out: Path) -> None:
+def _dump(cluster: ThrowawayPostgres, dbname: str, out: Path) -> None:
     command = cluster.client_command("pg_dump", dbname, "--no-password")
     with out.open("wb") as handle:
         proc = subprocess.run(command, stdout=handle, stderr=subprocess.PIPE, timeout=300, check=False)
@@ -108,9 +107,7 @@ def _dump(cluster: LocalCluster | ContainerCluster, dbname: str, out: Path) -> N
         )
 
 
-def write_backup_history(
-    cluster: LocalCluster | ContainerCluster, dbname: str, s3: LocalS3, days: int = 30
-) -> list[str]:
+def write_backup_history(cluster: ThrowawayPostgres, dbname: str, s3: LocalS3, days: int = 30) -> list[str]:
     """Dump ``dbname`` once, gzip it, and upload it as ``days`` daily backups ending about an hour ago,
     into a bucket with versioning, default encryption and a 30-day expiry rule, like production's."""
     client = s3.client()

@@ -100,6 +100,18 @@ class ThrowawayPostgres(abc.ABC):
     def stop(self) -> None:
         """Stop the server and remove everything it used; safe to call again."""
 
+    @abc.abstractmethod
+    def run_sql_file(self, path: Path, dbname: str = "postgres", timeout: float = PSQL_TIMEOUT) -> None:
+        """Apply an SQL file with psql, stopping at the first error; SqlError names that error."""
+
+    @abc.abstractmethod
+    def state(self) -> dict[str, str]:
+        """What a later process needs to stop this server (see ``detach``)."""
+
+    @abc.abstractmethod
+    def detach(self) -> dict[str, str]:
+        """Leave the server running after this process exits; returns :meth:`state`."""
+
     def _cleanup_after_failed_start(self, exc: BaseException) -> None:
         try:
             self.stop()

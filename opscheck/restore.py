@@ -34,6 +34,7 @@ from opscheck.containers import ContainerCluster
 from opscheck.dumps import DumpFacts, GzipDumpVerifier, verify_custom
 from opscheck.errors import CheckFailed, OpscheckError
 from opscheck.pgcluster import LocalCluster, PostgresNotFound, find_postgres_bindir, server_major
+from opscheck.pgserver import ThrowawayPostgres
 
 __all__ = [
     "RestoreGuard",
@@ -45,7 +46,8 @@ __all__ = [
     "start_server",
 ]
 
-Server = LocalCluster | ContainerCluster
+#: a throwaway PostgreSQL the drill started (a local initdb cluster or a container)
+Server = ThrowawayPostgres
 
 CHUNK = 1 << 20
 _PIPE_SIZE = 1 << 20
@@ -71,7 +73,7 @@ class RestoreGuard:
                     self.protected.add((parts.hostname, parts.port or 5432))
 
     def check(self, server: object) -> None:
-        if not isinstance(server, LocalCluster | ContainerCluster):
+        if not isinstance(server, ThrowawayPostgres):
             raise RestoreRefused(
                 f"refusing to restore into {type(server).__name__}: only a throwaway server started by the drill "
                 "is a valid target"

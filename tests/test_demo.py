@@ -158,6 +158,7 @@ def test_a_signal_during_the_demo_stops_everything_promptly(tmp_path: Path, sig:
         if process.poll() is None:
             process.kill()
             process.wait()
+    print(f"the demo ended {took:.1f} s after {sig.name}")
     assert took < 20, rest
     assert process.returncode in {1, 2, 130}, rest
     assert refused(app_url)

@@ -997,14 +997,14 @@ def test_site_scan_is_bounded_in_files_bytes_and_time(monkeypatch: pytest.Monkey
 NEXT_BUILD = REPO / "examples" / "nextjs-app" / ".next"
 
 
-@pytest.mark.skipif(
-    not (NEXT_BUILD / "server" / "app" / "_not-found.html").is_file(),
-    reason="the reference app is not built (opscheck demo and tests/test_demo.py build it)",
-)
-def test_site_scan_follows_the_chunks_of_a_real_next_build() -> None:
+@pytest.mark.xdist_group("reference-app")
+def test_site_scan_follows_the_chunks_of_a_real_next_build(tmp_path: Path) -> None:
     """The reference app's own prerendered HTML and /_next/static files: every chunk the page loads is
     found and scanned, and a secret planted in one of them is found."""
     from opscheck import credentials
+    from opscheck.demo import ReferenceApp
+
+    ReferenceApp(REPO / "examples" / "nextjs-app", tmp_path / "build-logs").ensure_built()  # cached, locked
 
     html = (NEXT_BUILD / "server" / "app" / "_not-found.html").read_bytes()
     routes = {"/": Route(body=html, headers=_HTML)}

@@ -46,7 +46,6 @@ import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Any, Self
 
 import docker  # type: ignore[import-untyped]
@@ -426,17 +425,6 @@ class ContainerCluster(ThrowawayPostgres):
             "host": self.host,
             "port": str(self.port),
         }
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         rt = self._runtime

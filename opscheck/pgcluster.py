@@ -43,7 +43,6 @@ import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Self
 
 from opscheck.errors import OpscheckError
@@ -504,17 +503,6 @@ class LocalCluster(ThrowawayPostgres):
         """Where the running cluster lives: enough for :func:`stop_detached` to stop it."""
         rt = self._started()
         return {"tmpdir": str(rt.tmpdir), "bindir": str(rt.bindir), "pid": str(rt.pid or "")}
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         state = f"running on {_HOST}:{self._port}" if self._runtime is not None else "stopped"

@@ -10,7 +10,8 @@ from __future__ import annotations
 import abc
 import subprocess
 from pathlib import Path
-from typing import TypedDict
+from types import TracebackType
+from typing import Self, TypedDict
 from urllib.parse import quote
 
 from opscheck.errors import OpscheckError
@@ -95,6 +96,21 @@ class ThrowawayPostgres(abc.ABC):
     @abc.abstractmethod
     def copy_in(self, path: Path) -> str:
         """Make a local file readable by :meth:`client_command` tools; returns the path they see."""
+
+    @abc.abstractmethod
+    def start(self) -> Self:
+        """Start the server; on failure clean up everything and raise."""
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
 
     @abc.abstractmethod
     def stop(self) -> None:

@@ -10,24 +10,21 @@ returned server's ``auth_disabled()``.
 
 from __future__ import annotations
 
-import http.client
 import os
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.support.moto import MotoServer
-from tests.support.servers import LOOPBACK, free_port
+from tests.support.moto import MotoServer, wait_until_ready
+from tests.support.servers import LOOPBACK, free_port, stop_process
 
 __all__ = ["STALE_KEY_AGE_DAYS", "STALE_USER_PREFIX", "running_iam_moto"]
 
 STALE_USER_PREFIX = "stale-"
 STALE_KEY_AGE_DAYS = 120
-_START_TIMEOUT_S = 20.0
 
 _LAUNCHER = """
 import datetime, sys
@@ -45,18 +42,6 @@ models.AccessKey.__init__ = _aged
 from moto.server import main
 main(sys.argv[1:])
 """
-
-
-def _answers(port: int) -> bool:
-    conn = http.client.HTTPConnection(LOOPBACK, port, timeout=1)
-    try:
-        conn.request("GET", "/moto-api/")
-        conn.getresponse().read()
-    except OSError:
-        return False
-    finally:
-        conn.close()
-    return True
 
 
 @contextmanager
@@ -78,19 +63,7 @@ def running_iam_moto() -> Iterator[MotoServer]:
                 cwd=workdir,
             )
         try:
-            deadline = time.monotonic() + _START_TIMEOUT_S
-            while not _answers(port):
-                if proc.poll() is not None:
-                    raise RuntimeError(f"moto exited with {proc.returncode}: {log.read_text()[-800:]}")
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"moto did not answer within {_START_TIMEOUT_S:g} s")
-                time.sleep(0.1)
+            wait_until_ready(proc, port, log)
             yield MotoServer(port)
         finally:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(5)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(5)
+            stop_process(proc)

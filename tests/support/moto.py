@@ -27,7 +27,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from tests.support.servers import LOOPBACK, free_port
+from tests.support.servers import LOOPBACK, free_port, stop_process
 
 __all__ = [
     "TEST_ACCESS_KEY",
@@ -90,7 +90,8 @@ class MotoServer:
             self.set_auth_free_actions(0)
 
 
-def _answers(port: int) -> bool:
+def answers(port: int) -> bool:
+    """Whether a moto_server answers HTTP on ``port``."""
     conn = http.client.HTTPConnection(LOOPBACK, port, timeout=1)
     try:
         conn.request("GET", "/moto-api/")
@@ -102,26 +103,16 @@ def _answers(port: int) -> bool:
     return True
 
 
-def _wait_until_ready(proc: subprocess.Popen[bytes], port: int, log: Path) -> None:
+def wait_until_ready(proc: subprocess.Popen[bytes], port: int, log: Path) -> None:
+    """Block until moto_server answers on ``port``; RuntimeError with its log tail if it exits or stalls."""
     deadline = time.monotonic() + _START_TIMEOUT_S
-    while not _answers(port):
+    while not answers(port):
         if proc.poll() is not None:
             tail = log.read_text(errors="replace")[-800:] if log.exists() else ""
             raise RuntimeError(f"moto_server exited with {proc.returncode}:\n{tail}")
         if time.monotonic() > deadline:
             raise RuntimeError(f"moto_server did not answer within {_START_TIMEOUT_S:g} s")
         time.sleep(0.1)
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(_STOP_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(_STOP_TIMEOUT_S)
 
 
 @contextmanager
@@ -146,16 +137,16 @@ def running_moto(extra_env: Mapping[str, str] | None = None) -> Iterator[MotoSer
                     cwd=workdir,
                 )
             try:
-                _wait_until_ready(proc, port, log)
+                wait_until_ready(proc, port, log)
             except RuntimeError:
-                _stop(proc)
+                stop_process(proc, _STOP_TIMEOUT_S)
                 if attempt == _PORT_ATTEMPTS - 1:
                     raise
                 continue  # most likely the port was taken in the meantime
             try:
                 yield MotoServer(port)
             finally:
-                _stop(proc)
+                stop_process(proc, _STOP_TIMEOUT_S)
             return
 
 

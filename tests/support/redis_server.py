@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.support.servers import LOOPBACK, free_port
+from tests.support.servers import LOOPBACK, free_port, stop_process
 
 __all__ = ["RedisServer", "redis_server", "running_redis"]
 
@@ -64,17 +64,6 @@ def _wait_until_ready(proc: subprocess.Popen[bytes], server: RedisServer, log: P
         client.close()
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(_STOP_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(_STOP_TIMEOUT_S)
-
-
 @contextmanager
 def running_redis(password: str | None = None) -> Iterator[RedisServer]:
     """Start ``redis-server`` on 127.0.0.1 (no persistence), yield it once it answers, always stop it."""
@@ -101,14 +90,14 @@ def running_redis(password: str | None = None) -> Iterator[RedisServer]:
             try:
                 _wait_until_ready(proc, server, log)
             except RuntimeError:
-                _stop(proc)
+                stop_process(proc, _STOP_TIMEOUT_S)
                 if attempt == _PORT_ATTEMPTS - 1:
                     raise
                 continue  # most likely another process took the port in the meantime
             try:
                 yield server
             finally:
-                _stop(proc)
+                stop_process(proc, _STOP_TIMEOUT_S)
             return
 
 

@@ -17,6 +17,7 @@ import http.server
 import json
 import socket
 import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -281,3 +282,15 @@ class LocalHTTPServer:
     def _record(self, request: RecordedRequest) -> None:
         with self._lock:
             self._requests.append(request)
+
+
+def stop_process(proc: subprocess.Popen[bytes], timeout_s: float = 5.0) -> None:
+    """Terminate a server process started by a test, killing it if it does not exit in ``timeout_s``."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout_s)

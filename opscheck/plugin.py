@@ -29,6 +29,7 @@ from opscheck.report import markdown_summary, terminal_lines
 from opscheck.runbook import Remedy
 from opscheck.secrets import redactor
 from opscheck.session import SPEC, STATE, OpscheckSession, resolve_session, state
+from opscheck.verdict import UNEXPLAINED_NODEID, exit_status, unattributed_result, unexplained_result
 
 __all__: list[str] = []
 
@@ -319,8 +320,17 @@ class _ResultCollector:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         data = getattr(report, "opscheck", None)
-        if data is not None:
-            self.ops.summary.add(report.nodeid, report.when, report.outcome, data, report.duration)
+        if data is None:
+            if report.failed:  # a crashed worker, a plain test, ...: nothing says it may be forgiven
+                self.ops.summary.add(report.nodeid, report.when, "failed", unattributed_result(report), 0.0)
+            return
+        self.ops.summary.add(report.nodeid, report.when, report.outcome, data, report.duration)
+        if report.failed and not hasattr(report, "wasxfail"):
+            self.ops.count_failure(data)
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.ops.summary.add(report.nodeid, "collect", "failed", unattributed_result(report), 0.0)
 
     def pytest_keyboard_interrupt(self) -> None:
         self.ops.interrupted = True
@@ -333,11 +343,16 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     summary = ops.summary
     summary.duration_s = time.monotonic() - ops.started_monotonic
     summary.finish(interrupted=exitstatus == pytest.ExitCode.INTERRUPTED or ops.interrupted)
-    if exitstatus == pytest.ExitCode.TESTS_FAILED and summary.checks and not summary.gate_failures():
-        session.exitstatus = pytest.ExitCode.OK
-    elif exitstatus == pytest.ExitCode.OK and summary.gate_failures():
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
-    summary.exit_status = int(session.exitstatus)
+    status = exit_status(
+        exitstatus,
+        pytest_failures=session.testsfailed,
+        forgiven=ops.forgiven_failures,
+        gate_failed=bool(summary.gate_failures()),
+    )
+    if status == pytest.ExitCode.TESTS_FAILED and not summary.gate_failures():
+        summary.add(UNEXPLAINED_NODEID, "session", "failed", unexplained_result(session.testsfailed), 0.0)
+    session.exitstatus = status
+    summary.exit_status = status
     summary.write_json(ops.reports_dir / "opscheck-summary.json")
     history.append_run(summary, ops.reports_dir / "history.jsonl", ops.config_path)
     step_summary = os.environ.get("GITHUB_STEP_SUMMARY")

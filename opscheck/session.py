@@ -21,7 +21,7 @@ from opscheck.markers import CheckSpec
 from opscheck.report import RunSummary
 from opscheck.runbook import Remedy, Runbook
 from opscheck.secrets import Redactor, mask_url, redactor, secret_env_values
-from opscheck.severity import SEVERITIES
+from opscheck.severity import DEFAULT_SEVERITY, SEVERITIES, at_or_above
 
 __all__ = ["SPEC", "STATE", "OpscheckSession", "Sourced", "resolve_session", "state"]
 
@@ -64,6 +64,8 @@ class OpscheckSession:
     allure_dir: Path | None = None
     interrupted: bool = False
     deselected_destructive: int = 0
+    #: failed reports of checks below the gate: the only failures pytest counts that may be forgiven
+    forgiven_failures: int = 0
     missing_sections: dict[str, list[str]] = field(default_factory=dict)
     undeclared: list[str] = field(default_factory=list)
     started_monotonic: float = field(default_factory=time.monotonic)
@@ -159,6 +161,11 @@ class OpscheckSession:
             )
             data["message"] = _message(error, report)
         return self.redactor.scrub_obj(data)  # type: ignore[no-any-return]
+
+    def count_failure(self, data: dict[str, Any]) -> None:
+        """Count a failed report of a check (its result ``data``) that the gate may forgive."""
+        if not at_or_above(str(data.get("severity", DEFAULT_SEVERITY)), self.gate):
+            self.forgiven_failures += 1
 
     # -- report header -----------------------------------------------------------------------------
     def header_lines(self) -> list[str]:

@@ -173,7 +173,7 @@ class OpscheckSession:
         assert env is not None
         lines = [
             f"opscheck: environment {env.name} ({self.env.source}), target {mask_url(env.base_url)}"
-            + (" [production: read-only, nothing destructive]" if env.production else ""),
+            + (" [production: checks marked destructive are refused]" if env.production else ""),
             f"opscheck: config {self.config_path} ({self.config_source})",
             f"opscheck: gate {self.gate} ({self.gate_source.source}), reports {self.reports_dir} "
             f"({self.reports.source})",

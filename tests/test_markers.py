@@ -8,6 +8,11 @@ import pytest
 
 from opscheck.markers import MARKERS, CheckSpec, InvalidMarker, check_spec, is_destructive
 from opscheck.severity import DEFAULT_SEVERITY, SEVERITIES
+from tests.test_plugin import (
+    _clean_opscheck_env,  # noqa: F401 - autouse: no OPSCHECK_* variables of the caller
+    config_for,
+    run,
+)
 
 
 class FakeItem:
@@ -101,3 +106,53 @@ def test_check_without_destructive_marker_is_not_destructive() -> None:
 @pytest.mark.parametrize("name", ["runbook", "destructive"])
 def test_marker_help_starts_with_its_signature(name: str) -> None:
     assert MARKERS[name].startswith(name)
+
+
+# -- destructive: enforced on every collected item, not only on opscheck's checks ---------------------------
+PLAIN_DESTRUCTIVE = """
+import pathlib, pytest
+
+pytestmark = pytest.mark.destructive
+
+def test_truncates_a_table():  # no opscheck fixture, no runbook marker: still refused
+    pathlib.Path("wrote-to-the-target").touch()
+
+class TestCleanup:
+    def test_drops_a_schema(self):
+        pathlib.Path("wrote-to-the-target").touch()
+"""
+
+
+def test_a_destructive_test_without_opscheck_fixtures_is_refused_in_production(
+    pytester: pytest.Pytester,
+) -> None:
+    config_for(pytester)
+    pytester.makepyfile(test_plain=PLAIN_DESTRUCTIVE)
+    result = run(pytester, "--env", "production")
+    result.assert_outcomes(deselected=2)
+    assert not (pytester.path / "wrote-to-the-target").exists()
+    result.stdout.fnmatch_lines(
+        [
+            "opscheck: environment production * target *production: checks marked destructive are refused*",
+            "*2 destructive check(s) deselected*",
+        ]
+    )
+    assert "nothing destructive" not in result.stdout.str()
+
+
+def test_a_destructive_test_without_opscheck_fixtures_needs_allow_destructive_outside_production(
+    pytester: pytest.Pytester,
+) -> None:
+    config_for(pytester)
+    pytester.makepyfile(test_plain=PLAIN_DESTRUCTIVE)
+    run(pytester, "--env", "staging").assert_outcomes(deselected=2)
+    assert not (pytester.path / "wrote-to-the-target").exists()
+    run(pytester, "--env", "staging", "--allow-destructive").assert_outcomes(passed=2)
+    assert (pytester.path / "wrote-to-the-target").exists()
+
+
+def test_without_an_environment_there_is_no_target_and_the_marker_is_left_alone(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_plain=PLAIN_DESTRUCTIVE)
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=2)

@@ -7,15 +7,17 @@ checks in ``suites/auth`` stay a few lines each.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import unquote, urlsplit
 
 import httpx
 
 from opscheck.context import CheckRecord
-from opscheck.errors import CheckFailed, OpscheckError
+from opscheck.errors import CheckFailed, OpscheckError, SettingMissing
 from opscheck.nextauth import (
     EndpointStatus,
+    NextAuth,
     SessionAnswer,
     SetCookie,
     SignInAttempt,
@@ -27,8 +29,10 @@ __all__ = [
     "COOKIE_RULES",
     "FOREIGN_CALLBACK",
     "MAX_SESSION_AGE",
+    "SIGN_IN_CHECK",
     "UNCONFIGURED_AUTH_ADVICE",
     "Inconclusive",
+    "SignInControl",
     "cookie_rule_problem",
     "expect_anonymous_refused",
     "expect_endpoints_healthy",
@@ -89,10 +93,53 @@ def expect_endpoints_healthy(statuses: Mapping[str, EndpointStatus], check: Chec
 # ---------------------------------------------------------------------------------------------------
 # Sign-in and session
 # ---------------------------------------------------------------------------------------------------
+#: the check whose sign-in is the negative canaries' positive control
+SIGN_IN_CHECK = "test_smoke_user_can_sign_in"
+
+
+@dataclass(frozen=True)
+class SignInControl:
+    """The positive control of the negative canaries: the smoke user's own sign-in, made once per run.
+
+    A canary ("a wrong password is rejected") proves something only when the right password is accepted
+    by the same deployment in the same run: on an outage everything is rejected, and rejection alone would
+    look right.
+    """
+
+    attempt: SignInAttempt | None
+    problem: OpscheckError | None = None
+
+    @classmethod
+    def run(cls, nextauth: NextAuth) -> SignInControl:
+        """Sign the smoke user in; an unset credential variable is raised (the run is misconfigured)."""
+        try:
+            return cls(nextauth.sign_in_attempt())
+        except SettingMissing:
+            raise
+        except OpscheckError as exc:
+            return cls(None, exc)
+
+    def require(self) -> SignInAttempt:
+        """The successful sign-in, or the error that kept it from succeeding."""
+        if self.attempt is None:
+            assert self.problem is not None
+            raise self.problem
+        return self.attempt
+
+
 def expect_rejected(
-    attempt: SignInAttempt, what: str, check: CheckRecord, *, csrf_canary: bool = False
+    attempt: SignInAttempt,
+    what: str,
+    check: CheckRecord,
+    control: SignInControl,
+    *,
+    csrf_canary: bool = False,
 ) -> None:
-    """The sign-in ``attempt`` (a negative canary) was rejected: no session cookie, or an error URL."""
+    """The sign-in ``attempt`` (a negative canary) was rejected while the smoke user's own sign-in works.
+
+    Accepted: a failure (an auth bypass). Rejected, but the positive control failed or the rejection was a
+    5xx: an error, because a broken sign-in rejects everything and proves nothing.
+    """
     __tracebackhide__ = True
     check.metric("status", attempt.status)
     if attempt.error:
@@ -103,15 +150,21 @@ def expect_rejected(
             "rejected (no session cookie, an error in the returned URL)",
             f"ACCEPTED: {attempt.describe()}; anyone can sign in this way",
         )
+    if control.problem is not None:
+        raise Inconclusive(
+            f"inconclusive: sign-in itself is broken, see {SIGN_IN_CHECK} ({control.problem}); "
+            f"a rejected sign-in with {what} proves nothing while the right password is rejected too"
+        )
+    if attempt.status >= 500:
+        raise Inconclusive(
+            f"inconclusive: credentials sign-in with {what} answered HTTP {attempt.status}, a crash rather "
+            f"than a rejection; see {SIGN_IN_CHECK}"
+        )
     if csrf_canary and attempt.error == "CredentialsSignin":
         raise CheckFailed(
             f"credentials sign-in with {what}",
             "rejected by the CSRF check before the credentials are looked at",
             "the server checked the credentials although the CSRF token was missing (error CredentialsSignin)",
-        )
-    if attempt.status >= 500:
-        check.note(
-            f"rejected, but with HTTP {attempt.status}: sign-in is failing for everyone (see the P1 auth checks)"
         )
 
 

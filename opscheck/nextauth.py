@@ -47,6 +47,7 @@ from opscheck.secrets import Secret, mask_url, redactor
 
 __all__ = [
     "AUTH_BASE_PATH",
+    "ENDPOINTS_CHECK",
     "V4",
     "V5",
     "AuthServerError",
@@ -286,17 +287,28 @@ class NotNextAuth(CheckFailed):
     """``base_url`` does not answer like a NextAuth app (no ``/api/auth/csrf``)."""
 
 
-class AuthServerError(CheckFailed):
-    """An auth endpoint answered 5xx: NextAuth itself is failing (a missing secret does this)."""
+#: the check that judges 5xx answers of the auth endpoints; every other check that meets one is inconclusive
+ENDPOINTS_CHECK = "test_auth_endpoints_answer_without_server_errors"
+
+
+class AuthServerError(OpscheckError):
+    """An auth endpoint answered 5xx: NextAuth itself is failing (a missing secret does this).
+
+    The outcome is an error: a check that runs into a 5xx cannot judge what it is about (a rejected
+    sign-in, a cookie flag). The endpoint check, and the sign-in check for the callback, fail instead.
+    """
+
+    outcome = "error"
 
     def __init__(self, checked: str, status: int, body: str) -> None:
+        self.checked = checked
         self.status = status
         self.config_problem = _SERVER_CONFIG_PROBLEM in body.lower()
         said = " saying there is a problem with the server configuration" if self.config_problem else ""
+        self.seen = f"HTTP {status}{said}"
         super().__init__(
-            checked,
-            "an answer from NextAuth",
-            f"HTTP {status}{said} (NextAuth answers 500 on every endpoint when NEXTAUTH_SECRET is missing)",
+            f"inconclusive: {checked} answered {self.seen}, so NextAuth itself is failing and this check "
+            f"cannot judge the deployment; see {ENDPOINTS_CHECK}"
         )
 
 

@@ -64,6 +64,8 @@ ALL_CHECKS = (
     SECURE_PREFIX, HOST_PREFIX, COOKIE_SIZE, ANONYMOUS, SIGNED_IN, OPEN_REDIRECT, SIGN_OUT,
 )  # fmt: skip
 HTTPS_ONLY = (SECURE_PREFIX, HOST_PREFIX)
+#: the negative canaries: they pass only when the smoke user's own sign-in works in the same run
+CANARIES = (WRONG_PASSWORD, NO_CSRF, UNKNOWN_USER)
 #: checks that need the smoke user's name (all but the unknown-user canary also need the password)
 NEED_CREDENTIALS = (
     SIGN_IN, SESSION, WRONG_PASSWORD, NO_CSRF, HTTPONLY, SAMESITE, COOKIE_SIZE, SIGNED_IN, OPEN_REDIRECT, SIGN_OUT
@@ -101,6 +103,11 @@ class RunningApp:
         return {self.password, *self.proxy.wire_secrets()}
 
 
+def nextauth_path(fault: str) -> str:
+    """The path NEXTAUTH_URL ends in: NextAuth v4 takes its base path from it (``custom-base-path``)."""
+    return "/auth" if "custom-base-path" in fault.split(",") else ""
+
+
 @dataclass
 class AppFleet:
     """Reference apps keyed by (fault, https); each started on first use and stopped at module end."""
@@ -128,7 +135,7 @@ class AppFleet:
         env = {
             "DATABASE_URL": self.database_url,
             "NEXTAUTH_SECRET": secrets.token_urlsafe(32),
-            "NEXTAUTH_URL": proxy.url,
+            "NEXTAUTH_URL": proxy.url + nextauth_path(fault),
             "SMOKE_USER": SMOKE_USER,
             "SMOKE_PASSWORD": password,
             "OPSCHECK_APP_FAULT": fault,
@@ -191,6 +198,8 @@ def write_config(
     timeout_s: float = 5,
     retries: int | None = None,
     fail_on_jwt_replay: bool | None = None,
+    protected_paths: tuple[str, ...] = ("/api/me",),
+    auth: dict[str, Any] | None = None,
 ) -> Path:
     lines = [
         f"[environments.{ENV}]",
@@ -208,7 +217,8 @@ def write_config(
         'username = "${SMOKE_USER}"',
         'password = "${SMOKE_PASSWORD}"',
         'expected_providers = ["credentials"]',
-        'protected_paths = ["/api/me"]',
+        f"protected_paths = {json.dumps(list(protected_paths))}",
+        *(f"{key} = {json.dumps(value)}" for key, value in (auth or {}).items()),
     ]
     if fail_on_jwt_replay is not None:
         lines.append(f"fail_on_jwt_replay = {'true' if fail_on_jwt_replay else 'false'}")
@@ -369,17 +379,49 @@ def test_missing_nextauth_secret_fails_with_remediation_naming_it(
     assert "NEXTAUTH_SECRET" in check["message"]
     assert UNCONFIGURED_AUTH_ADVICE in check["remediation"]
     assert "Set NEXTAUTH_SECRET" in (run.reports / "junit.xml").read_text()
-    for name in (CSRF, PROVIDERS, SIGN_IN):
-        assert_check(run, name, "failed", severity="P1", says="HTTP 500")
-    for name in (SESSION, HTTPONLY, SAMESITE, COOKIE_SIZE, SIGNED_IN, OPEN_REDIRECT, SIGN_OUT):
-        assert_check(run, name, "error", says="HTTP 500")
+    # the endpoint check judges the 5xx, the sign-in check its own callback; every other check that meets
+    # a 5xx is inconclusive and points at the endpoint check
+    assert_check(run, SIGN_IN, "failed", severity="P1", says="HTTP 500")
+    for name in (
+        CSRF,
+        PROVIDERS,
+        SESSION,
+        HTTPONLY,
+        SAMESITE,
+        COOKIE_SIZE,
+        SIGNED_IN,
+        OPEN_REDIRECT,
+        SIGN_OUT,
+    ):
+        assert_check(
+            run, name, "error", says="HTTP 500 saying there is a problem with the server configuration"
+        )
+        assert ENDPOINTS in run.check(name).message
     # /api/me answers 500 too: it serves no data, but whether it is protected cannot be told
     assert_check(run, ANONYMOUS, "error", severity="P0", says="cannot be told")
-    # nobody can sign in, so the canaries hold (and say why)
-    for name in (WRONG_PASSWORD, UNKNOWN_USER):
-        assert any("HTTP 500" in note for note in assert_check(run, name, "passed")["notes"])
+    # nobody can sign in: a rejected wrong password proves nothing (the positive control failed)
+    for name in CANARIES:
+        assert_check(
+            run, name, "error", severity="P0", says=f"inconclusive: sign-in itself is broken, see {SIGN_IN}"
+        )
     assert run.ret == 1
     assert_no_leaks(run, app, at_least=1)  # NextAuth sets no cookie when it has no secret
+
+
+@pytest.mark.parametrize("fault", ["no-secret", "config-500"])
+def test_total_auth_outage_fails_a_p0_gate(
+    fault: str, pytester: pytest.Pytester, tmp_path: Path, fleet: AppFleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every auth endpoint answers 500 (no secret; a configuration NextAuth refuses although the secret is
+    set): the P0 canaries must not pass because everything is rejected, so a P0 gate fails (no protected
+    path is configured, so the canaries are the only P0 checks)."""
+    app = fleet.get(fault)
+    signed_in_as_smoke_user(monkeypatch, app)
+    run = run_auth(pytester, tmp_path, app.base_url, "--gate", "P0", protected_paths=())
+    for name in CANARIES:
+        assert_check(run, name, "error", severity="P0", says="inconclusive: sign-in itself is broken")
+    assert run.summary["exit_status"] == 1
+    assert run.ret == 1, run.output
 
 
 # -- bad input -------------------------------------------------------------------------------------------------------
@@ -389,10 +431,9 @@ def test_unset_smoke_credentials_error_the_checks_that_need_them_naming_the_vari
     app = fleet.get()  # SMOKE_USER and SMOKE_PASSWORD are unset (see _clean_environment)
     run = run_auth(pytester, tmp_path, app.base_url)
     user_missing = f"SMOKE_USER is not set (environments.{ENV}.auth.username)"
-    password_missing = f"SMOKE_PASSWORD is not set (environments.{ENV}.auth.password)"
     for name in NEED_CREDENTIALS:
         assert_check(run, name, "error", says=user_missing)
-    assert_check(run, UNKNOWN_USER, "error", says=password_missing)  # needs the password only
+    assert_check(run, UNKNOWN_USER, "error", says=user_missing)  # its positive control signs the user in
     others = {n: o for n, o in HEALTHY_HTTP.items() if n not in (*NEED_CREDENTIALS, UNKNOWN_USER)}
     assert run.others(*NEED_CREDENTIALS, UNKNOWN_USER) == others, run.output
     assert set(others.values()) == {"passed", "skipped"}

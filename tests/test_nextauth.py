@@ -20,6 +20,7 @@ import pytest
 
 from opscheck.auth import (
     Inconclusive,
+    SignInControl,
     cookie_rule_problem,
     expect_anonymous_refused,
     expect_endpoints_healthy,
@@ -328,8 +329,10 @@ def test_rejections_are_decided_from_cookie_and_url_not_status(version: str, bas
         assert no_csrf.status == 200  # and so does v4 to a failed CSRF check, in JSON mode
         assert not no_csrf.succeeded
         assert no_csrf.error == "MissingCSRF"
+        control = SignInControl.run(nextauth)
+        assert control.problem is None
         record = CheckRecord()
-        expect_rejected(no_csrf, "no CSRF token", record, csrf_canary=True)
+        expect_rejected(no_csrf, "no CSRF token", record, control, csrf_canary=True)
         assert record.metrics["error"] == "MissingCSRF"
 
 
@@ -338,13 +341,14 @@ def test_a_sign_in_that_is_accepted_fails_the_canary() -> None:
     with client_for(fake) as nextauth:
         attempt = nextauth.attempt_sign_in(USER, fake.password)
     with pytest.raises(CheckFailed, match="ACCEPTED: HTTP 200, a session cookie"):
-        expect_rejected(attempt, "a wrong password", CheckRecord())
+        expect_rejected(attempt, "a wrong password", CheckRecord(), SignInControl(attempt))
 
 
 def test_a_sign_in_rejected_for_credentials_despite_a_missing_csrf_token_fails_the_csrf_canary() -> None:
     attempt = SignInAttempt(USER, 401, f"{BASE}/api/auth/error?error=CredentialsSignin", (), httpx.Client())
+    control = SignInControl(attempt)  # stands in for a working sign-in: only its problem matters here
     with pytest.raises(CheckFailed, match="although the CSRF token was missing"):
-        expect_rejected(attempt, "no CSRF token", CheckRecord(), csrf_canary=True)
+        expect_rejected(attempt, "no CSRF token", CheckRecord(), control, csrf_canary=True)
 
 
 def test_sign_in_failure_says_why_without_the_password() -> None:
@@ -422,16 +426,31 @@ def test_a_500_is_an_auth_server_error_naming_the_missing_secret() -> None:
     with client_for(fake) as nextauth:
         with pytest.raises(AuthServerError, match="problem with the server configuration") as failure:
             nextauth.csrf()
-        assert "NEXTAUTH_SECRET" in str(failure.value)
+        assert failure.value.outcome == "error"
+        assert "see test_auth_endpoints_answer_without_server_errors" in str(failure.value)
         statuses = nextauth.endpoint_statuses(["csrf", "providers", "session"])
         attempt = nextauth.attempt_sign_in(USER, "pw-whatever-1")  # never raises: a rejected attempt
+        control = SignInControl.run(nextauth)
     assert not attempt.succeeded
+    assert isinstance(control.problem, AuthServerError)
     record = CheckRecord()
-    with pytest.raises(CheckFailed, match="on every endpoint: NextAuth is not configured"):
+    with pytest.raises(CheckFailed, match="on every endpoint: NextAuth is not configured") as failure:
         expect_endpoints_healthy(statuses, record)
+    assert "NEXTAUTH_SECRET" in str(failure.value)
     assert record.metrics == {"csrf_status": 500, "providers_status": 500, "session_status": 500}
-    expect_rejected(attempt, "a wrong password", record)
-    assert any("HTTP 500" in note for note in record.notes)
+    with pytest.raises(
+        Inconclusive, match="inconclusive: sign-in itself is broken, see test_smoke_user_can_sign_in"
+    ):
+        expect_rejected(attempt, "a wrong password", record, control)
+
+
+def test_a_canary_rejected_with_a_5xx_while_sign_in_works_is_inconclusive() -> None:
+    fake = FakeNextAuth("v4")
+    with client_for(fake) as nextauth:
+        control = SignInControl.run(nextauth)
+    crashed = SignInAttempt(USER, 502, None, (), httpx.Client())
+    with pytest.raises(Inconclusive, match="answered HTTP 502, a crash rather than a rejection"):
+        expect_rejected(crashed, "a wrong password", CheckRecord(), control)
 
 
 def test_an_unreachable_target_costs_one_attempt_per_run() -> None:

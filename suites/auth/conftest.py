@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from opscheck.auth import FOREIGN_CALLBACK
+from opscheck.auth import FOREIGN_CALLBACK, SignInControl
 from opscheck.config import AuthSettings, Environment
 from opscheck.errors import OpscheckError, SectionNotConfigured
 from opscheck.nextauth import NextAuth, SignInAttempt
@@ -61,10 +61,16 @@ def auth(opscheck_env: Environment) -> AuthSettings:
 
 
 @pytest.fixture(scope="session")
-def smoke_sign_in(nextauth: NextAuth, opscheck_env: Environment) -> SignInAttempt:
-    """The smoke user signed in once for the run (read-only checks share it; none signs it out)."""
+def sign_in_control(nextauth: NextAuth, opscheck_env: Environment) -> SignInControl:
+    """The smoke user signed in once for the run: the negative canaries' positive control."""
     opscheck_env.auth  # noqa: B018 - skip when [auth] is not configured
-    return nextauth.sign_in_attempt()
+    return SignInControl.run(nextauth)
+
+
+@pytest.fixture(scope="session")
+def smoke_sign_in(sign_in_control: SignInControl) -> SignInAttempt:
+    """The smoke user's sign-in of the run (read-only checks share it; none signs it out)."""
+    return sign_in_control.require()
 
 
 @pytest.fixture

@@ -1,29 +1,38 @@
 """Authentication Issues (P0): sign-ins that must fail do fail, so an authorize() that lets everyone in,
-or a CSRF check that is off, is caught. An auth bypass is critical."""
+or a CSRF check that is off, is caught. An auth bypass is critical.
+
+A canary passes only when the smoke user's own sign-in (the positive control) worked in the same run: on an
+auth outage every sign-in is rejected, and that must not look like a pass."""
 
 import pytest
 
-from opscheck.auth import expect_rejected
+from opscheck.auth import SignInControl, expect_rejected
 from opscheck.config import AuthSettings
 from opscheck.context import CheckRecord
 from opscheck.nextauth import NextAuth, canary_password, canary_username
 
 
 @pytest.mark.runbook("authentication-issues", severity="P0")
-def test_wrong_password_is_rejected(nextauth: NextAuth, auth: AuthSettings, check: CheckRecord) -> None:
+def test_wrong_password_is_rejected(
+    nextauth: NextAuth, auth: AuthSettings, sign_in_control: SignInControl, check: CheckRecord
+) -> None:
     attempt = nextauth.attempt_sign_in(auth.username, canary_password())
-    expect_rejected(attempt, "the smoke user's name and a wrong password", check)
+    expect_rejected(attempt, "the smoke user's name and a wrong password", check, sign_in_control)
 
 
 @pytest.mark.runbook("authentication-issues", severity="P0")
 def test_sign_in_without_csrf_token_is_rejected(
-    nextauth: NextAuth, auth: AuthSettings, check: CheckRecord
+    nextauth: NextAuth, auth: AuthSettings, sign_in_control: SignInControl, check: CheckRecord
 ) -> None:
     attempt = nextauth.attempt_sign_in(auth.username, auth.password, send_csrf_token=False)
-    expect_rejected(attempt, "the smoke user's credentials but no CSRF token", check, csrf_canary=True)
+    expect_rejected(
+        attempt, "the smoke user's credentials but no CSRF token", check, sign_in_control, csrf_canary=True
+    )
 
 
 @pytest.mark.runbook("authentication-issues", severity="P0")
-def test_unknown_user_is_rejected(nextauth: NextAuth, auth: AuthSettings, check: CheckRecord) -> None:
+def test_unknown_user_is_rejected(
+    nextauth: NextAuth, auth: AuthSettings, sign_in_control: SignInControl, check: CheckRecord
+) -> None:
     attempt = nextauth.attempt_sign_in(canary_username(), auth.password)
-    expect_rejected(attempt, "an unknown user name and the smoke user's password", check)
+    expect_rejected(attempt, "an unknown user name and the smoke user's password", check, sign_in_control)

@@ -1,17 +1,24 @@
 """Authentication Issues (P1, "Auth failure"): the smoke user signs in with credentials the way a browser
-does, and the session names that user with a sane expiry."""
+does, and the session names that user with a sane expiry. The sign-in is made once per run; it is also the
+positive control of the negative canaries."""
 
 import pytest
 
-from opscheck.auth import expect_session_for
+from opscheck.auth import SignInControl, expect_session_for
 from opscheck.config import AuthSettings
 from opscheck.context import CheckRecord
-from opscheck.nextauth import NextAuth, SignInAttempt
+from opscheck.errors import CheckFailed
+from opscheck.nextauth import AuthServerError, NextAuth, SignInAttempt
 
 
 @pytest.mark.runbook("authentication-issues", severity="P1")
-def test_smoke_user_can_sign_in(nextauth: NextAuth, auth: AuthSettings, check: CheckRecord) -> None:
-    attempt = nextauth.sign_in_attempt()
+def test_smoke_user_can_sign_in(
+    sign_in_control: SignInControl, auth: AuthSettings, check: CheckRecord
+) -> None:
+    try:
+        attempt = sign_in_control.require()
+    except AuthServerError as exc:  # this check owns the sign-in: a 5xx here is its failure
+        raise CheckFailed(exc.checked, "a successful sign-in", exc.seen) from None
     check.metric("nextauth", str(attempt.flavor or "unknown"))
     check.metric("status", attempt.status)
 

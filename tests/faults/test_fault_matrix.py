@@ -50,7 +50,6 @@ from tests.test_auth_suite import (
     ANONYMOUS,
     ENDPOINTS,
     HTTPONLY,
-    NO_CSRF,
     SMOKE_USER,
     UNKNOWN_USER,
     WRONG_PASSWORD,
@@ -465,8 +464,6 @@ def maintenance_mode(site_url: str) -> dict[str, str]:
 # -- auth ------------------------------------------------------------------------------------------------
 
 REFERENCE_APP = pytest.mark.xdist_group("reference-app")
-#: the auth checks that pass when a sign-in is refused, whatever the reason
-CANARIES = (WRONG_PASSWORD, NO_CSRF, UNKNOWN_USER)
 #: what an auth run may spend: its timeout_s, and sign-ins against a real Next.js app on a loaded machine
 AUTH_BUDGET_S = 10.0
 
@@ -821,11 +818,24 @@ MATRIX = [
         ENDPOINTS,
         "failed",
         AUTH_SECTION,
-        # nobody can sign in, so the canaries (a wrong password, no CSRF token, an unknown user are all
-        # refused) rightly pass; every other check reads the broken endpoints
-        tuple(name for name in ALL_AUTH if name not in CANARIES),
+        # nobody can sign in: the canaries (a wrong password, no CSRF token, an unknown user) are refused,
+        # but so is the right password, so they must not pass either
+        ALL_AUTH,
         AUTH_BUDGET_S,
         says="NEXTAUTH_SECRET",
+        marks=REFERENCE_APP,
+    ),
+    fault(
+        "nextauth-configuration-500",
+        AUTH,
+        reference_app("config-500"),  # the secret is set; NextAuth refuses its configuration
+        ENDPOINTS,
+        "failed",
+        AUTH_SECTION,
+        # /api/me still refuses without a session (its JWT check does not go through the endpoints)
+        tuple(name for name in ALL_AUTH if name != ANONYMOUS),
+        AUTH_BUDGET_S,
+        says="problem with the server configuration",
         marks=REFERENCE_APP,
     ),
     fault(

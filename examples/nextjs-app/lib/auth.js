@@ -1,6 +1,7 @@
 import crypto from "node:crypto";
+import { getServerSession } from "next-auth/next";
 import CredentialsProvider from "next-auth/providers/credentials";
-import { activeFaults, smokePassword, smokeUser } from "./config";
+import { CUSTOM_SESSION_COOKIE, activeFaults, smokePassword, smokeUser } from "./config";
 
 const THIRTY_DAYS = 30 * 24 * 60 * 60;
 
@@ -91,10 +92,57 @@ export function buildAuthOptions() {
   // Otherwise NextAuth's default redirect callback applies: relative URLs and
   // same-origin absolute URLs only, everything else falls back to baseUrl.
 
+  if (faults.has("prefix-redirect")) {
+    // The classic prefix bug: "http://app.example.com.evil.invalid" starts with "http://app.example.com".
+    options.callbacks.redirect = async ({ url, baseUrl }) => {
+      if (url.startsWith("/")) return `${baseUrl}${url}`;
+      return url.startsWith(baseUrl) ? url : baseUrl;
+    };
+  }
+
+  if (faults.has("config-500")) {
+    // Credentials sign-in with database sessions: NextAuth refuses the configuration
+    // (UNSUPPORTED_STRATEGY) and answers 500 on every endpoint, although the secret is set.
+    options.session = { strategy: "database", maxAge: THIRTY_DAYS };
+  }
+
+  if (faults.has("custom-signin")) {
+    options.pages = { signIn: "/welcome" };
+  }
+
+  if (faults.has("custom-cookie")) {
+    // A documented option: another name for the session cookie, flags unchanged.
+    const secure = (process.env.NEXTAUTH_URL || "").startsWith("https://");
+    options.cookies = {
+      sessionToken: {
+        name: `${secure ? "__Secure-" : ""}${CUSTOM_SESSION_COOKIE}`,
+        options: { httpOnly: true, sameSite: "lax", path: "/", secure },
+      },
+    };
+  }
+
   if (faults.has("cookie-no-httponly")) {
     const secure = (process.env.NEXTAUTH_URL || "").startsWith("https://");
     options.cookies = cookiesWithoutHttpOnly(secure);
   }
 
   return options;
+}
+
+/**
+ * The request's session: `{ session }` (null without one), or `{ failure }`, a
+ * 500 response to return when the lookup itself failed (logged by its class only).
+ */
+export async function lookUpSession(route) {
+  try {
+    return { session: await getServerSession(buildAuthOptions()) };
+  } catch (err) {
+    console.error(`[${route}] session lookup failed: ${err?.name || "error"}`);
+    return {
+      failure: Response.json(
+        { error: "server_error" },
+        { status: 500, headers: { "Cache-Control": "no-store" } },
+      ),
+    };
+  }
 }

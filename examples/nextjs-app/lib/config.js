@@ -13,7 +13,25 @@ export const FAULT_MODES = [
   "health-degraded",
   "slow",
   "leak-secret",
+  "config-500",
+  "custom-cookie",
+  "custom-base-path",
+  "prefix-redirect",
+  "custom-signin",
 ];
+
+/** The session cookie's name in the `custom-cookie` fault (a documented NextAuth option). */
+export const CUSTOM_SESSION_COOKIE = "acme.sid";
+
+/** Where NextAuth is served: `/auth` in the `custom-base-path` fault, else NextAuth's default. */
+export function authBasePath() {
+  return hasFault("custom-base-path") ? "/auth" : "/api/auth";
+}
+
+/** The sign-in page protected pages send visitors to: `/welcome` in the `custom-signin` fault. */
+export function signInPage() {
+  return hasFault("custom-signin") ? "/welcome" : "/login";
+}
 
 // On globalThis: proxy and each route bundle get their own copy of this module.
 const warnedUnknown = (globalThis.__opscheckWarnedFaults ??= new Set());

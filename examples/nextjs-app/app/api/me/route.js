@@ -1,5 +1,4 @@
-import { getServerSession } from "next-auth/next";
-import { buildAuthOptions, smokeUserRecord } from "@/lib/auth";
+import { lookUpSession, smokeUserRecord } from "@/lib/auth";
 import { hasFault } from "@/lib/config";
 
 export const dynamic = "force-dynamic";
@@ -12,15 +11,8 @@ export async function GET() {
     // Fault: the protected resource is served without any session check.
     return Response.json({ user: smokeUserRecord() }, { status: 200, headers: NO_STORE });
   }
-
-  let session;
-  try {
-    session = await getServerSession(buildAuthOptions());
-  } catch (err) {
-    console.error(`[me] session lookup failed: ${err?.name || "error"}`);
-    return Response.json({ error: "server_error" }, { status: 500, headers: NO_STORE });
-  }
-
+  const { session, failure } = await lookUpSession("me");
+  if (failure) return failure;
   if (!session?.user) {
     return Response.json({ error: "unauthorized" }, { status: 401, headers: NO_STORE });
   }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up opscheck on a fresh Debian machine: system packages (PostgreSQL, Redis, Node.js, Chromium for
 # looking at the HTML report), a virtualenv in .venv with opscheck, its test tools and the report extra,
-# the reference app's npm packages and the pinned Allure CLI. Safe to run again.
+# the reference apps' npm packages and the pinned Allure CLI. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,7 +33,10 @@ python3 -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,demo,report]'
 
-(cd examples/nextjs-app && [ -f node_modules/.opscheck-lock-hash ] || npm ci --no-audit --no-fund --loglevel=error)
+# the two reference apps (Next.js + next-auth 4, Next.js + Auth.js v5), from their lock files
+for app in examples/nextjs-app examples/authjs-v5-app; do
+  (cd "$app" && [ -f node_modules/.opscheck-lock-hash ] || npm ci --no-audit --no-fund --loglevel=error)
+done
 # the Allure 3 CLI behind `opscheck report` (npm ci from tools/allure's lock file; skipped when current)
 .venv/bin/python -c 'from opscheck.allure_report import install_cli; install_cli(print)'
 echo "setup: ready (.venv/bin/opscheck, .venv/bin/python -m pytest)"

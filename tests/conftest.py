@@ -9,7 +9,7 @@ import pytest
 
 from opscheck.pgcluster import LocalCluster
 
-pytest_plugins = ["pytester"]
+pytest_plugins = ["pytester", "tests.support.reference_apps"]
 
 
 @pytest.fixture(scope="session")

@@ -146,7 +146,7 @@ def test_normal_mode_refuses_the_prefix_payload(reference_apps: AppFleet) -> Non
 def test_custom_cookie_fault_sets_an_unprefixed_cookie_without_secure_over_https(
     reference_apps: AppFleet,
 ) -> None:
-    app = reference_apps.get(V5, "custom-cookie", https=True)
+    app = reference_apps.get(V5, "insecure-custom-cookie", https=True)
     with client(app) as http:
         cookies = set_cookies(sign_in(http, app.password))
         assert "sid" in cookies, cookies.keys()

@@ -66,6 +66,9 @@ class AppSpec:
     session_cookie: str
     #: whether its health endpoint reads a PostgreSQL database (``DATABASE_URL``)
     uses_database: bool
+    #: fault modes that move the auth routes, and the path the public URL must then end in (next-auth 4
+    #: takes its base path from ``NEXTAUTH_URL``)
+    url_path_by_fault: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def faults(self) -> tuple[str, ...]:
@@ -76,10 +79,14 @@ class AppSpec:
             raise AssertionError(f"no FAULT_MODES list in {self.directory}/lib/config.js")
         return tuple(re.findall(r'"([a-z-]+)"', listing.group(1)))
 
+    def url_path(self, fault: str) -> str:
+        paths = [self.url_path_by_fault[f] for f in fault.split(",") if f in self.url_path_by_fault]
+        return paths[0] if paths else ""
+
     def environment(self, public_url: str, password: str, fault: str) -> dict[str, str]:
         return {
             self.secret_variable: secrets.token_urlsafe(32),
-            self.url_variable: public_url,
+            self.url_variable: public_url + self.url_path(fault),
             "SMOKE_USER": SMOKE_USER,
             "SMOKE_PASSWORD": password,
             "OPSCHECK_APP_FAULT": fault,
@@ -95,6 +102,7 @@ V4 = AppSpec(
     auth_base_path="/api/auth",
     session_cookie="next-auth.session-token",
     uses_database=True,
+    url_path_by_fault={"custom-base-path": "/auth"},
 )
 
 V5 = AppSpec(

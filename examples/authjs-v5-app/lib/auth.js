@@ -25,7 +25,7 @@ export function smokeUserRecord(email = smokeUser()) {
 /** The session cookie: a name of the app's own, Auth.js's default flags (HttpOnly, SameSite=Lax, Secure on https). */
 function sessionCookie(faults) {
   const secure = publicUrlIsHttps();
-  if (faults.has("custom-cookie")) {
+  if (faults.has("insecure-custom-cookie")) {
     // Fault: the cookie written out by hand, the way blog posts show it: neither the __Secure-
     // prefix nor the Secure flag, also on https.
     return {

@@ -7,7 +7,7 @@ export const FAULT_MODES = [
   "any-password",
   "open-protected",
   "cookie-no-httponly",
-  "custom-cookie",
+  "insecure-custom-cookie",
   "no-secret",
   "provider-no-issuer",
   "foreign-callback",

@@ -30,6 +30,7 @@ __all__ = [
     "CredentialsSettings",
     "DatabaseSettings",
     "Environment",
+    "MetricsSettings",
     "NotifySettings",
     "RestoreSettings",
     "SmokeSettings",
@@ -310,9 +311,22 @@ class CredentialsSettings(Section):
 
 class NotifySettings(Section):
     optional = True
-    webhook_url = Setting(as_secret, secret=True, doc="receives a JSON post for every failed check")
+    webhook_url = Setting(
+        as_secret, Secret(""), secret=True, doc="receives a JSON post per new or resolved failure"
+    )
+    slack_webhook_url = Setting(as_secret, Secret(""), secret=True, doc="Slack incoming webhook")
+    pagerduty_routing_key = Setting(as_secret, Secret(""), secret=True, doc="PagerDuty Events API v2 key")
+    pagerduty_url = Setting(as_str, "https://events.pagerduty.com/v2/enqueue", doc="Events API v2 endpoint")
     min_severity = Setting(as_choice("P0", "P1", "P2", "P3"), "P1")
     timeout_s = Setting(as_positive_float, 5.0)
+
+
+class MetricsSettings(Section):
+    optional = True
+    pushgateway_url = Setting(as_str, "", doc="Prometheus Pushgateway pushed to at the end of every run")
+    textfile_dir = Setting(as_optional_path, None, doc="directory for node_exporter's textfile collector")
+    job = Setting(as_str, "opscheck", doc="Pushgateway job name")
+    timeout_s = Setting(as_positive_float, 5.0, doc="bound on each push")
 
 
 class EnvironmentSettings(Section):
@@ -338,6 +352,7 @@ SECTIONS: dict[str, type[Section]] = {
     "auth": AuthSettings,
     "credentials": CredentialsSettings,
     "notify": NotifySettings,
+    "metrics": MetricsSettings,
 }
 
 
@@ -390,6 +405,10 @@ class Environment(EnvironmentSettings):
     @property
     def notify(self) -> NotifySettings:
         return self.section("notify")  # type: ignore[return-value]
+
+    @property
+    def metrics(self) -> MetricsSettings:
+        return self.section("metrics")  # type: ignore[return-value]
 
     @property
     def is_https(self) -> bool:

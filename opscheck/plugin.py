@@ -27,7 +27,7 @@ from opscheck.markers import MARKERS, CheckSpec, InvalidMarker, check_spec, is_d
 from opscheck.redaction import install_log_redaction, scrub_report, wrap_terminal
 from opscheck.report import markdown_summary, terminal_lines
 from opscheck.runbook import Remedy
-from opscheck.secrets import redactor
+from opscheck.secrets import mask_url, redactor
 from opscheck.session import SPEC, STATE, OpscheckSession, resolve_session, state
 from opscheck.verdict import UNEXPLAINED_NODEID, exit_status, unattributed_result, unexplained_result
 
@@ -117,11 +117,6 @@ def pytest_configure(config: pytest.Config) -> None:
     if not session.active:
         return
     config.pluginmanager.register(_ResultCollector(session), "opscheck-results")
-    env = session.environment
-    if env is not None and env.has("notify"):
-        from opscheck.notify import WebhookNotifier
-
-        config.pluginmanager.register(WebhookNotifier(env.name, env.notify), "opscheck-webhook")
     extra = config.hook.pytest_opscheck_secrets(config=config, environment=session.environment)
     for values in extra:
         session.redactor.add_all(values)
@@ -170,7 +165,36 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     ops = state(config)
-    return ops.header_lines() if ops is not None and ops.active else []
+    if ops is None or not ops.active:
+        return []
+    return ops.header_lines() + _publishing_header(ops)
+
+
+def _publishing_header(ops: OpscheckSession) -> list[str]:
+    """Where results go besides the reports, so a missing metric or page is never a surprise."""
+    env = ops.environment
+    lines: list[str] = []
+    if env is None or ops.is_worker:
+        return lines
+    try:
+        if env.has("metrics"):
+            metrics = env.metrics
+            where = [f"Pushgateway {mask_url(metrics.pushgateway_url)}"] if metrics.pushgateway_url else []
+            where += [f"textfile {metrics.textfile_dir}"] if metrics.textfile_dir else []
+            lines.append(
+                f"opscheck: metrics at the end of the run → {', '.join(where) or 'nowhere (no key set)'}"
+            )
+        if env.has("notify"):
+            notify = env.notify
+            names = [n for n, on in (("webhook", notify.webhook_url), ("Slack", notify.slack_webhook_url),
+                                     ("PagerDuty", notify.pagerduty_routing_key)) if on]  # fmt: skip
+            lines.append(
+                f"opscheck: paging {', '.join(names) or 'nobody (no key set)'} on changes only "
+                f"(new failures at or above {notify.min_severity}, recoveries)"
+            )
+    except OpscheckError as exc:
+        lines.append(f"opscheck: metrics/paging settings unusable: {exc}")
+    return [redactor().scrub(line) for line in lines]
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -353,6 +377,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         summary.add(UNEXPLAINED_NODEID, "session", "failed", unexplained_result(session.testsfailed), 0.0)
     session.exitstatus = status
     summary.exit_status = status
+    _publish(ops)
     summary.write_json(ops.reports_dir / "opscheck-summary.json")
     history.append_run(summary, ops.reports_dir / "history.jsonl", ops.config_path)
     step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
@@ -364,6 +389,33 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             logging.getLogger("opscheck").warning("cannot append to GITHUB_STEP_SUMMARY: %s", exc.strerror)
 
 
+def _publish(ops: OpscheckSession) -> None:
+    """Metrics and pages, after the verdict is fixed: whatever happens here never changes it."""
+    env = ops.environment
+    if env is None:
+        return
+    entries = ops.summary.publishing
+    try:
+        if env.has("metrics"):
+            from opscheck.metrics import publish
+
+            for result in publish(ops.summary, env.metrics):
+                entries.append({"kind": "metrics", "destination": result.destination, "ok": result.ok,
+                                "detail": result.detail})  # fmt: skip
+        if env.has("notify"):
+            from opscheck.paging import notifiers_for, send_changes
+
+            notify = env.notify
+            for delivery in send_changes(
+                ops.summary, notifiers_for(notify), notify.min_severity, ops.reports_dir, notify.timeout_s
+            ):
+                entries.append({"kind": "page", "destination": delivery.notifier, "ok": delivery.ok,
+                                "detail": f"{delivery.action} {delivery.check}"
+                                + (f": {delivery.detail}" if delivery.detail else "")})  # fmt: skip
+    except OpscheckError as exc:  # e.g. an unset ${VAR} in [metrics] or [notify]
+        entries.append({"kind": "config", "destination": "metrics/notify", "ok": False, "detail": str(exc)})
+
+
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     ops = state(config)
     if ops is None or not ops.active:
@@ -373,4 +425,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         red = line.startswith(("FAIL", "INTERRUPTED", "NO CHECKS"))
         green = line.startswith("PASS")
         terminalreporter.write_line(line, red=red, green=green, bold=red or green)
+    for entry in ops.summary.publishing:
+        mark = "" if entry["ok"] else "FAILED "
+        line = redactor().scrub(f"{entry['kind']}: {mark}{entry['destination']}: {entry['detail']}")
+        terminalreporter.write_line(line, yellow=not entry["ok"])
     terminalreporter.write_line(f"reports: {ops.reports_dir}")

@@ -89,6 +89,8 @@ class RunSummary:
     interrupted: bool = False
     exit_status: int | None = None
     duration_s: float = 0.0
+    #: where the run's results went besides the reports (metrics, pages): never changes the verdict
+    publishing: list[dict[str, Any]] = field(default_factory=list)
 
     def add(self, nodeid: str, when: str, outcome: str, data: dict[str, Any], duration: float) -> None:
         result = self.checks.setdefault(nodeid, CheckResult(nodeid))
@@ -130,6 +132,7 @@ class RunSummary:
             "exit_status": self.exit_status,
             "interrupted": self.interrupted,
             "counts": self.counts(),
+            "publishing": self.publishing,
             "checks": [
                 {k: v for k, v in asdict(check).items() if k != "phases"} for check in self.checks.values()
             ],

@@ -9,6 +9,9 @@ need_apt=()
 command -v node >/dev/null && command -v npm >/dev/null || need_apt+=(nodejs npm)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 command -v redis-server >/dev/null || need_apt+=(redis-server)
+# a real Pushgateway and promtool for the metrics tests and the alert-rule unit tests
+command -v prometheus-pushgateway >/dev/null || need_apt+=(prometheus-pushgateway)
+command -v promtool >/dev/null || need_apt+=(prometheus)
 # a headless browser for the test that looks at the HTML report (skipped without one)
 if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null \
   && ! command -v google-chrome >/dev/null; then

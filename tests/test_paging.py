@@ -1,0 +1,173 @@
+"""Paging across runs: Slack, PagerDuty Events v2 and the generic webhook get a trigger when a check starts
+failing, nothing while it keeps failing, and a resolve when it passes again. Payloads are validated against
+JSON schemas written from the services' documented fields and limits, on a local HTTP server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from tests.support.project import EXAMPLE_RUNBOOK, summary, write_config
+from tests.support.servers import LocalHTTPServer, RecordedRequest, Route, silent_tcp_server
+
+SCHEMAS = Path(__file__).parent / "support" / "schemas"
+ROUTING_KEY = "R0UT1NGKEY0123456789abcdefABCDEF"
+
+CHECKS = """
+import os
+import pytest
+
+@pytest.mark.runbook("site-down-p0", severity="P0")
+def test_health():
+    assert os.environ.get("OPSCHECK_TEST_FAIL") != "1", "GET /api/health returned 503 (expected 200)"
+
+@pytest.mark.runbook("security-headers", severity="P3")
+def test_headers_below_min_severity():
+    assert os.environ.get("OPSCHECK_TEST_FAIL") != "1", "no Referrer-Policy"
+
+@pytest.mark.runbook("1-deployment", severity="P1")
+def test_always_passes():
+    pass
+"""
+
+
+def _schema(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((SCHEMAS / name).read_text())
+    return data
+
+
+def _project(pytester: pytest.Pytester, notify: str) -> None:
+    body = f'base_url = "http://127.0.0.1:9"\nrunbook = "{EXAMPLE_RUNBOOK}"\n[.notify]\n{notify}\n'
+    write_config(pytester.path, {"staging": body})
+    pytester.makepyfile(test_checks=CHECKS)
+
+
+def _run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, *, fail: bool) -> pytest.RunResult:
+    monkeypatch.setenv("OPSCHECK_TEST_FAIL", "1" if fail else "0")
+    reports = pytester.path / "reports"
+    return pytester.runpytest(
+        "-p", "no:cacheprovider", "--opscheck-reports", str(reports), "--env", "staging"
+    )
+
+
+def _posts(server: LocalHTTPServer, path: str) -> list[dict[str, Any]]:
+    requests: list[RecordedRequest] = [r for r in server.requests if r.method == "POST" and r.path == path]
+    return [json.loads(r.body) for r in requests]
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in (
+        "OPSCHECK_ENV",
+        "OPSCHECK_CONFIG",
+        "OPSCHECK_GATE",
+        "OPSCHECK_REPORTS",
+        "GITHUB_STEP_SUMMARY",
+    ):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_trigger_then_silence_then_resolve_on_every_notifier(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    routes = {
+        "/slack": Route(status=200, body="ok"),
+        "/pd": Route(status=202, body={"status": "success", "message": "Event processed"}),
+        "/hook": Route(status=204),
+    }
+    with LocalHTTPServer(routes) as server:
+        _project(
+            pytester,
+            f'webhook_url = "{server.url}/hook"\nslack_webhook_url = "{server.url}/slack"\n'
+            f'pagerduty_routing_key = "{ROUTING_KEY}"\npagerduty_url = "{server.url}/pd"\nmin_severity = "P1"',
+        )
+        assert _run(pytester, monkeypatch, fail=True).ret == 1
+        first = {path: _posts(server, path) for path in routes}
+        server.clear_requests()
+        assert _run(pytester, monkeypatch, fail=True).ret == 1
+        second = {path: _posts(server, path) for path in routes}
+        server.clear_requests()
+        assert _run(pytester, monkeypatch, fail=False).ret == 0
+        third = {path: _posts(server, path) for path in routes}
+        server.clear_requests()
+        assert _run(pytester, monkeypatch, fail=False).ret == 0
+        fourth = {path: _posts(server, path) for path in routes}
+
+    # run 1: one page per notifier, only for the P0 check (the P3 one is below min_severity)
+    (pd_trigger,) = first["/pd"]
+    jsonschema.validate(pd_trigger, _schema("pagerduty_event_v2.json"))
+    assert pd_trigger["event_action"] == "trigger"
+    assert pd_trigger["routing_key"] == ROUTING_KEY
+    assert pd_trigger["payload"]["severity"] == "critical"
+    assert "503" in pd_trigger["payload"]["summary"]
+    assert (
+        pd_trigger["payload"]["custom_details"]["what_to_do"]
+        == "Roll back to the last known good deployment."
+    )
+    (slack_trigger,) = first["/slack"]
+    jsonschema.validate(slack_trigger, _schema("slack_incoming_webhook.json"))
+    slack_text = json.dumps(slack_trigger)
+    assert "test_health" in slack_text
+    assert "Roll back to the last known good deployment." in slack_text
+    assert "Site Down (P0)" in slack_text
+    (hook_trigger,) = first["/hook"]
+    assert hook_trigger["event"] == "trigger"
+    assert hook_trigger["check"] == "test_checks.py::test_health"
+    # run 2: still failing, nobody is paged again
+    assert second == {"/slack": [], "/pd": [], "/hook": []}
+    # run 3: it passes again: the same incident is resolved
+    (pd_resolve,) = third["/pd"]
+    jsonschema.validate(pd_resolve, _schema("pagerduty_event_v2.json"))
+    assert pd_resolve == {
+        "routing_key": ROUTING_KEY,
+        "event_action": "resolve",
+        "dedup_key": pd_trigger["dedup_key"],
+    }
+    (slack_resolve,) = third["/slack"]
+    jsonschema.validate(slack_resolve, _schema("slack_incoming_webhook.json"))
+    assert "Resolved" in slack_resolve["text"]
+    assert [p["event"] for p in third["/hook"]] == ["resolve"]
+    assert third["/hook"][0]["dedup_key"] == hook_trigger["dedup_key"] == pd_trigger["dedup_key"]
+    # run 4: nothing open, nothing to say
+    assert fourth == {"/slack": [], "/pd": [], "/hook": []}
+    # the routing key is a credential: it appears in no report
+    reports = pytester.path / "reports"
+    for path in reports.rglob("*"):
+        if path.is_file():
+            assert ROUTING_KEY not in path.read_text(errors="replace"), path
+
+
+def test_a_notifier_that_fails_is_reported_and_retried_next_run(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    routes = {"/pd": Route(status=500, body="boom")}
+    with LocalHTTPServer(routes) as server:
+        _project(pytester, f'pagerduty_routing_key = "{ROUTING_KEY}"\npagerduty_url = "{server.url}/pd"')
+        result = _run(pytester, monkeypatch, fail=True)
+        assert result.ret == 1
+        result.stdout.fnmatch_lines(
+            ["*page: FAILED pagerduty: trigger test_checks.py::test_health*HTTP 500*"]
+        )
+        entries = summary(pytester.path / "reports")["publishing"]
+        assert [(e["destination"], e["ok"]) for e in entries] == [("pagerduty", False)]
+        routes["/pd"] = Route(status=202, body={"status": "success"})
+        server.clear_requests()
+        assert _run(pytester, monkeypatch, fail=True).ret == 1
+        (retried,) = _posts(server, "/pd")
+    assert retried["event_action"] == "trigger"
+
+
+def test_a_hung_notifier_is_abandoned_within_its_timeout(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with silent_tcp_server() as port:
+        _project(pytester, f'slack_webhook_url = "http://127.0.0.1:{port}/slack"\ntimeout_s = 1')
+        result = _run(pytester, monkeypatch, fail=True)
+    assert result.ret == 1
+    (entry,) = summary(pytester.path / "reports")["publishing"]
+    assert entry["ok"] is False
+    assert "did not finish within 1 s" in entry["detail"]

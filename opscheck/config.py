@@ -338,7 +338,8 @@ class EnvironmentSettings(Section):
     runbook_url = Setting(as_str, "", doc="where people read the runbook (links get #section)")
     expected_version = Setting(as_str, "", doc="version /api/health must report")
     ca_bundle = Setting(as_optional_path, None, doc="PEM file for private CAs")
-    timeout_s = Setting(as_positive_float, 10.0, doc="per network operation")
+    timeout_s = Setting(as_positive_float, 10.0, doc="bounds each request as a whole")
+    max_body_mb = Setting(as_positive_float, 10.0, doc="largest response body read, in MB")
     retries = Setting(as_float, 3.0, doc="attempts for transient network errors")
     runbook_sections = Setting(as_str_map, {}, doc="section slug -> your runbook's heading")
 

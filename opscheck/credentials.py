@@ -43,8 +43,6 @@ import secrets
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from contextvars import copy_context
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -61,6 +59,7 @@ from botocore.config import Config
 from dotenv.parser import parse_stream
 
 from opscheck.backups import BucketFacts, S3Store, connection_reason, parse_s3_location
+from opscheck.bounded import BodyTooLarge, concurrently
 from opscheck.config import SECTIONS, ConfigFile, CredentialsSettings, Environment, expand
 from opscheck.context import CheckRecord, retry_sink
 from opscheck.errors import CheckFailed, OpscheckError, SettingMissing, TargetUnreachable
@@ -1448,6 +1447,8 @@ def _fetch(client: OpsClient, url: str, budget: _Budget) -> _Fetched:
                     if len(buffer) > limit:
                         result.truncated = True
                         break
+    except BodyTooLarge:  # max_body_mb is below the scan's own per-file limit
+        result.truncated = True
     except TargetUnreachable as exc:
         result.error = exc.reason
     except httpx.TransportError as exc:
@@ -1466,9 +1467,7 @@ def _fetch_all(client: OpsClient, urls: Sequence[str], budget: _Budget, retries:
         with retry_sink(retries):
             return _fetch(client, url, budget)
 
-    with ThreadPoolExecutor(max_workers=min(_FETCH_WORKERS, len(urls))) as pool:
-        futures = [pool.submit(copy_context().run, one, url) for url in urls]
-        return [future.result() for future in futures]
+    return concurrently(one, urls, _FETCH_WORKERS)  # Ctrl-C or SIGTERM ends the downloads promptly
 
 
 def _search(data: bytes, needles: Sequence[Needle], where: str) -> list[Exposure]:

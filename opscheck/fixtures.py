@@ -53,6 +53,9 @@ def opscheck_env(pytestconfig: pytest.Config) -> Environment:
 def http(opscheck_env: Environment) -> Iterator[OpsClient]:
     """An httpx client on ``base_url`` with the environment's timeout, CA bundle, retries and redaction.
 
+    ``timeout_s`` bounds each request as a whole (retries and body included); a body larger than
+    ``max_body_mb`` raises ``BodyTooLarge`` (the check errors: it could not be verified).
+
     A target that cannot be reached raises ``TargetUnreachable`` (the check errors); transient failures
     are retried and make the check flaky.
     """
@@ -63,6 +66,7 @@ def http(opscheck_env: Environment) -> Iterator[OpsClient]:
         timeout_s=opscheck_env.timeout_s,
         ca_bundle=opscheck_env.ca_bundle,
         attempts=int(opscheck_env.retries),
+        max_body_bytes=round(opscheck_env.max_body_mb * 1_000_000),
     ) as client:
         yield client
 

@@ -8,6 +8,9 @@
 * Session and CSRF cookie values are registered as secrets the moment they arrive.
 * :meth:`OpsClient.probe_many` fetches many paths concurrently, so a smoke gate over 40 pages costs
   about one round trip; each page keeps its own verdict.
+* Every request is bounded as a whole (``timeout_s`` covers connect, send, retries and the full body) and
+  so is every body (``max_body_mb``); see :mod:`opscheck.bounded`. A probe reads at most the cap and
+  says when it stopped there.
 """
 
 from __future__ import annotations
@@ -18,8 +21,6 @@ import socket
 import ssl
 import time
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
-from contextvars import copy_context
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,15 +32,26 @@ from tenacity import (
     retry_if_exception_type,
     retry_if_result,
     stop_after_attempt,
-    stop_after_delay,
+    stop_before_delay,
     wait_exponential,
 )
 
+from opscheck.bounded import BodyTooLarge, BoundedTransport, bounded_http_transport, concurrently
 from opscheck.context import note_retry, retry_sink
 from opscheck.errors import TargetUnreachable
 from opscheck.secrets import mask_url, redactor
 
-__all__ = ["RETRY_STATUSES", "OpsClient", "Probe", "describe_transport_error", "ssl_context"]
+__all__ = [
+    "DEFAULT_MAX_BODY_BYTES",
+    "RETRY_STATUSES",
+    "OpsClient",
+    "Probe",
+    "describe_transport_error",
+    "ssl_context",
+]
+
+#: the body cap when none is configured (``max_body_mb = 10``)
+DEFAULT_MAX_BODY_BYTES = 10_000_000
 
 RETRY_STATUSES = frozenset({502, 503, 504})
 _RETRY_ERRORS = (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
@@ -58,6 +70,8 @@ def ssl_context(ca_bundle: Path | None) -> ssl.SSLContext:
 def describe_transport_error(exc: BaseException) -> str:
     """A short, secret-free reason for a transport failure."""
     if isinstance(exc, httpx.TimeoutException):
+        if "as a whole" in str(exc):  # the request's deadline (opscheck.bounded), not one operation's
+            return str(exc)
         kind = type(exc).__name__.replace("Timeout", " timeout").strip().lower()
         return f"{kind} after the configured timeout"
     text = str(exc) or type(exc).__name__
@@ -117,7 +131,9 @@ class RetryingTransport(httpx.BaseTransport):
                 outcome.result().close()
 
         retrying = Retrying(
-            stop=stop_after_attempt(self.attempts) | stop_after_delay(self.budget_s),
+            # an attempt starts only within the first half of the budget: the last one has time to finish
+            # inside the request's deadline (opscheck.bounded), and its answer is what is reported
+            stop=stop_after_attempt(self.attempts) | stop_before_delay(self.budget_s / 2),
             wait=wait_exponential(multiplier=0.25, max=2),
             retry=retry_if_exception_type(_RETRY_ERRORS)
             | retry_if_result(lambda r: r.status_code in RETRY_STATUSES),
@@ -160,6 +176,8 @@ class Probe:
     text: str = ""
     error: str | None = None
     retries: list[str] = field(default_factory=list)
+    #: the body was longer than the cap: ``text`` holds only its first ``max_body_bytes``
+    truncated: bool = False
 
     def json(self) -> Any:
         return json.loads(self.text)
@@ -175,10 +193,15 @@ class OpsClient(httpx.Client):
         timeout_s: float,
         ca_bundle: Path | None = None,
         attempts: int = 3,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         **kwargs: Any,
     ) -> None:
         verify: ssl.SSLContext = ssl_context(ca_bundle)
-        transport = RetryingTransport(httpx.HTTPTransport(verify=verify), attempts, budget_s=timeout_s)
+        transport = BoundedTransport(
+            RetryingTransport(bounded_http_transport(verify), attempts, budget_s=timeout_s),
+            total_s=timeout_s,
+            max_body_bytes=max_body_bytes,
+        )
         hooks = kwargs.pop("event_hooks", {})
         hooks.setdefault("response", []).append(_register_cookies)
         super().__init__(
@@ -191,6 +214,7 @@ class OpsClient(httpx.Client):
             **kwargs,
         )
         self.timeout_s = timeout_s
+        self.max_body_bytes = max_body_bytes
 
     def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
         try:
@@ -201,26 +225,38 @@ class OpsClient(httpx.Client):
             ) from None
 
     def probe(self, path: str) -> Probe:
-        """GET ``path`` and record the outcome instead of raising: for concurrent probe phases."""
+        """GET ``path`` and record the outcome instead of raising: for concurrent probe phases.
+
+        At most ``max_body_bytes`` of the body are read (``truncated`` says when there was more)."""
         probe = Probe(path, mask_url(str(self.base_url.join(path))))
         with retry_sink(probe.retries):
             started = time.perf_counter()
             try:
-                response = self.get(path)
+                with self.stream("GET", path) as response:
+                    probe.status = response.status_code
+                    probe.headers = response.headers
+                    body, probe.truncated = self._prefix(response)
+                    probe.text = body.decode(response.encoding or "utf-8", errors="replace")
             except TargetUnreachable as exc:
                 probe.error = exc.reason
-            else:
-                probe.status = response.status_code
-                probe.headers = response.headers
-                probe.text = response.text
+            except httpx.TransportError as exc:  # while reading the body (send() maps the rest)
+                probe.error = describe_transport_error(exc)
             probe.latency_ms = round((time.perf_counter() - started) * 1000, 1)
         return probe
 
+    def _prefix(self, response: httpx.Response) -> tuple[bytes, bool]:
+        """The first ``max_body_bytes`` of the (decoded) body, and whether there was more."""
+        buffer = bytearray()
+        try:
+            for chunk in response.iter_bytes():
+                buffer += chunk
+                if len(buffer) > self.max_body_bytes:
+                    return bytes(buffer[: self.max_body_bytes]), True
+        except BodyTooLarge:
+            return bytes(buffer[: self.max_body_bytes]), True
+        return bytes(buffer), False
+
     def probe_many(self, paths: Iterable[str], max_workers: int = 64) -> dict[str, Probe]:
-        """GET every path concurrently; results keyed by path."""
+        """GET every path concurrently; results keyed by path. Ctrl-C or SIGTERM ends them promptly."""
         unique = list(dict.fromkeys(paths))
-        if not unique:
-            return {}
-        with ThreadPoolExecutor(max_workers=min(max_workers, len(unique))) as pool:
-            futures = {path: pool.submit(copy_context().run, self.probe, path) for path in unique}
-            return {path: future.result() for path, future in futures.items()}
+        return dict(zip(unique, concurrently(self.probe, unique, max_workers), strict=True))

@@ -1,0 +1,185 @@
+"""HTTP servers that misbehave on purpose, on 127.0.0.1, stopped (and every connection closed) on exit.
+
+``DribblingServer`` answers every request one byte at a time, ``interval_s`` apart: its status line and
+headers (``stage="headers"``) or, after prompt headers, its body (``stage="body"``); no single read ever
+waits long, so only a deadline on the request as a whole ends it. ``HugeBodyServer`` answers every
+request with 200 and a body of ``size`` bytes produced by a generator as it is sent (never held in
+memory), with a ``Content-Length``, as a large page would be served::
+
+    with DribblingServer(stage="body") as server:
+        OpsClient(server.url, timeout_s=2).get("/")   # fails after 2 s, not after an hour
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from collections.abc import Iterator
+from types import TracebackType
+from typing import Self
+
+__all__ = ["DribblingServer", "HugeBodyServer", "html_chunks"]
+
+LOOPBACK = "127.0.0.1"
+
+
+class _RawServer:
+    """A listening socket with one thread per connection; ``serve(conn)`` does the talking."""
+
+    def __init__(self) -> None:
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._stop = threading.Event()
+        self._connections: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self.requests = 0
+        #: the path of every request received, in order
+        self.paths: list[str] = []
+
+    @property
+    def port(self) -> int:
+        port: int = self._listener.getsockname()[1]
+        return port
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    def __enter__(self) -> Self:
+        self._listener.bind((LOOPBACK, 0))
+        self._listener.listen(64)
+        self._listener.settimeout(0.1)
+        accept = threading.Thread(target=self._accept, daemon=True, name=f"{type(self).__name__}-accept")
+        accept.start()
+        self._threads.append(accept)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._stop.set()
+        with self._lock:
+            for conn in self._connections:
+                with contextlib.suppress(OSError):
+                    conn.shutdown(socket.SHUT_RDWR)
+                conn.close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._listener.close()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with self._lock:
+                self._connections.append(conn)
+                self.requests += 1
+            thread = threading.Thread(target=self._talk, args=(conn,), daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def _talk(self, conn: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            conn.settimeout(10)
+            request = b""
+            while b"\r\n\r\n" not in request:
+                data = conn.recv(65536)
+                if not data:
+                    return
+                request += data
+            path = request.split(b" ", 2)[1].decode("ascii", errors="replace")
+            with self._lock:
+                self.paths.append(path)
+            self.serve(conn, path)
+        with contextlib.suppress(OSError):
+            conn.close()
+
+    def serve(self, conn: socket.socket, path: str) -> None:
+        raise NotImplementedError
+
+    def stopped(self, wait_s: float) -> bool:
+        return self._stop.wait(wait_s)
+
+
+class DribblingServer(_RawServer):
+    """200 with a ``body_size``-byte HTML body, ``stage`` ("headers" or "body") sent a byte per ``interval_s``;
+    the paths in ``prompt`` get their own body at once instead (a home page that links the slow ones)."""
+
+    def __init__(
+        self,
+        stage: str = "body",
+        interval_s: float = 0.2,
+        body_size: int = 10_000,
+        prompt: dict[str, bytes] | None = None,
+    ) -> None:
+        super().__init__()
+        if stage not in ("headers", "body"):
+            raise ValueError(stage)
+        self.stage = stage
+        self.interval_s = interval_s
+        self.body_size = body_size
+        self.prompt = prompt or {}
+
+    def serve(self, conn: socket.socket, path: str) -> None:
+        if path in self.prompt:
+            page = self.prompt[path]
+            conn.sendall(
+                f"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {len(page)}\r\n"
+                "Connection: close\r\n\r\n".encode()
+                + page
+            )
+            return
+        head = (
+            f"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {self.body_size}\r\n"
+            "Connection: close\r\n\r\n"
+        ).encode()
+        body = b"x" * self.body_size
+        if self.stage == "body":
+            conn.sendall(head)
+            slow = body
+        else:
+            slow = head + body
+        for i in range(len(slow)):
+            if self.stopped(self.interval_s):
+                return
+            conn.sendall(slow[i : i + 1])
+
+
+def html_chunks(size: int, chunk: int = 64 * 1024) -> Iterator[bytes]:
+    """``size`` bytes of an ordinary-looking HTML page, made a chunk at a time."""
+    block = (b"<p>" + b"all is well " * 5 + b"</p>\n") * (chunk // 68 + 1)
+    block = block[:chunk]
+    sent = 0
+    while sent < size:
+        part = block[: min(chunk, size - sent)]
+        sent += len(part)
+        yield part
+
+
+class HugeBodyServer(_RawServer):
+    """200 with a ``size``-byte HTML page from :func:`html_chunks` (never stored)."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+        self.sent: list[int] = []
+
+    def serve(self, conn: socket.socket, path: str) -> None:
+        conn.sendall(
+            f"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {self.size}\r\n"
+            "Connection: close\r\n\r\n".encode()
+        )
+        sent = 0
+        try:
+            for part in html_chunks(self.size):
+                if self._stop.is_set():
+                    return
+                conn.sendall(part)
+                sent += len(part)
+        finally:
+            self.sent.append(sent)

@@ -213,15 +213,16 @@ def pytest_collection_modifyitems(
             report = CollectReport(item.nodeid, "failed", f"{item.nodeid}: {exc}", [])
             config.hook.pytest_collectreport(report=report)
             continue
+        is_check = spec.declared or bool(_FIXTURES.intersection(getattr(item, "fixturenames", ())))
+        if is_check:
+            checks += 1
+            item.stash[SPEC] = spec
         if ops.active and is_destructive(item) and not ops.allow_destructive:
             deselected.append(item)  # any test that declares it writes, opscheck's check or not
             continue
-        is_check = spec.declared or bool(_FIXTURES.intersection(getattr(item, "fixturenames", ())))
         if not is_check:
             keep.append(item)
             continue
-        checks += 1
-        item.stash[SPEC] = spec
         if ops.active:
             _label(item, spec, ops)
         keep.append(item)

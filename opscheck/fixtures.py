@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from opscheck.drill import Drill
     from opscheck.http import OpsClient
     from opscheck.nextauth import NextAuth
+    from opscheck.readonly_db import ReadOnlyDatabase
 
 __all__ = [
     "check",
@@ -72,15 +73,20 @@ def http(opscheck_env: Environment) -> Iterator[OpsClient]:
 
 
 @pytest.fixture(scope="session")
-def db(opscheck_env: Environment) -> Iterator[psycopg.Connection]:
-    """A read-only psycopg connection to the environment's database (skips when none is configured)."""
-    from opscheck.postgres import connect_readonly
+def db(opscheck_env: Environment) -> Iterator[ReadOnlyDatabase]:
+    """A read-only session on the environment's database (skips when none is configured).
 
-    conn = connect_readonly(opscheck_env.database.url.reveal(), timeout_s=opscheck_env.timeout_s)
-    try:
-        yield conn
-    finally:
-        conn.close()
+    psycopg's spelling (``db.execute(q, params).fetchone()``, ``with db.cursor() as cur: ...``), but the
+    connection itself is not exposed and every statement runs alone in a sealed read-only transaction:
+    the check cannot switch it to read-write. A read-only database role is the real guarantee.
+    """
+    from opscheck.postgres import connect_readonly
+    from opscheck.readonly_db import ReadOnlyDatabase
+
+    with ReadOnlyDatabase(
+        connect_readonly(opscheck_env.database.url.reveal(), timeout_s=opscheck_env.timeout_s)
+    ) as database:
+        yield database
 
 
 def _record() -> CheckRecord:

@@ -2,40 +2,102 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
-from opscheck.errors import CheckFailed
+from opscheck.errors import CheckFailed, ConfigError
 
-__all__ = ["MigrationState", "amcheck_indexes", "migration_state", "row_counts", "table_names"]
+__all__ = [
+    "MigrationState",
+    "amcheck_indexes",
+    "display_name",
+    "migration_state",
+    "missing_tables",
+    "parse_table_name",
+    "row_counts",
+    "table_names",
+]
 
 
-def table_names(conn: psycopg.Connection[Any]) -> set[str]:
+_QUOTED_PART = re.compile(r'"((?:[^"]|"")*)"|([^".]+)')
+
+
+def parse_table_name(name: str) -> tuple[str, str]:
+    """``schema.table`` → (schema, table); no schema → public. Names are exact (case kept); a part with a
+    dot in it is written in double quotes (``"my.schema"."Orders"``)."""
+    parts: list[str] = []
+    pos = 0
+    while pos <= len(name):
+        match = _QUOTED_PART.match(name, pos)
+        if match is None:
+            raise ConfigError(f"table name {name!r} is not [schema.]table")
+        parts.append(match.group(1).replace('""', '"') if match.group(1) is not None else match.group(2))
+        pos = match.end()
+        if pos == len(name):
+            break
+        if name[pos] != ".":
+            raise ConfigError(f"table name {name!r} is not [schema.]table")
+        pos += 1
+    if len(parts) == 1:
+        return "public", parts[0]
+    if len(parts) == 2:
+        return parts[0], parts[1]
+    raise ConfigError(f"table name {name!r} has {len(parts)} parts: write schema.table")
+
+
+def display_name(schema: str, table: str) -> str:
+    return table if schema == "public" else f"{schema}.{table}"
+
+
+def table_names(conn: psycopg.Connection[Any]) -> set[tuple[str, str]]:
+    """(schema, name) of every table, partitioned table, materialized view and foreign table."""
     rows = conn.execute(
-        "SELECT table_name FROM information_schema.tables "
-        "WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ('pg_catalog', 'information_schema')"
+        "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE c.relkind IN ('r', 'p', 'm', 'f') "
+        "AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'"
     ).fetchall()
-    return {row[0] for row in rows}
+    return {(row[0], row[1]) for row in rows}
 
 
-def row_counts(conn: psycopg.Connection[Any], exact: set[str] | None = None) -> dict[str, int]:
-    """Rows per user table: exact ``count(*)`` for ``exact`` tables, the planner's estimate (after
-    ANALYZE) for the rest."""
+def missing_tables(conn: psycopg.Connection[Any], expected: list[str]) -> list[str]:
+    """The names of ``expected`` (``[schema.]table``) that the database lacks, as written."""
+    present = table_names(conn)
+    return [name for name in expected if parse_table_name(name) not in present]
+
+
+def row_counts(
+    conn: psycopg.Connection[Any], exact: set[str] | None = None
+) -> tuple[dict[str, int], dict[str, str]]:
+    """(rows per table, tables whose exact count failed → why).
+
+    Tables named in ``exact`` (``[schema.]table``) get an exact ``count(*)`` under that name; every other
+    table the planner's estimate (after ANALYZE), under ``schema.table`` (``table`` for public).
+    """
     conn.execute("ANALYZE")
     estimates = conn.execute(
-        "SELECT c.relname, greatest(c.reltuples, 0)::bigint FROM pg_class c "
+        "SELECT n.nspname, c.relname, greatest(c.reltuples, 0)::bigint FROM pg_class c "
         "JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')"
+        "WHERE c.relkind IN ('r', 'p') "
+        "AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'"
     ).fetchall()
-    counts = {name: int(count) for name, count in estimates}
-    for name in exact or set():
-        if name in counts:
-            row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(name))).fetchone()
-            counts[name] = int(row[0]) if row else 0
-    return counts
+    counts = {display_name(schema, name): int(count) for schema, name, count in estimates}
+    failed: dict[str, str] = {}
+    for name in sorted(exact or set()):
+        schema, table = parse_table_name(name)
+        counts.pop(display_name(schema, table), None)
+        try:
+            row = conn.execute(
+                sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, table))
+            ).fetchone()
+        except psycopg.Error as exc:
+            failed[name] = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            continue
+        counts[name] = int(row[0]) if row else 0
+    return counts, failed
 
 
 @dataclass
@@ -77,7 +139,10 @@ def amcheck_indexes(conn: psycopg.Connection[Any]) -> int:
     indexes = conn.execute(
         "SELECT c.oid, c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
         "JOIN pg_am a ON a.oid = c.relam JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE a.amname = 'btree' AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') "
+        # relkind 'i' only: a partitioned index ('I') has no storage (amcheck rejects it); the indexes
+        # of every leaf partition are 'i' and are checked
+        "WHERE a.amname = 'btree' AND c.relkind = 'i' "
+        "AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') "
         "AND c.relpersistence != 't' AND i.indisready AND i.indisvalid"
     ).fetchall()
     for oid, name in indexes:

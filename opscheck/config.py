@@ -294,6 +294,21 @@ class RestoreSettings(Section):
     min_rows = Setting(as_int_map, {})
 
 
+def as_url_path(value: Any, key: str, base: Path) -> str:
+    """A path on the site (``/auth``): starts with ``/``, no scheme or host, no query."""
+    text = as_str(value, key, base).strip()
+    if not text.startswith("/") or text.startswith("//") or "?" in text or "#" in text:
+        raise ConfigError(
+            f"{key} must be a path on the site starting with '/' (e.g. \"/auth\"), got {text!r}"
+        )
+    return text
+
+
+def as_optional_url_path(value: Any, key: str, base: Path) -> str:
+    """:func:`as_url_path`, or "" for "not set" (detect it)."""
+    return as_url_path(value, key, base) if as_str(value, key, base).strip() else ""
+
+
 class AuthSettings(Section):
     optional = True
     username = Setting(as_str, doc="synthetic smoke user")
@@ -301,6 +316,13 @@ class AuthSettings(Section):
     expected_providers = Setting(as_str_list, ["credentials"])
     protected_paths = Setting(as_str_list, [])
     fail_on_jwt_replay = Setting(as_bool, False)
+    base_path = Setting(as_url_path, "/api/auth", doc="where NextAuth's routes are (v5 apps often use /auth)")
+    session_cookie = Setting(as_str, "", doc="session cookie name; default: found from a successful sign-in")
+    signin_path = Setting(
+        as_optional_url_path,
+        "",
+        doc="where protected paths send visitors without a session; default: detected",
+    )
 
 
 class CredentialsSettings(Section):

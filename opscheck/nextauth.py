@@ -63,6 +63,7 @@ __all__ = [
     "detect_flavor",
     "parse_set_cookie",
     "returned_url",
+    "session_cookies",
     "url_error",
 ]
 
@@ -71,7 +72,8 @@ AUTH_BASE_PATH = "/api/auth"
 MAX_COOKIE_BYTES = 4096
 _PREFIXES = ("__Secure-", "__Host-")
 _CHUNK = re.compile(r"^(?P<base>.+?)\.(?P<index>\d+)$")
-_SECRET_COOKIE = re.compile(r"session|csrf|token|pkce|state|nonce", re.IGNORECASE)
+#: the cookies a sign-in sets besides the session cookie (NextAuth's names, and the usual custom spellings)
+_HELPER_COOKIE = re.compile(r"csrf|callback[-_.]?url|pkce|code[-_.]?verifier|state|nonce", re.IGNORECASE)
 _SERVER_CONFIG_PROBLEM = "problem with the server configuration"
 
 
@@ -156,7 +158,12 @@ class SetCookie:
         """The name without ``__Secure-``/``__Host-`` prefix and without a chunk suffix (``.0``)."""
         base = _unprefixed(self.name)
         chunk = _CHUNK.match(base)
-        return chunk.group("base") if chunk and "token" in chunk.group("base") else base
+        return chunk.group("base") if chunk else base
+
+    @property
+    def helper(self) -> bool:
+        """A CSRF, callback-URL, PKCE, state or nonce cookie: set around a sign-in, never the session."""
+        return bool(_HELPER_COOKIE.search(self.base_name))
 
     @property
     def kind(self) -> str | None:
@@ -245,8 +252,8 @@ _ATTRIBUTE_LABELS = {
 
 def register_cookie_value(name: str, value: str) -> None:
     """Register a cookie value that may be a credential, in its raw and URL-decoded forms and its parts."""
-    if not value or not _SECRET_COOKIE.search(name):
-        return
+    if not value or _CALLBACK_URL_COOKIE.search(name):
+        return  # every other cookie a sign-in sets may carry a credential (custom names included)
     r = redactor()
     decoded = unquote(value)
     r.add(value)
@@ -276,15 +283,49 @@ def set_cookies(response: httpx.Response) -> tuple[SetCookie, ...]:
     return tuple(parse_set_cookie(h) for h in response.headers.get_list("set-cookie"))
 
 
-def _session_cookies(cookies: tuple[SetCookie, ...]) -> tuple[SetCookie, ...]:
-    return tuple(c for c in cookies if c.kind == "session-token")
+_CALLBACK_URL_COOKIE = re.compile(r"callback[-_.]?url", re.IGNORECASE)
+
+
+def session_cookies(cookies: Iterable[SetCookie], name: str = "") -> tuple[SetCookie, ...]:
+    """The session cookie(s) among ``cookies`` (several when a large token is chunked: ``.0``, ``.1``).
+
+    ``name`` (``auth.session_cookie``) picks them by name, with or without the ``__Secure-`` prefix.
+    Otherwise the session cookie is the one that is not a CSRF, callback-URL, PKCE, state or nonce cookie;
+    when several names remain, one containing "session" wins, else none does (ambiguous: configure it).
+    """
+    if name:
+        wanted = _unprefixed(name)
+        return tuple(c for c in cookies if wanted in (c.base_name, _unprefixed(c.name)))
+    candidates = [c for c in cookies if not c.helper]
+    names = sorted({c.base_name for c in candidates})
+    if len(names) > 1:
+        names = [n for n in names if "session" in n.lower()]
+    if len(names) != 1:
+        return ()
+    return tuple(c for c in candidates if c.base_name == names[0])
 
 
 # ---------------------------------------------------------------------------------------------------
 # Answers
 # ---------------------------------------------------------------------------------------------------
-class NotNextAuth(CheckFailed):
-    """``base_url`` does not answer like a NextAuth app (no ``/api/auth/csrf``)."""
+class NotNextAuth(OpscheckError):
+    """Nothing answers like NextAuth under ``auth.base_path`` (a 404, an HTML page): the app is not judged.
+
+    Most often the app's auth routes live elsewhere (Auth.js v5 apps commonly use ``/auth``), so the message
+    says so and names the key instead of failing the app.
+    """
+
+    outcome = "error"
+
+    def __init__(self, checked: str, seen: str, base_url: str, base_path: str) -> None:
+        self.checked = checked
+        self.seen = seen
+        self.base_path = base_path
+        super().__init__(
+            f"{checked}: expected NextAuth's answer, saw {seen}: nothing answers like NextAuth under "
+            f"{base_path} at {mask_url(base_url)}, so the app was not judged. If its auth routes live "
+            'elsewhere, set auth.base_path (Auth.js v5 apps often use "/auth"); else check base_url'
+        )
 
 
 #: the check that judges 5xx answers of the auth endpoints; every other check that meets one is inconclusive
@@ -437,6 +478,8 @@ class SignInAttempt:
     csrf: CsrfAnswer | None = None
     flavor: Flavor | None = None
     text: str = field(default="", repr=False)
+    #: ``auth.session_cookie``: the session cookie's name when it is configured, "" to find it
+    session_cookie_name: str = ""
 
     @property
     def error(self) -> str | None:
@@ -445,7 +488,8 @@ class SignInAttempt:
     @property
     def session_cookies(self) -> tuple[SetCookie, ...]:
         """The session cookie(s) this response set (more than one when NextAuth chunks a large token)."""
-        return tuple(c for c in _session_cookies(self.cookies) if not c.clears)
+        live = [c for c in self.cookies if not c.clears]
+        return session_cookies(live, self.session_cookie_name)
 
     @property
     def session_cookie(self) -> SetCookie | None:
@@ -462,7 +506,17 @@ class SignInAttempt:
         return (self.csrf.cookies if self.csrf else ()) + self.cookies
 
     def describe(self) -> str:
-        cookie = "a session cookie" if self.session_cookies else "no session cookie"
+        session = self.session_cookie
+        if session is not None:
+            cookie = f"a session cookie ({session.name})"
+        else:
+            names = ", ".join(sorted({c.name for c in self.cookies if not c.clears})) or "none"
+            wanted = (
+                f" named {self.session_cookie_name!r} (auth.session_cookie)"
+                if self.session_cookie_name
+                else ""
+            )
+            cookie = f"no session cookie{wanted} (cookies set: {names})"
         said = f"error {self.error}" if self.error else _short_url(self.url)
         return f"HTTP {self.status}, {cookie}, returned {said}"
 
@@ -480,10 +534,12 @@ class SignOutResult:
     status: int
     url: str | None
     cookies: tuple[SetCookie, ...]
+    #: the session cookie's name, as the sign-in found it ("" to find it among the cleared cookies)
+    session_name: str = ""
 
     @property
     def cleared_session(self) -> bool:
-        session = _session_cookies(self.cookies)
+        session = session_cookies(self.cookies, self.session_name)
         return bool(session) and all(c.clears for c in session)
 
 
@@ -509,11 +565,13 @@ class NextAuth:
         ca_bundle: Path | None = None,
         attempts: int = 3,
         base_path: str = AUTH_BASE_PATH,
+        session_cookie: str = "",
         credentials: Credentials | None = None,
         client_factory: ClientFactory | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.base_path = "/" + base_path.strip("/")
+        self.session_cookie = session_cookie
         self.timeout_s = timeout_s
         self._credentials = credentials
         self._factory = client_factory or (
@@ -533,11 +591,14 @@ class NextAuth:
             auth = env.auth
             return auth.username, auth.password
 
+        auth = env.auth if env.has("auth") else None
         return cls(
             env.base_url,
             timeout_s=env.timeout_s,
             ca_bundle=env.ca_bundle,
             attempts=int(env.retries),
+            base_path=auth.base_path if auth else AUTH_BASE_PATH,
+            session_cookie=auth.session_cookie if auth else "",
             credentials=credentials,
         )
 
@@ -596,8 +657,8 @@ class NextAuth:
             raise
         problem = self._not_nextauth(answer)
         if problem is not None:
-            parts = (problem.checked, problem.expected, problem.seen)
-            self._remember(lambda: NotNextAuth(*parts))
+            checked, seen = problem.checked, problem.seen
+            self._remember(lambda: NotNextAuth(checked, seen, self.base_url, self.base_path))
             raise problem
         if answer.usable:
             with self._lock:
@@ -611,12 +672,7 @@ class NextAuth:
     def _not_nextauth(self, answer: CsrfAnswer) -> NotNextAuth | None:
         if answer.status in (404, 405) or (answer.status == 200 and not answer.json_object):
             seen = f"HTTP {answer.status}" + (" with a non-JSON body" if answer.status == 200 else "")
-            return NotNextAuth(
-                f"GET {self.where('csrf')}",
-                "NextAuth's CSRF endpoint (HTTP 200 with a csrfToken)",
-                f"{seen}: {mask_url(self.base_url)} does not look like a NextAuth app "
-                f"(nothing answers {self.base_path}/csrf; check base_url and the NextAuth route)",
-            )
+            return NotNextAuth(f"GET {self.where('csrf')}", seen, self.base_url, self.base_path)
         return None
 
     # -- endpoints -----------------------------------------------------------------------------------
@@ -671,6 +727,9 @@ class NextAuth:
         if response.status_code >= 500:
             raise AuthServerError(checked, response.status_code, response.text[:500])
         body = _json(response)
+        if response.status_code in (404, 405) or (response.status_code == 200 and body is ...):
+            seen = f"HTTP {response.status_code}" + (" with a non-JSON body" if body is ... else "")
+            raise NotNextAuth(checked, seen, self.base_url, self.base_path)
         if response.status_code != 200 or not isinstance(body, dict):
             kind = "a JSON object" if response.status_code == 200 else f"HTTP {response.status_code}"
             raise CheckFailed(checked, "HTTP 200 with a JSON object of providers", kind)
@@ -753,6 +812,7 @@ class NextAuth:
             csrf=csrf,
             flavor=flavor,
             text=response.text[:500],
+            session_cookie_name=self.session_cookie,
         )
 
     def sign_in_attempt(self, *, callback_url: str = "/") -> SignInAttempt:
@@ -782,10 +842,15 @@ class NextAuth:
             )
         return attempt.client
 
-    def sign_out(self, client: httpx.Client) -> SignOutResult:
-        """``POST /api/auth/signout`` with the client's CSRF token, the way the sign-out button does it."""
+    def sign_out(
+        self, client: httpx.Client, session_name: str = "", *, callback_url: str = "/"
+    ) -> SignOutResult:
+        """``POST /api/auth/signout`` with the client's CSRF token, the way the sign-out button does it.
+
+        ``session_name``: the session cookie's name as the sign-in found it, to tell whether it was cleared.
+        """
         csrf = self.csrf(client)
-        form = {"csrfToken": csrf.token or "", "callbackUrl": "/"}
+        form = {"csrfToken": csrf.token or "", "callbackUrl": callback_url}
         flavor = csrf.flavor or self.flavor
         headers: dict[str, str] = {}
         for candidate in (flavor,) if flavor else _FLAVORS:
@@ -795,7 +860,12 @@ class NextAuth:
         response = client.post(self.path("signout"), data=form, headers=headers)
         if response.status_code >= 500:
             raise AuthServerError(f"POST {self.where('signout')}", response.status_code, response.text[:500])
-        return SignOutResult(response.status_code, returned_url(response), set_cookies(response))
+        return SignOutResult(
+            response.status_code,
+            returned_url(response),
+            set_cookies(response),
+            session_name or self.session_cookie,
+        )
 
 
 def canary_password() -> str:

@@ -452,14 +452,18 @@ def test_fail_on_jwt_replay_fails_the_sign_out_check(
     assert_no_leaks(run, app)
 
 
-def test_base_url_that_is_not_nextauth_fails_saying_so(pytester: pytest.Pytester, tmp_path: Path) -> None:
+def test_base_url_that_is_not_nextauth_errors_naming_the_base_path_key(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
     with LocalHTTPServer({"/": Route(body="<html>a plain site</html>")}) as site:
         run = run_auth(pytester, tmp_path, site.url, in_process=True)
     for name in (ENDPOINTS, CSRF, PROVIDERS):
-        assert_check(run, name, "failed", says="does not look like a NextAuth app")
+        assert_check(run, name, "error", says="nothing answers like NextAuth under /api/auth")
     message = run.check(CSRF).message
     assert "HTTP 404" in message
     assert "/api/auth/csrf" in message
+    assert "set auth.base_path" in message
+    assert "failed" not in run.outcomes().values()  # a site that is not the app is not judged
     assert run.ret == 1
 
 

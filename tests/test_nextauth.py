@@ -38,10 +38,12 @@ from opscheck.nextauth import (
     NextAuth,
     NotNextAuth,
     SessionAnswer,
+    SetCookie,
     SignInAttempt,
     detect_flavor,
     parse_set_cookie,
     returned_url,
+    session_cookies,
     url_error,
 )
 from opscheck.secrets import Secret, redactor
@@ -356,7 +358,7 @@ def test_sign_in_failure_says_why_without_the_password() -> None:
     with client_for(fake) as nextauth, pytest.raises(CheckFailed) as failure:
         nextauth.sign_in(USER, "pw-not-the-one-456")
     message = str(failure.value)
-    assert "HTTP 401, no session cookie, returned error CredentialsSignin" in message
+    assert "HTTP 401, no session cookie (cookies set: none), returned error CredentialsSignin" in message
     assert "pw-" not in message
 
 
@@ -399,7 +401,10 @@ def test_version_unknown_sends_both_json_signals() -> None:
 def test_a_404_on_csrf_is_not_nextauth_and_is_remembered() -> None:
     fake = FakeNextAuth("v4", status=404)
     with client_for(fake) as nextauth:
-        with pytest.raises(NotNextAuth, match=r"HTTP 404: http://app.test does not look like a NextAuth app"):
+        with pytest.raises(
+            NotNextAuth,
+            match=r"saw HTTP 404: nothing answers like NextAuth under /api/auth at http://app.test",
+        ):
             nextauth.csrf()
         asked = len(fake.requests)
         for call in (nextauth.providers, nextauth.sign_in, lambda: nextauth.anonymous_get("/api/me")):
@@ -559,3 +564,34 @@ def test_sign_in_without_arguments_returns_a_client_signed_in_as_the_smoke_user(
     with client_for(fake) as nextauth:
         client = nextauth.sign_in()
         assert nextauth.session(client).identifies(USER)
+
+
+# -- which cookie is the session cookie ------------------------------------------------------------------------
+def _cookies(*headers: str) -> tuple[SetCookie, ...]:
+    return tuple(parse_set_cookie(h) for h in headers)
+
+
+def test_the_session_cookie_is_the_one_that_is_no_helper_cookie_whatever_its_name() -> None:
+    cookies = _cookies(
+        "next-auth.csrf-token=abc%7Cdef; Path=/",
+        "next-auth.callback-url=http%3A%2F%2Flocalhost%3A3000; Path=/",
+        "next-auth.pkce.code_verifier=v; Path=/",
+        "next-auth.state=s; Path=/",
+        "__Secure-acme.sid.0=part-one-of-a-chunked-token; Path=/; Secure",
+        "__Secure-acme.sid.1=part-two-of-a-chunked-token; Path=/; Secure",
+    )
+    assert [c.name for c in session_cookies(cookies)] == ["__Secure-acme.sid.0", "__Secure-acme.sid.1"]
+    assert [c.name for c in session_cookies(cookies, "acme.sid")] == [
+        "__Secure-acme.sid.0",
+        "__Secure-acme.sid.1",
+    ]
+    assert session_cookies(cookies, "next-auth.session-token") == ()
+    assert "part-one-of-a-chunked-token" in redactor()  # registered on arrival, custom name or not
+
+
+def test_two_candidate_cookies_are_told_apart_by_session_else_none_is_guessed() -> None:
+    named = _cookies("theme=dark-mode-please; Path=/", "app_session=tok-1234567890; Path=/")
+    assert [c.name for c in session_cookies(named)] == ["app_session"]
+    ambiguous = _cookies("theme=dark-mode-please; Path=/", "acme.sid=tok-1234567890; Path=/")
+    assert session_cookies(ambiguous) == ()
+    assert [c.name for c in session_cookies(ambiguous, "acme.sid")] == ["acme.sid"]

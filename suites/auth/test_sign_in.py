@@ -21,6 +21,8 @@ def test_smoke_user_can_sign_in(
         raise CheckFailed(exc.checked, "a successful sign-in", exc.seen) from None
     check.metric("nextauth", str(attempt.flavor or "unknown"))
     check.metric("status", attempt.status)
+    if attempt.session_cookie is not None:  # found among the cookies, unless auth.session_cookie names it
+        check.metric("session_cookie", attempt.session_cookie.name)
 
 
 @pytest.mark.runbook("authentication-issues", severity="P1")

@@ -23,7 +23,8 @@ def test_sign_out_clears_the_session(
     nextauth: NextAuth, fresh_sign_in: SignInAttempt, auth: AuthSettings, check: CheckRecord
 ) -> None:
     captured = fresh_sign_in.session_cookies
-    result = nextauth.sign_out(fresh_sign_in.client)
+    session = fresh_sign_in.session_cookie
+    result = nextauth.sign_out(fresh_sign_in.client, session.name if session else "")
     if not result.cleared_session:
         raise CheckFailed(
             f"POST {nextauth.where('signout')}",

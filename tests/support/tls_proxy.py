@@ -31,7 +31,8 @@ __all__ = ["RecordingProxy"]
 LOOPBACK = "127.0.0.1"
 _SET_COOKIE = re.compile(rb"(?im)^set-cookie:\s*([^=;\s]+)=([^;\r\n]*)")
 _CSRF_TOKEN = re.compile(rb'"csrfToken"\s*:\s*"([^"]+)"')
-_SECRET_COOKIE = re.compile(r"session|csrf", re.IGNORECASE)
+#: session and CSRF cookies, also under a custom name (the reference app's ``custom-cookie`` fault: acme.sid)
+_SECRET_COOKIE = re.compile(r"session|csrf|sid", re.IGNORECASE)
 
 
 class RecordingProxy:

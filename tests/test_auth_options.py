@@ -1,0 +1,91 @@
+"""The auth suite pointed at apps that use NextAuth's documented options, against the REAL reference app
+(Next.js 16 + next-auth 4 from npm, see ``tests/test_auth_suite.py``) in the fault modes that switch them on:
+another base path (``auth.base_path``), a custom session-cookie name (``auth.session_cookie``) and a custom
+sign-in page (``auth.signin_path``). A documented option is no fault: the suite must judge such an app as it
+judges the default one, or, when it cannot find the app's auth routes, say which key to set instead of
+failing the app.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.test_auth_suite import (
+    ALL_CHECKS,
+    CSRF,
+    ENDPOINTS,
+    HEALTHY_HTTP,
+    LOUD,
+    PROVIDERS,
+    SIGN_IN,
+    AppFleet,
+    assert_check,
+    assert_no_leaks,
+    run_auth,
+    signed_in_as_smoke_user,
+)
+from tests.test_auth_suite import fleet as fleet_fixture
+
+pytestmark = pytest.mark.xdist_group("reference-app")
+
+#: the reference app in each fault mode, started on first use and stopped at module end
+fleet = fleet_fixture
+
+
+# -- auth.base_path ------------------------------------------------------------------------------------------
+def test_an_app_serving_nextauth_elsewhere_passes_with_auth_base_path(
+    pytester: pytest.Pytester, tmp_path: Path, fleet: AppFleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = fleet.get("custom-base-path")  # NextAuth at /auth, /api/auth answers 404
+    signed_in_as_smoke_user(monkeypatch, app)
+    run = run_auth(pytester, tmp_path, app.base_url, auth={"base_path": "/auth"})
+    assert run.outcomes() == HEALTHY_HTTP, run.output
+    assert run.ret == 0
+
+
+def test_an_app_serving_nextauth_elsewhere_is_not_judged_and_the_key_is_named(
+    pytester: pytest.Pytester, tmp_path: Path, fleet: AppFleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = fleet.get("custom-base-path")
+    signed_in_as_smoke_user(monkeypatch, app)
+    run = run_auth(pytester, tmp_path, app.base_url)
+    assert "failed" not in run.outcomes().values(), run.output  # the app was not judged
+    for name in (ENDPOINTS, CSRF, PROVIDERS, SIGN_IN):
+        check = assert_check(run, name, "error", says="set auth.base_path")
+        assert "HTTP 404" in check["message"]
+        assert "nothing answers like NextAuth under /api/auth" in check["message"]
+    assert run.ret == 1
+
+
+# -- auth.session_cookie ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("https", [False, True], ids=["http", "https"])
+def test_a_custom_session_cookie_name_is_found_reported_and_kept_secret(
+    https: bool, pytester: pytest.Pytester, tmp_path: Path, fleet: AppFleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = fleet.get("custom-cookie", https=https)  # cookies.sessionToken.name = "acme.sid"
+    signed_in_as_smoke_user(monkeypatch, app)
+    run = run_auth(pytester, tmp_path, app.base_url, *LOUD, ca_bundle=app.ca_bundle)
+    healthy = dict.fromkeys(ALL_CHECKS, "passed") if https else HEALTHY_HTTP
+    assert run.outcomes() == healthy, run.output
+    name = "__Secure-acme.sid" if https else "acme.sid"
+    assert run.check(SIGN_IN).metrics["session_cookie"] == name
+    assert f"{name}=".encode() in app.proxy.response_bytes()
+    assert_no_leaks(run, app)
+
+
+def test_auth_session_cookie_names_the_session_cookie(
+    pytester: pytest.Pytester, tmp_path: Path, fleet: AppFleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = fleet.get("custom-cookie")
+    signed_in_as_smoke_user(monkeypatch, app)
+    run = run_auth(pytester, tmp_path, app.base_url, auth={"session_cookie": "acme.sid"})
+    assert run.outcomes() == HEALTHY_HTTP, run.output
+    wrong = run_auth(
+        pytester, tmp_path, app.base_url, name="wrong", auth={"session_cookie": "next-auth.session-token"}
+    )
+    check = assert_check(wrong, SIGN_IN, "failed", severity="P1", says="no session cookie named")
+    assert "(auth.session_cookie)" in check["message"]
+    assert "acme.sid" in check["message"]  # the cookies that were set, by name
+    assert_no_leaks(wrong, app)

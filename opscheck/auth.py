@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 import httpx
 
@@ -41,6 +41,7 @@ __all__ = [
     "expect_session_for",
     "expect_signed_in_access",
     "oversized_cookies",
+    "redirect_problem",
 ]
 
 #: NextAuth's default session lifetime, and the most the suite accepts (plus clock slack)
@@ -55,8 +56,6 @@ UNCONFIGURED_AUTH_ADVICE = (
     "secret NextAuth answers HTTP 500 on every /api/auth endpoint in production (NO_SECRET in the server "
     "log), so nobody can sign in. Generate one with `openssl rand -base64 32`; rotating it signs every user out."
 )
-
-_SIGN_IN_PATH_HINTS = ("signin", "sign-in", "login", "log-in", "/api/auth")
 
 
 class Inconclusive(OpscheckError):
@@ -239,30 +238,66 @@ def oversized_cookies(cookies: tuple[SetCookie, ...], limit: int) -> list[SetCoo
 # ---------------------------------------------------------------------------------------------------
 # Protected paths
 # ---------------------------------------------------------------------------------------------------
-def _to_sign_in(location: str) -> bool:
-    path = urlsplit(location).path.lower()
-    return any(hint in path for hint in _SIGN_IN_PATH_HINTS)
+_LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 
-def expect_anonymous_refused(path: str, response: httpx.Response, check: CheckRecord) -> None:
-    """Without a session: 401/403, or a redirect to a sign-in page. Data (2xx) is the P0 failure."""
+def _site_host(url: str) -> str:
+    """The host of ``url``: the site, as browsers see it, ignores the port; loopback names count as one host
+    (Next.js reports 127.0.0.1 as localhost in the redirects it builds from a request)."""
+    host = (urlsplit(url).hostname or "").lower()
+    return "loopback" if host in _LOOPBACK_HOSTS else host
+
+
+def _same_path(a: str, b: str) -> bool:
+    return (a.rstrip("/") or "/") == (b.rstrip("/") or "/")
+
+
+def redirect_problem(path: str, location: str, site: str, signin_path: str = "") -> str | None:
+    """Why a redirect of an anonymous ``GET path`` does not count as refusing it, or None when it does.
+
+    It counts when it stays on the site (the host of ``site``, the base URL) and goes elsewhere than ``path``
+    itself (a custom sign-in page at any path is fine), and, when ``signin_path`` (``auth.signin_path``) is
+    set, goes exactly there.
+    """
+    target = urljoin(f"{site.rstrip('/')}{path}", location.strip())
+    shown = mask_url(target)
+    if _site_host(target) != _site_host(site):
+        return f"a redirect off the site, to {shown}"
+    target_path = urlsplit(target).path or "/"
+    if signin_path:
+        if not _same_path(target_path, signin_path):
+            return f"a redirect to {shown}, not to auth.signin_path {signin_path}"
+        return None
+    if _same_path(target_path, urlsplit(path).path or "/"):
+        return f"a redirect to {shown}, the path itself (the resource is served there)"
+    return None
+
+
+def expect_anonymous_refused(
+    path: str, response: httpx.Response, check: CheckRecord, *, site: str, signin_path: str = ""
+) -> None:
+    """Without a session: 401/403, or a redirect that stays on the site and leaves the resource (a sign-in
+    page, NextAuth's or a custom one; exactly ``signin_path`` when it is set). Data (2xx) is the P0 failure."""
     __tracebackhide__ = True
     status = response.status_code
     check.metric("status", status)
     checked = f"GET {path} without a session"
+    expected = "401, or a redirect to " + (
+        f"auth.signin_path {signin_path}" if signin_path else "a sign-in page"
+    )
     if status in (401, 403):
         return
     location = response.headers.get("location") or ""
     if 300 <= status < 400:
-        if location and _to_sign_in(location):
+        problem = redirect_problem(path, location, site, signin_path) if location else "no Location"
+        if problem is None:
+            check.metric("redirect", mask_url(location))
             return
-        raise CheckFailed(
-            checked, "401, or a redirect to sign-in", f"HTTP {status} to {mask_url(location) or '?'}"
-        )
+        raise CheckFailed(checked, expected, f"HTTP {status}: {problem}")
     if 200 <= status < 300:
         raise CheckFailed(
             checked,
-            "401, or a redirect to sign-in",
+            expected,
             f"HTTP {status} with {len(response.content)} bytes: the path serves data without a session",
         )
     if status >= 500:
@@ -270,9 +305,7 @@ def expect_anonymous_refused(path: str, response: httpx.Response, check: CheckRe
             f"{checked}: answered HTTP {status}, so whether it is protected cannot be told; "
             "see the auth endpoint checks"
         )
-    raise CheckFailed(
-        checked, "401, or a redirect to sign-in", f"HTTP {status} (is auth.protected_paths right?)"
-    )
+    raise CheckFailed(checked, expected, f"HTTP {status} (is auth.protected_paths right?)")
 
 
 def expect_signed_in_access(path: str, response: httpx.Response, check: CheckRecord) -> None:

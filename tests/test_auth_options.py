@@ -89,3 +89,36 @@ def test_auth_session_cookie_names_the_session_cookie(
     assert "(auth.session_cookie)" in check["message"]
     assert "acme.sid" in check["message"]  # the cookies that were set, by name
     assert_no_leaks(wrong, app)
+
+
+# -- auth.signin_path -----------------------------------------------------------------------------------------------
+ACCOUNT_ANONYMOUS = "test_protected_path_refuses_requests_without_a_session[/account]"
+ACCOUNT_SIGNED_IN = "test_protected_path_serves_the_signed_in_user[/account]"
+
+
+def test_a_page_that_sends_visitors_to_a_custom_sign_in_page_counts_as_protected(
+    pytester: pytest.Pytester, tmp_path: Path, fleet: AppFleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = fleet.get("custom-signin")  # pages.signIn = "/welcome"; /account redirects there, absolute URL
+    signed_in_as_smoke_user(monkeypatch, app)
+    run = run_auth(pytester, tmp_path, app.base_url, protected_paths=("/api/me", "/account"))
+    check = assert_check(run, ACCOUNT_ANONYMOUS, "passed")
+    assert "/welcome?" in check["metrics"]["redirect"]
+    assert "localhost" in check["metrics"]["redirect"]  # Next.js's own origin for 127.0.0.1
+    assert_check(run, ACCOUNT_SIGNED_IN, "passed")
+    assert run.ret == 0, run.output
+
+
+def test_auth_signin_path_pins_the_sign_in_page_protected_paths_must_redirect_to(
+    pytester: pytest.Pytester, tmp_path: Path, fleet: AppFleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = fleet.get("custom-signin")
+    signed_in_as_smoke_user(monkeypatch, app)
+    pinned = {"protected_paths": ("/account",)}
+    run = run_auth(pytester, tmp_path, app.base_url, **pinned, auth={"signin_path": "/welcome"})
+    assert_check(run, ACCOUNT_ANONYMOUS, "passed")
+    wrong = run_auth(pytester, tmp_path, app.base_url, name="wrong", **pinned, auth={"signin_path": "/login"})
+    check = assert_check(
+        wrong, ACCOUNT_ANONYMOUS, "failed", severity="P0", says="not to auth.signin_path /login"
+    )
+    assert "/welcome" in check["message"]

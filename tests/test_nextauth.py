@@ -487,21 +487,43 @@ def _response(status: int, location: str | None = None, body: bytes = b"") -> ht
         _response(403),
         _response(307, "/api/auth/signin?callbackUrl=%2Fapi%2Fme"),
         _response(302, "https://app.test/login"),
+        _response(307, "/welcome?next=%2Fapi%2Fme"),  # a custom sign-in page (pages.signIn), any path
+        _response(307, "http://localhost:3000/join"),  # Next.js reports 127.0.0.1 as localhost
     ],
 )
 def test_protected_path_refusals_that_pass(response: httpx.Response) -> None:
-    expect_anonymous_refused("/api/me", response, CheckRecord())
+    site = (
+        "http://127.0.0.1:3000" if "localhost" in response.headers.get("location", "") else "https://app.test"
+    )
+    expect_anonymous_refused("/api/me", response, CheckRecord(), site=site)
+
+
+def test_auth_signin_path_pins_where_the_redirect_must_go() -> None:
+    record = CheckRecord()
+    expect_anonymous_refused(
+        "/account", _response(307, "/welcome"), record, site=BASE, signin_path="/welcome"
+    )
+    with pytest.raises(CheckFailed, match=re.escape("not to auth.signin_path /login")):
+        expect_anonymous_refused(
+            "/account", _response(307, "/welcome"), record, site=BASE, signin_path="/login"
+        )
 
 
 def test_protected_path_answers_that_fail_or_cannot_tell() -> None:
     with pytest.raises(CheckFailed, match="HTTP 200 with 13 bytes: the path serves data"):
-        expect_anonymous_refused("/api/me", _response(200, body=b'{"user": {}} '), CheckRecord())
-    with pytest.raises(CheckFailed, match=re.escape("HTTP 302 to https://elsewhere.test/home")):
-        expect_anonymous_refused("/api/me", _response(302, "https://elsewhere.test/home"), CheckRecord())
+        expect_anonymous_refused("/api/me", _response(200, body=b'{"user": {}} '), CheckRecord(), site=BASE)
+    with pytest.raises(
+        CheckFailed, match=re.escape("HTTP 302: a redirect off the site, to https://elsewhere.test/home")
+    ):
+        expect_anonymous_refused(
+            "/api/me", _response(302, "https://elsewhere.test/home"), CheckRecord(), site=BASE
+        )
+    with pytest.raises(CheckFailed, match=re.escape("the path itself (the resource is served there)")):
+        expect_anonymous_refused("/api/me", _response(308, "/api/me/"), CheckRecord(), site=BASE)
     with pytest.raises(CheckFailed, match=re.escape("is auth.protected_paths right")):
-        expect_anonymous_refused("/api/me", _response(404), CheckRecord())
+        expect_anonymous_refused("/api/me", _response(404), CheckRecord(), site=BASE)
     with pytest.raises(Inconclusive, match="cannot be told") as error:
-        expect_anonymous_refused("/api/me", _response(500), CheckRecord())
+        expect_anonymous_refused("/api/me", _response(500), CheckRecord(), site=BASE)
     assert error.value.outcome == "error"
 
 

@@ -1,5 +1,6 @@
 """Authentication Issues: each protected path refuses requests without a session (P0 when it serves data)
-and serves the signed-in smoke user (P1)."""
+and serves the signed-in smoke user (P1). Refusing is a 401/403, or a redirect that stays on the site and
+leaves the resource: to NextAuth's sign-in page or a custom one at any path (``auth.signin_path`` pins it)."""
 
 import pytest
 
@@ -13,7 +14,10 @@ from opscheck.nextauth import NextAuth, SignInAttempt
 def test_protected_path_refuses_requests_without_a_session(
     protected_path: str, nextauth: NextAuth, auth: AuthSettings, check: CheckRecord
 ) -> None:
-    expect_anonymous_refused(protected_path, nextauth.anonymous_get(protected_path), check)
+    response = nextauth.anonymous_get(protected_path)
+    expect_anonymous_refused(
+        protected_path, response, check, site=nextauth.base_url, signin_path=auth.signin_path
+    )
 
 
 @pytest.mark.runbook("authentication-issues", severity="P1")

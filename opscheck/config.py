@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar, overload
 
 from opscheck.errors import ConfigError, SectionNotConfigured, SettingMissing, UsageError
+from opscheck.pages import PageExpectation, page_paths, parse_pages
 from opscheck.secrets import Secret
 
 __all__ = [
@@ -259,11 +260,20 @@ def _unknown_key(key: str, name: str, known: Mapping[str, object]) -> ConfigErro
 
 class SmokeSettings(Section):
     health_path = Setting(as_str, "/api/health", doc="health endpoint path")
-    pages = Setting(as_str_list, ["/"], doc="pages that must answer 200")
+    pages = Setting(
+        page_paths, ["/"], doc="pages that must answer 200: paths or { path, contains, not_contains }"
+    )
     max_latency_ms = Setting(as_positive_float, 1500.0, doc="latency budget per request")
     tls_min_days = Setting(as_float, 14.0, doc="minimum days of certificate validity left")
     security_headers = Setting(as_bool, True, doc="check HSTS, nosniff, framing and Referrer-Policy")
     version_wait_s = Setting(as_float, 120.0, doc="how long to wait for expected_version to be deployed")
+
+    @property
+    def page_expectations(self) -> dict[str, PageExpectation]:
+        """Each page's ``contains`` / ``not_contains`` (entries of ``pages`` given as tables), by path."""
+        key = f"{self.key}.pages"
+        raw = expand_all(self.raw.get("pages", ["/"]), key, self.environ)
+        return {page.path: page for page in parse_pages(raw, key)}
 
 
 class DatabaseSettings(Section):

@@ -15,9 +15,11 @@ from typing import Any
 
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
+from opscheck.bounded import BodyTooLarge
 from opscheck.context import CheckRecord
 from opscheck.errors import CheckFailed, TargetUnreachable
 from opscheck.http import OpsClient, Probe
+from opscheck.pages import PageExpectation, error_marker_in
 
 __all__ = [
     "SECURITY_HEADER_RULES",
@@ -120,12 +122,30 @@ def expect_within_budget(probe: Probe, budget_ms: float) -> None:
         )
 
 
-def expect_page_ok(probe: Probe) -> None:
+def expect_page_ok(probe: Probe, expectation: PageExpectation | None = None) -> None:
+    """200, no Next.js error marker in the body (see :mod:`opscheck.pages`), and the page's own
+    ``contains`` / ``not_contains``. Of a body larger than ``max_body_mb`` only the first part is read:
+    an expectation that part cannot settle is an error ("could not be verified"), never a pass."""
     __tracebackhide__ = True
     if probe.status != 200:
         where = probe.headers.get("location")
         extra = f" redirecting to {where}" if where else ""
         raise CheckFailed(f"GET {probe.url}", "HTTP 200", f"HTTP {probe.status}{extra}")
+    marker = error_marker_in(probe.text)
+    if marker is not None:
+        raise CheckFailed(
+            f"body of GET {probe.url}", "a page without Next.js error markers", f"HTTP 200 with {marker}"
+        )
+    if expectation is None:
+        return
+    for text in expectation.not_contains:
+        if text in probe.text:
+            raise CheckFailed(f"body of GET {probe.url}", f"no {text!r}", f"{text!r} in the page")
+    missing = [text for text in expectation.contains if text not in probe.text]
+    if probe.truncated and (missing or expectation.not_contains):
+        raise BodyTooLarge(f"the contains/not_contains of GET {probe.url}", len(probe.text.encode()))
+    if missing:
+        raise CheckFailed(f"body of GET {probe.url}", f"{missing[0]!r} in the page", "it is not there")
 
 
 def maintenance_signal(health: Probe, home: Probe) -> str | None:

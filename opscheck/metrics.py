@@ -22,12 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+import httpx
 from prometheus_client import CollectorRegistry, Gauge, pushadd_to_gateway, write_to_textfile
-from prometheus_client.exposition import basic_auth_handler, default_handler
 from prometheus_client.parser import text_string_to_metric_families
 
+from opscheck.bounded import bounded_client
 from opscheck.config import MetricsSettings
-from opscheck.deadline import run_within
+from opscheck.errors import OpscheckError
+from opscheck.http import ssl_context
 from opscheck.report import CheckResult, RunSummary
 from opscheck.secrets import mask_url, redactor
 
@@ -195,18 +197,34 @@ def _previous_last_success(path: Path, environment: str, suite: str) -> float | 
     return None
 
 
-def _handler(url: str) -> Callable[..., Callable[[], None]]:
-    """urllib handler for the Pushgateway; userinfo in the URL becomes basic auth (and is a secret)."""
+#: the Pushgateway answers pushes with an empty body or a short error text
+_MAX_ANSWER_BYTES = 64 * 1024
+
+
+def _handler(url: str, timeout_s: float) -> Callable[..., Callable[[], None]]:
+    """A prometheus_client push handler sending through opscheck's bounded HTTP client (one deadline for
+    the whole push); userinfo in the URL becomes basic auth and its password a secret."""
     parts = urlsplit(url)
-    if parts.username is None:
-        return default_handler
-    username, password = unquote(parts.username), unquote(parts.password or "")
-    redactor().add(password)
+    auth = None
+    if parts.username is not None:
+        password = unquote(parts.password or "")
+        redactor().add(password)
+        auth = httpx.BasicAuth(unquote(parts.username), password)
 
-    def with_auth(url: str, method: str, timeout: float | None, headers: list[tuple[str, str]], data: bytes):  # type: ignore[no-untyped-def]
-        return basic_auth_handler(url, method, timeout, headers, data, username, password)
+    def handler(
+        url: str, method: str, timeout: float | None, headers: list[tuple[str, str]], data: bytes
+    ) -> Callable[[], None]:
+        def send() -> None:
+            with bounded_client(
+                timeout_s=timeout_s, max_body_bytes=_MAX_ANSWER_BYTES, verify=ssl_context(None)
+            ) as client:
+                response = client.request(method, url, headers=dict(headers), content=data, auth=auth)
+            if response.status_code >= 400:
+                raise OSError(f"the Pushgateway answered HTTP {response.status_code}")
 
-    return with_auth
+        return send
+
+    return handler
 
 
 def _strip_userinfo(url: str) -> str:
@@ -230,7 +248,7 @@ def publish(
     gateway = settings.pushgateway_url.strip()
     if gateway:
         shown = f"Pushgateway {mask_url(gateway)} (job {settings.job})"
-        handler = _handler(gateway)
+        handler = _handler(gateway, settings.timeout_s)
         target = _strip_userinfo(gateway)
         errors = []
         for suite, checks in sorted(suites.items()):
@@ -246,9 +264,14 @@ def publish(
                     handler=handler,
                 )
 
-            error = run_within(push, settings.timeout_s, f"push of {suite}")
-            if error:
-                errors.append(f"{suite}: {error}")
+            try:
+                push()
+            except httpx.TimeoutException:
+                errors.append(
+                    f"{suite}: no complete answer within {settings.timeout_s:g} s (metrics.timeout_s)"
+                )
+            except (OSError, httpx.HTTPError, OpscheckError) as exc:
+                errors.append(redactor().scrub(f"{suite}: {exc or type(exc).__name__}"))
         names = ", ".join(sorted(suites))
         results.append(
             PublishResult(shown, False, "; ".join(errors))

@@ -23,14 +23,15 @@ import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import httpx
 
+from opscheck.bounded import bounded_client
 from opscheck.config import NotifySettings
-from opscheck.deadline import run_within
+from opscheck.errors import OpscheckError
+from opscheck.http import ssl_context
 from opscheck.report import CheckResult, RunSummary
 from opscheck.secrets import redactor
 from opscheck.severity import at_or_above
@@ -79,9 +80,23 @@ class Notifier(Protocol):
         """Deliver one change; raise on failure (the caller reports it)."""
 
 
+#: a notifier's answer is a short status document; more than this is not read
+_MAX_ANSWER_BYTES = 64 * 1024
+
+
 def _post(url: str, body: dict[str, Any], timeout_s: float) -> httpx.Response:
-    """POST JSON; the caller bounds the whole exchange with :func:`run_within`."""
-    return httpx.post(url, json=body, timeout=timeout_s, follow_redirects=False)
+    """POST JSON within one deadline for the whole exchange (a dribbling receiver cannot stretch it)."""
+    with bounded_client(
+        timeout_s=timeout_s, max_body_bytes=_MAX_ANSWER_BYTES, verify=ssl_context(None)
+    ) as client:
+        return client.post(url, json=body)
+
+
+def _why(exc: BaseException) -> str:
+    """What went wrong, without the URL (a webhook URL is a secret)."""
+    if isinstance(exc, httpx.TimeoutException):
+        return "no complete answer within notify.timeout_s"
+    return type(exc).__name__
 
 
 def _check_status(service: str, response: httpx.Response) -> None:
@@ -119,8 +134,8 @@ class WebhookNotifier:
         }
         try:
             response = _post(self.url, redactor().scrub_obj(body), self.timeout_s)
-        except httpx.HTTPError as exc:
-            raise RuntimeError(f"webhook post failed: {type(exc).__name__}") from None
+        except (httpx.HTTPError, OpscheckError) as exc:
+            raise RuntimeError(f"webhook post failed: {_why(exc)}") from None
         _check_status("webhook", response)
 
 
@@ -172,8 +187,8 @@ class SlackNotifier:
     def send(self, change: Change) -> None:
         try:
             response = _post(self.url, redactor().scrub_obj(self.payload(change)), self.timeout_s)
-        except httpx.HTTPError as exc:
-            raise RuntimeError(f"Slack post failed: {type(exc).__name__}") from None
+        except (httpx.HTTPError, OpscheckError) as exc:
+            raise RuntimeError(f"Slack post failed: {_why(exc)}") from None
         _check_status("Slack", response)
 
 
@@ -222,8 +237,8 @@ class PagerDutyNotifier:
     def send(self, change: Change) -> None:
         try:
             response = _post(self.url, self.payload(change), self.timeout_s)
-        except httpx.HTTPError as exc:
-            raise RuntimeError(f"PagerDuty post failed: {type(exc).__name__}") from None
+        except (httpx.HTTPError, OpscheckError) as exc:
+            raise RuntimeError(f"PagerDuty post failed: {_why(exc)}") from None
         _check_status("PagerDuty", response)
 
 
@@ -306,11 +321,7 @@ class Delivery:
 
 
 def send_changes(
-    summary: RunSummary,
-    notifiers: list[Notifier],
-    min_severity: str,
-    reports_dir: Path,
-    timeout_s: float,
+    summary: RunSummary, notifiers: list[Notifier], min_severity: str, reports_dir: Path
 ) -> list[Delivery]:
     """Send each notifier the changes since its last successful delivery; record what was delivered."""
     if summary.interrupted or not notifiers:
@@ -320,9 +331,11 @@ def send_changes(
     for notifier in notifiers:
         for change in list(changes_for(book, notifier.name, summary, min_severity)):
             check = redactor().scrub(change.check.nodeid)
-            error = run_within(partial(notifier.send, change), timeout_s, f"{notifier.name} {change.action}")
-            if error is not None:  # a notifier's failure is reported, never fatal
-                deliveries.append(Delivery(notifier.name, change.action, check, False, error))
+            try:
+                notifier.send(change)
+            except Exception as exc:  # a notifier's failure is reported, never fatal
+                detail = redactor().scrub(str(exc) or type(exc).__name__)
+                deliveries.append(Delivery(notifier.name, change.action, check, False, detail))
                 continue
             book.mark(notifier.name, change)
             deliveries.append(Delivery(notifier.name, change.action, check, True))

@@ -408,7 +408,7 @@ def _publish(ops: OpscheckSession) -> None:
 
             notify = env.notify
             for delivery in send_changes(
-                ops.summary, notifiers_for(notify), notify.min_severity, ops.reports_dir, notify.timeout_s
+                ops.summary, notifiers_for(notify), notify.min_severity, ops.reports_dir
             ):
                 entries.append({"kind": "page", "destination": delivery.notifier, "ok": delivery.ok,
                                 "detail": f"{delivery.action} {delivery.check}"

@@ -13,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from opscheck.metrics import LAST_SUCCESS, SERIES, suite_registry
 from opscheck.report import RunSummary
+from tests.support.hostile_http import DribblingServer
 from tests.support.project import EXAMPLE_RUNBOOK, summary, write_config
 from tests.support.pushgateway import running_pushgateway
 from tests.support.servers import closed_port, silent_tcp_server
@@ -158,7 +159,7 @@ def test_the_dead_mans_switch_moves_only_on_fully_passing_runs(
     ]
 
 
-@pytest.mark.parametrize("kind", ["refused", "silent"])
+@pytest.mark.parametrize("kind", ["refused", "silent", "dribbling"])
 def test_a_gateway_that_is_down_or_hangs_is_reported_and_never_changes_the_verdict(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, kind: str
 ) -> None:
@@ -166,9 +167,14 @@ def test_a_gateway_that_is_down_or_hangs_is_reported_and_never_changes_the_verdi
         _project(pytester, f'pushgateway_url = "http://127.0.0.1:{closed_port()}"\ntimeout_s = 2')
         started = time.monotonic()
         result = _run(pytester, monkeypatch, fail=False)
-    else:
+    elif kind == "silent":
         with silent_tcp_server() as port:
             _project(pytester, f'pushgateway_url = "http://127.0.0.1:{port}"\ntimeout_s = 2')
+            started = time.monotonic()
+            result = _run(pytester, monkeypatch, fail=False)
+    else:
+        with DribblingServer(stage="headers", interval_s=0.3) as server:
+            _project(pytester, f'pushgateway_url = "{server.url}"\ntimeout_s = 2')
             started = time.monotonic()
             result = _run(pytester, monkeypatch, fail=False)
     elapsed = time.monotonic() - started
@@ -178,8 +184,8 @@ def test_a_gateway_that_is_down_or_hangs_is_reported_and_never_changes_the_verdi
     assert data["exit_status"] == 0
     (entry,) = data["publishing"]
     assert entry["ok"] is False
-    if kind == "silent":
-        assert "did not finish within 2 s" in entry["detail"]
+    if kind != "refused":
+        assert "no complete answer within 2 s" in entry["detail"]
     assert elapsed < 30
 
 

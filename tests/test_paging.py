@@ -4,13 +4,16 @@ JSON schemas written from the services' documented fields and limits, on a local
 
 from __future__ import annotations
 
+import contextlib
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
 
+from tests.support.hostile_http import DribblingServer
 from tests.support.project import EXAMPLE_RUNBOOK, summary, write_config
 from tests.support.servers import LocalHTTPServer, RecordedRequest, Route, silent_tcp_server
 
@@ -161,13 +164,21 @@ def test_a_notifier_that_fails_is_reported_and_retried_next_run(
     assert retried["event_action"] == "trigger"
 
 
-def test_a_hung_notifier_is_abandoned_within_its_timeout(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("stage", ["silent", "headers", "body"])
+def test_a_hung_or_dribbling_notifier_is_abandoned_within_its_timeout(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, stage: str
 ) -> None:
-    with silent_tcp_server() as port:
-        _project(pytester, f'slack_webhook_url = "http://127.0.0.1:{port}/slack"\ntimeout_s = 1')
+    with contextlib.ExitStack() as stack:
+        if stage == "silent":
+            url = f"http://127.0.0.1:{stack.enter_context(silent_tcp_server())}"
+        else:
+            url = stack.enter_context(DribblingServer(stage=stage, interval_s=0.3)).url
+        _project(pytester, f'slack_webhook_url = "{url}/slack"\ntimeout_s = 1')
+        started = time.monotonic()
         result = _run(pytester, monkeypatch, fail=True)
+        elapsed = time.monotonic() - started
     assert result.ret == 1
+    assert elapsed < 15, f"the run took {elapsed:.1f} s"
     (entry,) = summary(pytester.path / "reports")["publishing"]
     assert entry["ok"] is False
-    assert "did not finish within 1 s" in entry["detail"]
+    assert "no complete answer within notify.timeout_s" in entry["detail"]

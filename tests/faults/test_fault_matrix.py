@@ -36,6 +36,7 @@ from typing import Any
 import pytest
 
 from opscheck.pgcluster import PostgresNotFound, find_postgres_bindir
+from tests.faults import hostile_targets
 from tests.faults.conftest import PLANTED_DB_PASSWORD, MatrixLog
 from tests.support.certs import LocalPKI
 from tests.support.moto import client_for
@@ -873,6 +874,51 @@ MATRIX = [
         AUTH_BUDGET_S,
         says="next-auth.session-token",
         marks=REFERENCE_APP,
+    ),
+    # -- hostile targets (bounded time and memory, page verdicts, production is sacred) -----------------------
+    fault(
+        "site-dribbles-bytes",
+        SMOKE,
+        hostile_targets.dribbling_site(smoke_setup),
+        HEALTH,
+        "error",
+        SITE_DOWN,
+        SITE,
+        2,
+        says="as a whole took longer than timeout_s = 2 s",
+    ),
+    fault(
+        "page-200-with-error-payload",
+        SMOKE,
+        hostile_targets.error_body_page(smoke_setup),
+        "test_page_answers_200[/login]",
+        "failed",
+        SITE_DOWN,
+        ("test_page_answers_200[/login]",),
+        3,
+        says="error row in the React Server Components payload",
+    ),
+    fault(
+        "page-larger-than-max-body",
+        SMOKE,
+        hostile_targets.oversized_page(smoke_setup),
+        "test_page_answers_200[/login]",
+        "error",
+        SITE_DOWN,
+        ("test_page_answers_200[/login]",),
+        3,
+        says="could not be verified",
+    ),
+    fault(
+        "database-role-can-write",
+        CREDENTIALS,
+        hostile_targets.role_can_write(Setup),
+        "test_opscheck_database_role_is_read_only",
+        "failed",
+        "Database Role Privileges",
+        ("test_opscheck_database_role_is_read_only",),
+        3,
+        says="INSERT on 1 table(s), e.g. public.orders",
     ),
 ]
 

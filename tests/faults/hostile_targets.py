@@ -1,0 +1,92 @@
+"""Fault-matrix builders for hostile targets (issue 12): a site that dribbles every answer a byte at a time,
+a page that answers 200 with Next.js's error payload, a page larger than ``max_body_mb`` that must say
+something, and a database whose configured role can write.
+
+Each yields the row's :class:`tests.faults.test_fault_matrix.Setup` (built by ``smoke_setup`` / ``Setup``,
+passed in, so this module imports nothing from the matrix).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from tests.support.hostile_http import DribblingServer
+from tests.support.servers import LocalHTTPServer, Route
+from tests.support.smoke_run import healthy_routes
+
+HTML = {"Content-Type": "text/html; charset=utf-8"}
+
+#: the part of what the real reference app (next 16) serves for a page whose <Suspense> part threw while
+#: streaming (status 200): an ordinary document whose Server Components payload carries an error row
+STREAMED_ERROR_PAGE = (
+    '<!DOCTYPE html><html lang="en"><head><title>opscheck reference app</title></head><body><main>'
+    "<h1>Orders</h1><p>Loading orders…</p></main>"
+    '<script>self.__next_f.push([1,"6:[\\"$\\",\\"main\\",null,{\\"children\\":[\\"$\\",\\"h1\\",null,'
+    '{\\"children\\":\\"Orders\\"}]}]\\n"])</script>'
+    '<script>self.__next_f.push([1,"9:E{\\"digest\\":\\"1113312623\\"}\\n"])</script></body></html>'
+)
+
+
+def dribbling_site(smoke_setup: Callable[..., Any]) -> Callable[[Any], Any]:
+    @contextmanager
+    def build(ctx: Any) -> Iterator[Any]:
+        """Every answer's body arrives a byte every 0.1 s: no read ever times out, only the request's deadline."""
+        with DribblingServer(stage="body", interval_s=0.1, body_size=100_000) as server:
+            yield smoke_setup(server.url, ctx, timeout_s=2)
+
+    return build
+
+
+def error_body_page(smoke_setup: Callable[..., Any]) -> Callable[[Any], Any]:
+    @contextmanager
+    def build(ctx: Any) -> Iterator[Any]:
+        routes = healthy_routes(extra={"/login": Route(body=STREAMED_ERROR_PAGE, headers=HTML)})
+        with LocalHTTPServer(routes) as server:
+            yield smoke_setup(server.url, ctx)
+
+    return build
+
+
+def oversized_page(smoke_setup: Callable[..., Any]) -> Callable[[Any], Any]:
+    @contextmanager
+    def build(ctx: Any) -> Iterator[Any]:
+        """/login is 3 MB (max_body_mb = 1) and must say "Sign in", which only its end does."""
+        body = "<p>" + "padding " * 400_000 + "</p><p>Sign in</p>"
+        routes = healthy_routes(extra={"/login": Route(body=body, headers=HTML)})
+        with LocalHTTPServer(routes) as server:
+            setup = smoke_setup(server.url, ctx, pages=["/", {"path": "/login", "contains": "Sign in"}])
+            setup.top["max_body_mb"] = 1
+            yield setup
+
+    return build
+
+
+def role_can_write(setup_type: Callable[..., Any]) -> Callable[[Any], Any]:
+    @contextmanager
+    def build(ctx: Any) -> Iterator[Any]:
+        """database.url's role may INSERT into a table of a fresh database of the session's cluster."""
+        cluster = ctx.fixture("pg_cluster")
+        superuser_dsn: str = ctx.fixture("pg_database")
+        dbname = superuser_dsn.rsplit("/", 1)[1].split("?", maxsplit=1)[0]
+        role, password = f"matrix_writer_{secrets.token_hex(4)}", "planted-writer-pw-" + secrets.token_hex(6)
+        sql = (
+            f"CREATE ROLE {role} LOGIN PASSWORD '{password}'; CREATE TABLE orders (id int); "
+            f"GRANT SELECT, INSERT ON orders TO {role};"
+        )
+        proc = cluster.psql("-q", "-c", sql, dbname=dbname)
+        assert proc.returncode == 0, proc.stderr
+        setup = setup_type(
+            "http://127.0.0.1:9",
+            tables={"database": {"url": cluster.dsn(user=role, password=password, dbname=dbname)}},
+            top={"timeout_s": 3},
+        )
+        setup.planted["writer role password"] = password
+        try:
+            yield setup
+        finally:
+            cluster.psql("-q", "-c", f"DROP OWNED BY {role}; DROP ROLE {role}", dbname=dbname)
+
+    return build

@@ -82,8 +82,9 @@ def unexplained_result(pytest_failures: int) -> dict[str, Any]:
 def _seen(report: pytest.TestReport | pytest.CollectReport) -> str:
     crash = getattr(report.longrepr, "reprcrash", None)
     text = str(getattr(crash, "message", "") or "").strip()
-    if not text:
-        lines = [line.strip() for line in report.longreprtext.splitlines() if line.strip()]
-        text = _ERROR_PREFIX.sub("", lines[-1]) if lines else "failed"
+    if not text:  # a report already scrubbed to text: its first exception line, else its last line
+        lines = [line for line in report.longreprtext.splitlines() if line.strip()]
+        errors = [line for line in lines if _ERROR_PREFIX.match(line)]
+        text = _ERROR_PREFIX.sub("", errors[0]) if errors else lines[-1].strip() if lines else "failed"
     text = redactor().scrub(text.splitlines()[0] if text else "failed")
     return text if len(text) <= _MESSAGE_LIMIT else text[: _MESSAGE_LIMIT - 1] + "…"

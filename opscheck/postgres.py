@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import psycopg
 
+from opscheck.conninfo import isolated_conninfo
 from opscheck.errors import CheckFailed, TargetUnreachable
 from opscheck.secrets import mask_url, redactor
 
@@ -42,7 +43,7 @@ def connect_readonly(url: str, *, timeout_s: float, application_name: str = "ops
     where = f"PostgreSQL at {mask_url(url)}"
     try:
         conn = psycopg.connect(
-            url,
+            isolated_conninfo(url),  # no PG* variable fills what the URL leaves out
             connect_timeout=max(2, round(timeout_s)),
             application_name=application_name,
             options=f"-c default_transaction_read_only=on -c statement_timeout={round(timeout_s * 1000)}",

@@ -11,6 +11,7 @@ Suites read settings as attributes (``opscheck_env.smoke.pages``), never as dict
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import re
 import tomllib
@@ -18,6 +19,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar, overload
+from urllib.parse import urlsplit
 
 from opscheck.errors import ConfigError, SectionNotConfigured, SettingMissing, UsageError
 from opscheck.pages import PageExpectation, page_paths, parse_pages
@@ -42,10 +44,13 @@ __all__ = [
 T = TypeVar("T")
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _REQUIRED: Any = object()
+#: tables and arrays nested deeper than this are no configuration opscheck knows (and would exhaust the stack)
+MAX_NESTING = 16
 
 
-def expand(raw: str, key: str, environ: Mapping[str, str]) -> str:
-    """Replace ``${NAME}`` / ``${NAME:-default}`` in ``raw``; raise SettingMissing for an unset NAME."""
+def expand(raw: str, key: str, environ: Mapping[str, str], *, empty_is_unset: bool = False) -> str:
+    """Replace ``${NAME}`` / ``${NAME:-default}`` in ``raw``; raise SettingMissing for an unset NAME
+    (and, with ``empty_is_unset``, for one set to "": a missing CI secret expands to the empty string)."""
 
     def substitute(match: re.Match[str]) -> str:
         name, default = match.group(1), match.group(2)
@@ -54,9 +59,41 @@ def expand(raw: str, key: str, environ: Mapping[str, str]) -> str:
             if default is None:
                 raise SettingMissing(name, key)
             return default
+        if value == "" and empty_is_unset:
+            raise SettingMissing(name, key, empty=True)
         return value
 
     return _VARIABLE.sub(substitute, raw)
+
+
+def check_references(raw: Any, key: str) -> None:
+    """Raise ConfigError when a string in ``raw`` holds a ``${`` that is no valid variable reference
+    (``${NAME`` without its brace, ``${1X}``, ``${}``): it would otherwise be used literally."""
+    if isinstance(raw, str):
+        if "${" in _VARIABLE.sub("", raw):
+            raise ConfigError(
+                f"{key} has an unterminated or invalid variable reference: write ${{NAME}} or "
+                "${NAME:-default}, NAME made of letters, digits and _"
+            )
+    elif isinstance(raw, list):
+        for value in raw:
+            check_references(value, key)
+    elif isinstance(raw, dict):
+        for name, value in raw.items():
+            check_references(value, f"{key}.{name}")
+
+
+def nesting_depth(raw: Any) -> int:
+    """How deeply lists and tables nest in ``raw`` (iteratively: any depth is measured, none overflows)."""
+    deepest, stack = 0, [(raw, 0)]
+    while stack:
+        value, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(value, list):
+            stack.extend((item, depth + 1) for item in value)
+        elif isinstance(value, dict):
+            stack.extend((item, depth + 1) for item in value.values())
+    return deepest
 
 
 def variables_in(raw: Any) -> list[str]:
@@ -70,14 +107,17 @@ def variables_in(raw: Any) -> list[str]:
     return []
 
 
-def expand_all(raw: Any, key: str, environ: Mapping[str, str]) -> Any:
+def expand_all(raw: Any, key: str, environ: Mapping[str, str], *, empty_is_unset: bool = False) -> Any:
     """:func:`expand` applied to every string in ``raw``, also inside lists and tables."""
     if isinstance(raw, str):
-        return expand(raw, key, environ)
+        return expand(raw, key, environ, empty_is_unset=empty_is_unset)
     if isinstance(raw, list):
-        return [expand_all(value, key, environ) for value in raw]
+        return [expand_all(value, key, environ, empty_is_unset=empty_is_unset) for value in raw]
     if isinstance(raw, dict):
-        return {name: expand_all(value, f"{key}.{name}", environ) for name, value in raw.items()}
+        return {
+            name: expand_all(value, f"{key}.{name}", environ, empty_is_unset=empty_is_unset)
+            for name, value in raw.items()
+        }
     return raw
 
 
@@ -112,23 +152,65 @@ def as_bool(value: Any, key: str, base: Path) -> bool:
 
 
 def as_float(value: Any, key: str, base: Path) -> float:
-    if isinstance(value, bool):
+    """A finite number: ``nan`` and ``inf`` (literal, or from a variable) are no setting's value."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise _type_error(key, "a number", value)
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            pass
-    raise _type_error(key, "a number", value)
-
-
-def as_positive_float(value: Any, key: str, base: Path) -> float:
-    number = as_float(value, key, base)
-    if number <= 0:
-        raise ConfigError(f"{key} must be greater than 0, got {number:g}")
+    try:
+        number = float(value)
+    except ValueError:
+        raise _type_error(key, "a number", value) from None
+    except OverflowError:  # a TOML integer beyond any float
+        raise ConfigError(
+            f"{key} must be a finite number, got an integer of {len(str(value))} digits"
+        ) from None
+    if not math.isfinite(number):
+        raise ConfigError(f"{key} must be a finite number, got {number}")
     return number
+
+
+def number_in(low: float, high: float, *, above_low: bool = False) -> Parser[float]:
+    """A finite number from ``low`` (excluded with ``above_low``) to ``high``."""
+    bounds = f"{'greater than' if above_low else 'at least'} {low:g} and at most {high:g}"
+
+    def parse(value: Any, key: str, base: Path) -> float:
+        number = as_float(value, key, base)
+        if number < low or (above_low and number == low) or number > high:
+            raise ConfigError(f"{key} must be a number {bounds}, got {number:g}")
+        return number
+
+    return parse
+
+
+def whole_number_in(low: int, high: int) -> Parser[int]:
+    """A whole number from ``low`` to ``high`` (``3`` and ``3.0`` and ``"3"`` from a variable alike)."""
+
+    def parse(value: Any, key: str, base: Path) -> int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            number: float = value
+        else:
+            number = as_float(value, key, base)
+            if not number.is_integer():
+                raise ConfigError(f"{key} must be a whole number from {low} to {high}, got {number:g}")
+        if not low <= number <= high:
+            digits = str(number)
+            shown = (
+                f"{number:g}"
+                if isinstance(number, float)
+                else digits
+                if len(digits) < 20
+                else "too many digits"
+            )
+            raise ConfigError(f"{key} must be a whole number from {low} to {high}, got {shown}")
+        return int(number)
+
+    return parse
+
+
+#: any duration, count or budget opscheck waits for or compares with: positive and finite, and small
+#: enough that no timedelta or C timeout overflows
+as_positive_float = number_in(0, 1e9, above_low=True)
+#: seconds one network operation (or a notification) may take
+as_timeout_s = number_in(0, 3600, above_low=True)
 
 
 def as_str_list(value: Any, key: str, base: Path) -> list[str]:
@@ -145,10 +227,38 @@ def as_str_map(value: Any, key: str, base: Path) -> dict[str, str]:
 
 def as_int_map(value: Any, key: str, base: Path) -> dict[str, int]:
     if not isinstance(value, dict) or not all(
-        isinstance(v, int) and not isinstance(v, bool) for v in value.values()
+        isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**63 for v in value.values()
     ):
-        raise _type_error(key, "a table of whole numbers", value)
+        raise _type_error(key, "a table of whole numbers from 0 to 2**63-1", value)
     return dict(value)
+
+
+def as_base_url(value: Any, key: str, base: Path) -> str:
+    """An http(s) URL with a host; the message says what is wrong, never the value (it may hold userinfo)."""
+    text = as_str(value, key, base)
+    parts = urlsplit(text) if text.isprintable() and not any(c.isspace() for c in text) else None
+    if parts is None:
+        problem = "it contains whitespace or control characters"
+    elif parts.scheme.lower() not in {"http", "https"}:
+        problem = f"its scheme is {parts.scheme!r}" if parts.scheme else "it has no scheme"
+    elif not parts.hostname:
+        problem = "it has no host"
+    else:
+        try:
+            parts.port  # noqa: B018 - raises ValueError when the port is not a number from 0 to 65535
+        except ValueError:
+            problem = "its port is not a number from 1 to 65535"
+        else:
+            return text
+    raise ConfigError(f"{key} must be an http:// or https:// URL with a host, but {problem}")
+
+
+def as_connection_string(value: Any, key: str, base: Path) -> Secret:
+    """A credential-bearing connection string; an empty one is no connection string at all."""
+    secret = as_secret(value, key, base)
+    if not secret.reveal().strip():
+        raise ConfigError(f"{key} is empty: an empty connection string counts as not set; give one")
+    return secret
 
 
 def as_optional_path(value: Any, key: str, base: Path) -> Path | None:
@@ -224,7 +334,8 @@ class Section:
             if setting.required:
                 raise SectionNotConfigured(key, self.environment)
             return setting.default  # type: ignore[no-any-return]
-        return setting.parse(expand_all(self.raw[setting.name], key, self.environ), key, self.base_dir)
+        value = expand_all(self.raw[setting.name], key, self.environ, empty_is_unset=setting.secret)
+        return setting.parse(value, key, self.base_dir)
 
     def is_set(self, name: str) -> bool:
         """Whether the key is present in the file (regardless of whether its variables are set)."""
@@ -236,6 +347,7 @@ class Section:
         for name, value in self.raw.items():
             if name not in known:
                 raise _unknown_key(f"{self.key}.{name}", name, known)
+            check_references(value, f"{self.key}.{name}")
             if variables_in(value):
                 continue
             known[name].parse(value, f"{self.key}.{name}", self.base_dir)
@@ -263,10 +375,14 @@ class SmokeSettings(Section):
     pages = Setting(
         page_paths, ["/"], doc="pages that must answer 200: paths or { path, contains, not_contains }"
     )
-    max_latency_ms = Setting(as_positive_float, 1500.0, doc="latency budget per request")
-    tls_min_days = Setting(as_float, 14.0, doc="minimum days of certificate validity left")
+    max_latency_ms = Setting(
+        number_in(0, 3_600_000, above_low=True), 1500.0, doc="latency budget per request"
+    )
+    tls_min_days = Setting(number_in(0, 3650), 14.0, doc="minimum days of certificate validity left")
     security_headers = Setting(as_bool, True, doc="check HSTS, nosniff, framing and Referrer-Policy")
-    version_wait_s = Setting(as_float, 120.0, doc="how long to wait for expected_version to be deployed")
+    version_wait_s = Setting(
+        number_in(0, 3600), 120.0, doc="how long to wait for expected_version to be deployed"
+    )
 
     @property
     def page_expectations(self) -> dict[str, PageExpectation]:
@@ -278,13 +394,13 @@ class SmokeSettings(Section):
 
 class DatabaseSettings(Section):
     optional = True
-    url = Setting(as_secret, secret=True, doc="PostgreSQL URL, always opened read-only")
-    max_latency_ms = Setting(as_positive_float, 1000.0, doc="connect + SELECT 1 budget")
+    url = Setting(as_connection_string, secret=True, doc="PostgreSQL URL, always opened read-only")
+    max_latency_ms = Setting(number_in(0, 3_600_000, above_low=True), 1000.0, doc="connect + SELECT 1 budget")
 
 
 class CacheSettings(Section):
     optional = True
-    redis_url = Setting(as_secret, secret=True, doc="Redis URL")
+    redis_url = Setting(as_connection_string, secret=True, doc="Redis URL")
 
 
 class BackupSettings(Section):
@@ -292,9 +408,9 @@ class BackupSettings(Section):
     location = Setting(as_str, doc="s3://bucket/prefix/, file:///abs/dir or a relative dir")
     s3_endpoint_url = Setting(as_str, "", doc="S3-compatible endpoint")
     region = Setting(as_str, "", doc="AWS region of the bucket")
-    rpo_hours = Setting(as_positive_float, 24.0)
-    rto_minutes = Setting(as_positive_float, 120.0)
-    retention_days = Setting(as_positive_float, 30.0)
+    rpo_hours = Setting(number_in(0, 87_600, above_low=True), 24.0, doc="at most 10 years")
+    rto_minutes = Setting(number_in(0, 525_600, above_low=True), 120.0, doc="at most a year")
+    retention_days = Setting(number_in(0, 36_500, above_low=True), 30.0, doc="at most 100 years")
 
 
 class RestoreSettings(Section):
@@ -350,7 +466,7 @@ class NotifySettings(Section):
     pagerduty_routing_key = Setting(as_secret, Secret(""), secret=True, doc="PagerDuty Events API v2 key")
     pagerduty_url = Setting(as_str, "https://events.pagerduty.com/v2/enqueue", doc="Events API v2 endpoint")
     min_severity = Setting(as_choice("P0", "P1", "P2", "P3"), "P1")
-    timeout_s = Setting(as_positive_float, 5.0)
+    timeout_s = Setting(as_timeout_s, 5.0)
 
 
 class MetricsSettings(Section):
@@ -364,15 +480,15 @@ class MetricsSettings(Section):
 class EnvironmentSettings(Section):
     """The top-level keys of ``[environments.NAME]``."""
 
-    base_url = Setting(as_str, doc="the deployed app")
+    base_url = Setting(as_base_url, doc="the deployed app")
     production = Setting(as_bool, False, doc="never anything destructive")
     runbook = Setting(as_optional_path, None, doc="markdown runbook remediation text is taken from")
     runbook_url = Setting(as_str, "", doc="where people read the runbook (links get #section)")
     expected_version = Setting(as_str, "", doc="version /api/health must report")
     ca_bundle = Setting(as_optional_path, None, doc="PEM file for private CAs")
-    timeout_s = Setting(as_positive_float, 10.0, doc="bounds each request as a whole")
+    timeout_s = Setting(as_timeout_s, 10.0, doc="bounds each request as a whole")
     max_body_mb = Setting(as_positive_float, 10.0, doc="largest response body read, in MB")
-    retries = Setting(as_float, 3.0, doc="attempts for transient network errors")
+    retries = Setting(whole_number_in(0, 10), 3, doc="attempts for transient network errors")
     runbook_sections = Setting(as_str_map, {}, doc="section slug -> your runbook's heading")
 
 
@@ -456,8 +572,10 @@ class Environment(EnvironmentSettings):
                 SECTIONS[name](value, f"{self.key}.{name}", self.environment, self.base_dir).validate()
             elif name not in known:
                 raise _unknown_key(f"{self.key}.{name}", name, known)
-            elif not variables_in(value):
-                self.settings()[name].parse(value, f"{self.key}.{name}", self.base_dir)
+            else:
+                check_references(value, f"{self.key}.{name}")
+                if not variables_in(value):
+                    self.settings()[name].parse(value, f"{self.key}.{name}", self.base_dir)
 
     def credential_values(self) -> Iterator[str]:
         yield from super().credential_values()
@@ -497,15 +615,28 @@ class ConfigFile:
 def load_config(path: Path, environ: Mapping[str, str] | None = None) -> ConfigFile:
     """Read and validate ``path``; raise ConfigError naming the file, line or key that is wrong."""
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist") from None
     except OSError as exc:
         raise ConfigError(f"config file {path} cannot be read: {exc.strerror}") from None
     try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ConfigError(
+            f"{path}: not UTF-8 text: byte 0x{raw[exc.start]:02x} at line {line}, column {column} "
+            "(save the file as UTF-8)"
+        ) from None
+    try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: arrays or tables nested too deeply to read") from None
+    if nesting_depth(data) > MAX_NESTING:
+        raise ConfigError(f"{path}: arrays or tables nested more than {MAX_NESTING} levels deep")
     for name in data:
         if name != "environments":
             raise ConfigError(f"{path}: {_unknown_key(name, name, {'environments': None})}")

@@ -45,10 +45,11 @@ class ConfigError(UsageError):
 class SettingMissing(OpscheckError):
     """A value the check needs comes from an environment variable that is not set."""
 
-    def __init__(self, variable: str, key: str) -> None:
+    def __init__(self, variable: str, key: str, *, empty: bool = False) -> None:
         self.variable = variable
         self.key = key
-        super().__init__(f"{variable} is not set ({key})")
+        state = "is empty, which counts as not set" if empty else "is not set"
+        super().__init__(f"{variable} {state} ({key})")
 
 
 class SectionNotConfigured(OpscheckError):

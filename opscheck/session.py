@@ -16,8 +16,9 @@ import pytest
 
 from opscheck.config import ConfigFile, Environment, find_config, load_config
 from opscheck.context import CheckRecord
-from opscheck.errors import OpscheckError, UsageError
+from opscheck.errors import ConfigError, OpscheckError, UsageError
 from opscheck.markers import CheckSpec
+from opscheck.preflight import preflight
 from opscheck.report import RunSummary
 from opscheck.runbook import Remedy, Runbook
 from opscheck.secrets import Redactor, mask_url, redactor, secret_env_values
@@ -254,6 +255,10 @@ def resolve_session(config: pytest.Config) -> OpscheckSession:
             "give --opscheck-config PATH or OPSCHECK_CONFIG"
         )
     env = ops.config_file.environment(ops.env.value)
+    try:
+        preflight(env)
+    except ConfigError as exc:
+        raise ConfigError(f"{ops.config_file.path}: {exc}") from None
     ops.environment = env
     if ops.allow_destructive and env.production:
         raise UsageError(
@@ -280,4 +285,9 @@ def _load_runbook(ops: OpscheckSession, env: Environment) -> None:
     try:
         ops.runbook = Runbook.load(path)
     except OSError as exc:
-        ops.runbook_problem = f"cannot read {path} ({exc.strerror})"
+        raise ConfigError(f"{env.key}.runbook: cannot read the runbook {path} ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{env.key}.runbook: the runbook {path} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} "
+            f"at offset {exc.start})"
+        ) from None

@@ -641,3 +641,209 @@ def test_a_prefix_of_an_environment_name_is_suggested(tmp_path: Path) -> None:
     )
     with pytest.raises(UsageError, match=r"unknown environment 'prod' \(did you mean 'production'\?\)"):
         load_config(path).environment("prod")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Numbers: finite and in range, every one of them
+# ---------------------------------------------------------------------------------------------------
+#: (table, key) of every numeric setting; ``None`` is the environment's own table
+NUMERIC_KEYS = [
+    (None, "timeout_s"),
+    (None, "retries"),
+    ("smoke", "max_latency_ms"),
+    ("smoke", "tls_min_days"),
+    ("smoke", "version_wait_s"),
+    ("database", "max_latency_ms"),
+    ("backups", "rpo_hours"),
+    ("backups", "rto_minutes"),
+    ("backups", "retention_days"),
+    ("notify", "timeout_s"),
+]
+#: what a table needs besides the number under test
+TABLE_BODY = {
+    "smoke": "",
+    "database": 'url = "postgresql://db/app"\n',
+    "backups": 'location = "backups"\n',
+    "notify": 'webhook_url = "https://hooks.example.com/x"\n',
+}
+
+
+def numeric_config(table: str | None, key: str, value: str) -> str:
+    if table is None:
+        return f"{key} = {value}\n"
+    return f"[environments.production.{table}]\n{TABLE_BODY[table]}{key} = {value}\n"
+
+
+def dotted(table: str | None, key: str) -> str:
+    return f"environments.production.{table + '.' if table else ''}{key}"
+
+
+@pytest.mark.parametrize(("table", "key"), NUMERIC_KEYS, ids=[dotted(t, k) for t, k in NUMERIC_KEYS])
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "-1", "1e300", "1" + "0" * 400])
+def test_a_literal_number_that_is_not_finite_or_out_of_range_names_the_key(
+    tmp_path: Path, table: str | None, key: str, value: str
+) -> None:
+    path = write(tmp_path, MINIMAL + numeric_config(table, key, value))
+    with pytest.raises(ConfigError) as excinfo:
+        load_config(path, {})
+    assert dotted(table, key) in str(excinfo.value)
+
+
+@pytest.mark.parametrize(("table", "key"), NUMERIC_KEYS, ids=[dotted(t, k) for t, k in NUMERIC_KEYS])
+@pytest.mark.parametrize("value", ["nan", "NaN", "inf", "-Infinity", "-5", "1e999"])
+def test_a_number_from_a_variable_that_is_not_finite_or_out_of_range_names_the_key(
+    tmp_path: Path, table: str | None, key: str, value: str
+) -> None:
+    env = production(tmp_path, numeric_config(table, key, '"${NUMBER}"'), {"NUMBER": value})
+    section = env if table is None else getattr(env, table)
+    with pytest.raises(ConfigError) as excinfo:
+        getattr(section, key)
+    assert dotted(table, key) in str(excinfo.value)
+
+
+def test_a_nan_rpo_never_passes_an_old_backup(tmp_path: Path) -> None:
+    """``nan <= 0`` is false, so a bare "greater than 0" test once let ``rpo_hours = nan`` through."""
+    path = write(tmp_path, MINIMAL + numeric_config("backups", "rpo_hours", "nan"))
+    with pytest.raises(ConfigError, match=r"environments\.production\.backups\.rpo_hours must be .*got nan"):
+        load_config(path, {})
+
+
+@pytest.mark.parametrize(
+    ("table", "key", "value"),
+    [(None, "retries", "2.5"), (None, "retries", "true"), ("smoke", "tls_min_days", "-0.5")],
+)
+def test_numbers_outside_their_kind_are_rejected(
+    tmp_path: Path, table: str | None, key: str, value: str
+) -> None:
+    path = write(tmp_path, MINIMAL + numeric_config(table, key, value))
+    with pytest.raises(ConfigError, match=dotted(table, key).replace(".", r"\.")):
+        load_config(path, {})
+
+
+@pytest.mark.parametrize(
+    ("table", "key", "value", "expected"),
+    [
+        (None, "retries", "0", 0),
+        (None, "retries", "5", 5),
+        ("smoke", "tls_min_days", "0", 0.0),
+        ("smoke", "version_wait_s", "0", 0.0),
+        ("backups", "rpo_hours", "0.5", 0.5),
+        ("backups", "retention_days", "3650", 3650.0),
+    ],
+)
+def test_numbers_in_range_are_accepted(
+    tmp_path: Path, table: str | None, key: str, value: str, expected: float
+) -> None:
+    env = production(tmp_path, numeric_config(table, key, value))
+    section = env if table is None else getattr(env, table)
+    assert getattr(section, key) == expected
+
+
+def test_min_rows_must_not_be_negative(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL + "[environments.production.restore]\nmin_rows = { User = -1 }\n")
+    with pytest.raises(ConfigError, match=r"environments\.production\.restore\.min_rows"):
+        load_config(path, {})
+
+
+def test_every_setting_rejects_nan_and_infinity() -> None:
+    """Also the numeric keys added after this test was written: no parser may let nan or inf through."""
+    from opscheck.config import SECTIONS, EnvironmentSettings
+
+    for cls in (EnvironmentSettings, *SECTIONS.values()):
+        for name, setting in cls.settings().items():
+            for value in (float("nan"), float("inf"), float("-inf")):
+                with pytest.raises(ConfigError):
+                    setting.parse(value, f"x.{name}", Path("."))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Malformed files and values: a one-line ConfigError, never another exception
+# ---------------------------------------------------------------------------------------------------
+def test_a_file_that_is_not_utf8_names_the_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "opscheck.toml"
+    path.write_bytes(MINIMAL.encode() + b'runbook = "caf\xe9.md"\n')
+    with pytest.raises(ConfigError) as excinfo:
+        load_config(path, {})
+    message = str(excinfo.value)
+    assert str(path) in message
+    assert "UTF-8" in message
+    assert "line 4" in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("depth", [40, 5000])
+def test_deeply_nested_arrays_are_a_config_error(tmp_path: Path, depth: int) -> None:
+    path = write(
+        tmp_path, MINIMAL + "[environments.production.smoke]\npages = " + "[" * depth + "]" * depth + "\n"
+    )
+    with pytest.raises(ConfigError, match="nested"):
+        load_config(path, {})
+
+
+@pytest.mark.parametrize(
+    ("extra", "key"),
+    [
+        ('expected_version = "${GITHUB_SHA"\n', "environments.production.expected_version"),
+        ('[environments.production.auth]\nusername = "u"\npassword = "${SMOKE_PASSWORD"\n', "auth.password"),
+        ('[environments.production.smoke]\npages = ["/", "${PAGE"]\n', "smoke.pages"),
+        ('expected_version = "${1SHA}"\n', "environments.production.expected_version"),
+        ('expected_version = "v${}"\n', "environments.production.expected_version"),
+    ],
+)
+def test_an_unterminated_or_invalid_variable_reference_is_a_config_error(
+    tmp_path: Path, extra: str, key: str
+) -> None:
+    path = write(tmp_path, MINIMAL + extra)
+    with pytest.raises(ConfigError) as excinfo:
+        load_config(path, {})
+    assert key in str(excinfo.value)
+    assert "${NAME}" in str(excinfo.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "not a url",
+        "app.example.com",
+        "ftp://app.example.com",
+        "https://",
+        "http://exa mple.com",
+        "http://h:99999",
+    ],
+)
+def test_base_url_must_be_an_http_url(tmp_path: Path, url: str) -> None:
+    path = write(tmp_path, f'[environments.production]\nbase_url = "{url}"\n')
+    with pytest.raises(
+        ConfigError, match=r"environments\.production\.base_url must be an http:// or https:// URL"
+    ):
+        load_config(path, {})
+
+
+# ---------------------------------------------------------------------------------------------------
+# Empty connection strings: "not set", named as such
+# ---------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("table", "key", "variable"),
+    [
+        ("database", "url", "DATABASE_URL"),
+        ("cache", "redis_url", "REDIS_URL"),
+        ("notify", "webhook_url", "OPSCHECK_WEBHOOK_URL"),
+    ],
+)
+def test_an_empty_connection_string_from_a_variable_counts_as_not_set(
+    tmp_path: Path, table: str, key: str, variable: str
+) -> None:
+    env = production(
+        tmp_path, f'[environments.production.{table}]\n{key} = "${{{variable}}}"\n', {variable: ""}
+    )
+    with pytest.raises(SettingMissing) as excinfo:
+        getattr(getattr(env, table), key)
+    assert str(excinfo.value) == (
+        f"{variable} is empty, which counts as not set (environments.production.{table}.{key})"
+    )
+
+
+@pytest.mark.parametrize("value", ['""', '"   "', '"${DATABASE_URL:-}"'])
+def test_an_empty_literal_connection_string_is_a_config_error(tmp_path: Path, value: str) -> None:
+    with pytest.raises(ConfigError, match=r"environments\.production\.database\.url is empty"):
+        _ = production(tmp_path, f"[environments.production.database]\nurl = {value}\n").database.url

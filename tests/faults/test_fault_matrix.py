@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from psycopg.conninfo import conninfo_to_dict
 
 from opscheck.pgcluster import PostgresNotFound, find_postgres_bindir
 from tests.faults import hostile_targets
@@ -311,6 +312,24 @@ def redis_down(ctx: Ctx) -> Iterator[Setup]:
         setup.tables["cache"] = {"redis_url": f"redis://:{password}@127.0.0.1:{closed_port()}/0"}
         setup.planted["redis password"] = password
         yield setup
+
+
+@contextmanager
+def database_url_empty(ctx: Ctx) -> Iterator[Setup]:
+    """``DATABASE_URL`` is set but empty (a CI secret that is missing), while PG* variables name the healthy
+    database: left to itself, libpq would check that one and pass."""
+    params = conninfo_to_dict(ctx.db_url)
+    for variable, key in (
+        ("PGHOST", "host"),
+        ("PGPORT", "port"),
+        ("PGDATABASE", "dbname"),
+        ("PGUSER", "user"),
+        ("PGPASSWORD", "password"),
+    ):
+        ctx.monkeypatch.setenv(variable, str(params[key]))  # the suite's subprocess inherits them
+    ctx.monkeypatch.setenv("DATABASE_URL", "")
+    with LocalHTTPServer(healthy_routes()) as server:
+        yield smoke_setup(server.url, ctx, database_url="${DATABASE_URL}")
 
 
 # -- restore ---------------------------------------------------------------------------------------------
@@ -636,6 +655,17 @@ MATRIX = [
         says="at most 200 ms",
     ),
     fault("redis-down", SMOKE, redis_down, CACHE, "error", CACHE_SECTION, (CACHE,), 2),
+    fault(
+        "database-url-empty-pg-variables-set",
+        SMOKE,
+        database_url_empty,
+        DATABASE,
+        "error",
+        DATABASE_SECTION,
+        (DATABASE,),
+        3,
+        says="DATABASE_URL is empty, which counts as not set",
+    ),
     # -- backups ---------------------------------------------------------------------------------------------
     fault(
         "backup-missing", RESTORE, no_backups, RPO, "failed", BACKUP_STRATEGY, ALL_RESTORE, RESTORE_BUDGET_S

@@ -39,6 +39,7 @@ __all__ = [
     "bounded_http_transport",
     "concurrently",
     "describe_size",
+    "finish_within",
 ]
 
 T = TypeVar("T")
@@ -281,3 +282,26 @@ def bounded_client(*, timeout_s: float, max_body_bytes: int, verify: ssl.SSLCont
         ),
         timeout=httpx.Timeout(timeout_s),
     )
+
+
+def finish_within(action: Callable[[], R], timeout_s: float) -> R:
+    """``action()``'s result (or exception), or TimeoutError when it has not finished after ``timeout_s``:
+    for a client library whose timeouts apply to each read. The daemon thread running ``action`` is then
+    abandoned; the caller closes what it was using, which ends it."""
+    outcome: list[tuple[bool, Any]] = []
+
+    def run() -> None:
+        try:
+            outcome.append((True, action()))
+        except BaseException as exc:  # handed over to the caller's thread
+            outcome.append((False, exc))
+
+    thread = threading.Thread(target=copy_context().run, args=(run,), name="opscheck-bounded", daemon=True)
+    thread.start()
+    thread.join(timeout_s)
+    if not outcome:
+        raise TimeoutError(f"no answer within {timeout_s:g} s")
+    finished, value = outcome[0]
+    if finished:
+        return value  # type: ignore[no-any-return]
+    raise value

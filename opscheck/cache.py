@@ -6,6 +6,7 @@ import time
 
 import redis
 
+from opscheck.bounded import finish_within
 from opscheck.errors import CheckFailed, TargetUnreachable
 from opscheck.secrets import mask_url, redactor
 
@@ -17,8 +18,10 @@ def ping_redis(url: str, *, timeout_s: float) -> float:
     where = f"Redis at {mask_url(url)}"
     client = redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
     started = time.perf_counter()
-    try:
-        answer = client.ping()
+    try:  # bounded as a whole: redis-py's timeouts apply to each read, a dribbled answer would outlast them
+        answer = finish_within(client.ping, timeout_s)
+    except TimeoutError:
+        raise TargetUnreachable(where, f"no answer to PING within timeout_s = {timeout_s:g} s") from None
     except redis.AuthenticationError as exc:
         raise CheckFailed(
             f"login to {where}", "the configured credentials to be accepted", redactor().scrub(str(exc))

@@ -83,8 +83,9 @@ def db(opscheck_env: Environment) -> Iterator[ReadOnlyDatabase]:
     from opscheck.postgres import connect_readonly
     from opscheck.readonly_db import ReadOnlyDatabase
 
+    timeout_s = opscheck_env.timeout_s
     with ReadOnlyDatabase(
-        connect_readonly(opscheck_env.database.url.reveal(), timeout_s=opscheck_env.timeout_s)
+        connect_readonly(opscheck_env.database.url.reveal(), timeout_s=timeout_s), timeout_s=timeout_s
     ) as database:
         yield database
 

@@ -7,9 +7,15 @@ transaction attribute. A write attempt fails with "cannot execute ... in a read-
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import socket
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 
@@ -17,7 +23,7 @@ from opscheck.conninfo import isolated_conninfo
 from opscheck.errors import CheckFailed, TargetUnreachable
 from opscheck.secrets import mask_url, redactor
 
-__all__ = ["ProbeResult", "connect_readonly", "probe_database"]
+__all__ = ["ProbeResult", "answered_within", "connect_readonly", "probe_database"]
 
 _AUTH_FAILURES = ("password authentication failed", "no password supplied", 'role "', "pg_hba.conf")
 
@@ -62,6 +68,38 @@ def connect_readonly(url: str, *, timeout_s: float, application_name: str = "ops
     return conn
 
 
+@contextlib.contextmanager
+def answered_within(conn: psycopg.Connection[Any], timeout_s: float, where: str) -> Iterator[None]:
+    """End the block with TargetUnreachable if the server has not answered within ``timeout_s``.
+
+    libpq has no client-side timeout once connected (``statement_timeout`` only bounds the server's own
+    work): a server or network that stops answering, or crawls, would hang the check. At the deadline the
+    connection's socket is shut down, which ends the wait; the connection is unusable afterwards.
+    """
+    severed = threading.Event()
+
+    def sever() -> None:
+        severed.set()
+        with contextlib.suppress(OSError, psycopg.Error):
+            twin = socket.socket(fileno=os.dup(conn.pgconn.socket))
+            try:
+                twin.shutdown(socket.SHUT_RDWR)
+            finally:
+                twin.close()
+
+    timer = threading.Timer(timeout_s, sever)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    except psycopg.Error:
+        if severed.is_set():
+            raise TargetUnreachable(where, f"did not answer within {timeout_s:g} s") from None
+        raise
+    finally:
+        timer.cancel()
+
+
 @dataclass(frozen=True)
 class ProbeResult:
     server_version: str
@@ -79,7 +117,10 @@ def probe_database(url: str, *, timeout_s: float) -> ProbeResult:
     conn = connect_readonly(url, timeout_s=timeout_s)
     connected = time.perf_counter()
     try:
-        with conn.cursor() as cursor:
+        with (
+            answered_within(conn, timeout_s + 1, f"SELECT 1 on PostgreSQL at {mask_url(url)}"),
+            conn.cursor() as cursor,
+        ):
             cursor.execute("SELECT 1")
             row = cursor.fetchone()
             if row != (1,):

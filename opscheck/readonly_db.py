@@ -20,12 +20,15 @@ the configured role can). A function that opens its own connection (``dblink``) 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Final, Self
 
 import psycopg
 from psycopg import sql
+
+from opscheck.postgres import answered_within
 
 __all__ = ["ReadOnlyCursor", "ReadOnlyDatabase", "Rows", "write_privileges"]
 
@@ -76,16 +79,25 @@ class ReadOnlyDatabase:
     Thread-safe (one statement at a time). See the module docstring for what it guarantees and what not.
     """
 
-    __slots__ = ("__conn", "__lock")
+    __slots__ = ("__conn", "__lock", "__timeout_s")
 
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+    def __init__(self, conn: psycopg.Connection[Any], timeout_s: float | None = None) -> None:
         conn.autocommit = True  # the transactions are ours: begun read-only and sealed per statement
         self.__conn = conn
         self.__lock = threading.Lock()
+        self.__timeout_s = timeout_s
 
     def execute(self, query: Query, params: Params = None) -> Rows:
-        """Run one statement in a sealed read-only transaction and return its rows."""
-        with self.__lock, self.__conn.cursor() as cursor:
+        """Run one statement in a sealed read-only transaction and return its rows.
+
+        With ``timeout_s``, a server that has not answered a second after it (the server's own
+        ``statement_timeout`` comes first) ends the statement with TargetUnreachable."""
+        bound = (
+            answered_within(self.__conn, self.__timeout_s + 1, "a statement on the database")
+            if self.__timeout_s is not None
+            else contextlib.nullcontext()
+        )
+        with self.__lock, bound, self.__conn.cursor() as cursor:
             cursor.execute(_SEAL)
             try:
                 cursor.execute(query, params, prepare=True)  # one statement only (extended protocol)

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from types import TracebackType
 from typing import Self
 
-__all__ = ["DribblingServer", "HugeBodyServer", "html_chunks"]
+__all__ = ["DribblingProxy", "DribblingServer", "HugeBodyServer", "html_chunks"]
 
 LOOPBACK = "127.0.0.1"
 
@@ -183,3 +183,67 @@ class HugeBodyServer(_RawServer):
                 sent += len(part)
         finally:
             self.sent.append(sent)
+
+
+class DribblingProxy:
+    """A TCP forwarder from 127.0.0.1:``port`` to 127.0.0.1:``upstream_port`` whose upstream answers reach
+    the client a byte every ``interval_s`` once ``dribbling`` is set (at once, unless ``start=False``: then
+    a client can first connect and log in at full speed, and the test sets ``dribbling`` when it wants the
+    next answer to crawl). What the client sends is forwarded at once. Every connection is closed on exit."""
+
+    def __init__(self, upstream_port: int, *, interval_s: float = 0.1, start: bool = True) -> None:
+        self.upstream_port = upstream_port
+        self.interval_s = interval_s
+        self.dribbling = threading.Event()
+        if start:
+            self.dribbling.set()
+        self._server = _Forwarder(self)
+
+    @property
+    def port(self) -> int:
+        return self._server.port
+
+    def __enter__(self) -> Self:
+        self._server.__enter__()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._server.__exit__(exc_type, exc, tb)
+
+
+class _Forwarder(_RawServer):
+    def __init__(self, owner: DribblingProxy) -> None:
+        super().__init__()
+        self.owner = owner
+
+    def _talk(self, conn: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            upstream = socket.create_connection((LOOPBACK, self.owner.upstream_port), timeout=10)
+            with self._lock:
+                self._connections.append(upstream)
+            upstream.settimeout(None)
+            conn.settimeout(None)
+            up = threading.Thread(target=self._copy, args=(conn, upstream), daemon=True)
+            up.start()
+            self._threads.append(up)
+            while not self._stop.is_set():
+                data = upstream.recv(65536)
+                if not data:
+                    break
+                if not self.owner.dribbling.is_set():
+                    conn.sendall(data)
+                    continue
+                for i in range(len(data)):
+                    if self.stopped(self.owner.interval_s):
+                        return
+                    conn.sendall(data[i : i + 1])
+        with contextlib.suppress(OSError):
+            conn.close()
+
+    @staticmethod
+    def _copy(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)

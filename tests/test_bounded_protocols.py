@@ -1,0 +1,58 @@
+"""Bounded time beyond HTTP: the TLS certificate check, the Redis PING and PostgreSQL statements end by
+``timeout_s`` (plus a little) when the server's answers crawl a byte at a time through a real proxy in
+front of a real server (a TLS server, redis-server, the session's PostgreSQL cluster)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from opscheck.cache import ping_redis
+from opscheck.errors import TargetUnreachable
+from opscheck.pgcluster import LocalCluster
+from opscheck.postgres import connect_readonly
+from opscheck.readonly_db import ReadOnlyDatabase
+from opscheck.tls import inspect_certificate
+from tests.support.certs import LocalPKI
+from tests.support.hostile_http import DribblingProxy
+from tests.support.servers import LocalHTTPServer
+from tests.support.smoke_run import healthy_routes
+from tests.test_bounded import SLACK_S, finishes_within
+
+if TYPE_CHECKING:
+    from tests.support.redis_server import RedisServer
+
+pytest_plugins = ["tests.support.redis_server"]
+
+
+def test_a_dribbled_tls_handshake_ends_by_the_timeout(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    cert = LocalPKI(tmp_path / "pki").valid()
+    with (
+        LocalHTTPServer(healthy_routes(), ssl_context=cert.server_context) as server,
+        DribblingProxy(server.port, interval_s=0.05) as proxy,
+    ):
+        _took, result = finishes_within(
+            2 + SLACK_S,
+            lambda: inspect_certificate("localhost", proxy.port, ca_bundle=str(cert.ca_bundle), timeout_s=2),
+        )
+    assert isinstance(result, TargetUnreachable), result
+    assert "timed out after 2 s during the TLS handshake" in str(result)
+
+
+def test_a_dribbled_redis_ping_ends_by_the_timeout(redis_server: RedisServer) -> None:
+    with DribblingProxy(redis_server.port, interval_s=0.2) as proxy:
+        url = redis_server.url().replace(f":{redis_server.port}/", f":{proxy.port}/")
+        _took, result = finishes_within(1.5 + SLACK_S, lambda: ping_redis(url, timeout_s=1.5))
+    assert isinstance(result, TargetUnreachable), result
+    assert "1.5 s" in str(result)
+
+
+def test_a_statement_whose_answer_crawls_ends_by_the_timeout(pg_cluster: LocalCluster) -> None:
+    with DribblingProxy(pg_cluster.port, interval_s=0.05, start=False) as proxy:
+        url = pg_cluster.dsn().replace(f":{pg_cluster.port}/", f":{proxy.port}/")
+        assert url != pg_cluster.dsn()
+        with ReadOnlyDatabase(connect_readonly(url, timeout_s=2), timeout_s=2) as db:
+            assert db.execute("SELECT 1").fetchone() == (1,)
+            proxy.dribbling.set()
+            _took, result = finishes_within(2 + 1 + SLACK_S, lambda: db.execute("SELECT repeat('x', 4000)"))
+    assert isinstance(result, TargetUnreachable), result
+    assert "did not answer within" in str(result)

@@ -83,7 +83,9 @@ FAULTS: dict[str, dict[str, tuple[str, str]]] = {
     },
     "open-protected": {ANONYMOUS: ("P0", "HTTP 200 with 76 bytes: the path serves data without a session")},
     "cookie-no-httponly": {HTTPONLY: ("P2", "saw next-auth.session-token=…; Path=/")},
-    "foreign-callback": {OPEN_REDIRECT: ("P2", "sends the browser to https://opscheck-canary.invalid/")},
+    "foreign-callback": {OPEN_REDIRECT: ("P2", "another host https://opscheck-canary.invalid/after-sign-in")},
+    # the classic `url.startsWith(baseUrl)`: a single foreign URL passes it, the battery does not
+    "prefix-redirect": {OPEN_REDIRECT: ("P2", "host suffix http://127.0.0.1:")},
 }
 
 #: options that give redaction every chance to fail: full reports, locals, debug logs into junit
@@ -362,6 +364,11 @@ def test_each_fault_mode_is_caught_by_its_check(
         assert_check(run, name, "failed", severity=severity, says=says)
     assert run.others(*caught) == {n: o for n, o in HEALTHY_HTTP.items() if n not in caught}, run.output
     assert run.ret == 1
+    if fault == "prefix-redirect":
+        message = run.check(OPEN_REDIRECT).message
+        assert "user info http://127.0.0.1:" in message
+        assert "on sign-in and sign-out" in message
+        assert "another host" not in message
     if fault == "cookie-no-httponly":
         seen = run.check(HTTPONLY).message.split(", saw ")[1]
         assert "SameSite=Lax" in seen

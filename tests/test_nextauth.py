@@ -24,9 +24,12 @@ from opscheck.auth import (
     cookie_rule_problem,
     expect_anonymous_refused,
     expect_endpoints_healthy,
-    expect_no_foreign_redirect,
+    expect_no_open_redirect,
     expect_rejected,
     expect_session_for,
+    honoured,
+    redirect_payloads,
+    try_redirect,
 )
 from opscheck.context import CheckRecord
 from opscheck.errors import CheckFailed, TargetUnreachable
@@ -527,20 +530,50 @@ def test_protected_path_answers_that_fail_or_cannot_tell() -> None:
     assert error.value.outcome == "error"
 
 
-def test_open_redirect_is_seen_in_the_returned_url_or_the_callback_cookie() -> None:
+def test_the_open_redirect_battery_names_every_payload_a_prefix_check_honours() -> None:
+    fake = FakeNextAuth("v4")  # like many apps: honours any callbackUrl that starts with the base URL
+    with client_for(fake) as nextauth:
+        trials = [try_redirect(nextauth, p) for p in redirect_payloads([f"{BASE}/"])]
+    record = CheckRecord()
+    with pytest.raises(CheckFailed, match="2 honoured") as failure:
+        expect_no_open_redirect(trials, BASE, record)
+    message = str(failure.value)
+    assert f"host suffix {BASE}.opscheck-canary.invalid/after-sign-in on sign-in" in message
+    assert "user info http://app.test@opscheck-canary.invalid" in message
+    assert "another host" not in message
+    assert record.metrics == {"payloads": 10, "honoured": 2}
+
+
+def test_an_app_honouring_any_origin_is_caught_by_every_host_payload() -> None:
     fake = FakeNextAuth("v4", callback_any_origin=True)
     with client_for(fake) as nextauth:
-        attempt = nextauth.sign_in_attempt(callback_url="https://opscheck-canary.invalid/after-sign-in")
-        with pytest.raises(
-            CheckFailed, match=re.escape("sends the browser to https://opscheck-canary.invalid")
-        ):
-            expect_no_foreign_redirect(attempt)
-        attempt.url = f"{BASE}/"
-        with pytest.raises(CheckFailed, match="callback-url cookie"):
-            expect_no_foreign_redirect(attempt)
-    safe = FakeNextAuth("v5")
-    with client_for(safe) as nextauth:
-        expect_no_foreign_redirect(nextauth.sign_in_attempt(callback_url="https://opscheck-canary.invalid/x"))
+        trials = [try_redirect(nextauth, p) for p in redirect_payloads([BASE])]
+    with pytest.raises(
+        CheckFailed, match=re.escape("another host https://opscheck-canary.invalid/after-sign-in on sign-in")
+    ):
+        expect_no_open_redirect(trials, BASE, CheckRecord())
+
+
+@pytest.mark.parametrize(
+    ("returned", "base", "is_honoured"),
+    [
+        ("https://opscheck-canary.invalid/x", "http://app.test", True),
+        ("//opscheck-canary.invalid/x", "https://app.test", True),
+        ("/\\opscheck-canary.invalid/x", "https://app.test", True),
+        ("/\t/opscheck-canary.invalid/x", "https://app.test", True),  # browsers drop tabs
+        ("https:opscheck-canary.invalid/x", "http://app.test", True),
+        ("https:opscheck-canary.invalid/x", "https://app.test", False),  # a relative path there
+        ("http://app.test:3000@opscheck-canary.invalid/", "http://app.test:3000", True),
+        ("http://app.test:3000.opscheck-canary.invalid/", "http://app.test:3000", True),
+        ("JavaScript:alert(1)", "http://app.test", True),
+        ("http://app.test/%2F%2Fopscheck-canary.invalid/x", "http://app.test", False),
+        ("http://app.test//opscheck-canary.invalid/x", "http://app.test", False),
+        ("http://app.test/", "http://app.test", False),
+        (None, "http://app.test", False),
+    ],
+)
+def test_where_a_browser_would_go(returned: str | None, base: str, is_honoured: bool) -> None:
+    assert honoured(returned, base) is is_honoured
 
 
 @pytest.mark.parametrize("version", ["v4", "v5"])

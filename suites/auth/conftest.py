@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from opscheck.auth import FOREIGN_CALLBACK, SignInControl
+from opscheck.auth import SignInControl
 from opscheck.config import AuthSettings, Environment
 from opscheck.errors import OpscheckError, SectionNotConfigured
 from opscheck.nextauth import NextAuth, SignInAttempt
@@ -77,9 +77,3 @@ def smoke_sign_in(sign_in_control: SignInControl) -> SignInAttempt:
 def fresh_sign_in(nextauth: NextAuth, auth: AuthSettings) -> SignInAttempt:
     """A sign-in of its own, for a check that ends it."""
     return nextauth.sign_in_attempt()
-
-
-@pytest.fixture
-def foreign_callback_sign_in(nextauth: NextAuth, auth: AuthSettings) -> SignInAttempt:
-    """A successful sign-in that asked to be sent to another origin afterwards."""
-    return nextauth.sign_in_attempt(callback_url=FOREIGN_CALLBACK)

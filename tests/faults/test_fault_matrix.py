@@ -52,6 +52,7 @@ from tests.test_auth_suite import (
     ANONYMOUS,
     ENDPOINTS,
     HTTPONLY,
+    OPEN_REDIRECT,
     SMOKE_USER,
     UNKNOWN_USER,
     WRONG_PASSWORD,
@@ -891,6 +892,18 @@ MATRIX = [
         (ANONYMOUS,),
         AUTH_BUDGET_S,
         says="serves data without a session",
+        marks=REFERENCE_APP,
+    ),
+    fault(
+        "nextauth-prefix-redirect",
+        AUTH,
+        reference_app("prefix-redirect"),  # honours any callbackUrl that starts with the base URL
+        OPEN_REDIRECT,
+        "failed",
+        AUTH_SECTION,
+        (OPEN_REDIRECT,),
+        AUTH_BUDGET_S,
+        says="host suffix http://127.0.0.1:",
         marks=REFERENCE_APP,
     ),
     fault(

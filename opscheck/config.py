@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from opscheck.errors import ConfigError, SectionNotConfigured, SettingMissing, UsageError
 from opscheck.pages import PageExpectation, page_paths, parse_pages
 from opscheck.secrets import Secret
+from opscheck.tablenames import parse_table_name
 
 __all__ = [
     "AuthSettings",
@@ -413,11 +414,37 @@ class BackupSettings(Section):
     retention_days = Setting(number_in(0, 36_500, above_low=True), 30.0, doc="at most 100 years")
 
 
+def as_table_list(value: Any, key: str, base: Path) -> list[str]:
+    names = as_str_list(value, key, base)
+    for name in names:
+        _table_name(name, key)
+    return names
+
+
+def as_table_map(value: Any, key: str, base: Path) -> dict[str, int]:
+    counts = as_int_map(value, key, base)
+    for name in counts:
+        _table_name(name, key)
+    return counts
+
+
+def _table_name(name: str, key: str) -> None:
+    try:
+        parse_table_name(name)
+    except ConfigError as exc:
+        raise ConfigError(f"{key}: {exc}") from None
+
+
 class RestoreSettings(Section):
     provider = Setting(as_choice("auto", "testcontainers", "local"), "auto")
     image = Setting(as_str, "postgres:16")
-    expect_tables = Setting(as_str_list, ["User", "Account", "Session", "_prisma_migrations"])
-    min_rows = Setting(as_int_map, {})
+    expect_tables = Setting(
+        as_table_list,
+        ["User", "Account", "Session", "_prisma_migrations"],
+        doc="exact table names, optionally schema.table (unqualified: public)",
+    )
+    min_rows = Setting(as_table_map, {}, doc="exact table name ([schema.]table, case kept) -> least rows")
+    roles = Setting(as_str_list, [], doc="roles the recovery procedure creates before loading a dump")
 
 
 def as_url_path(value: Any, key: str, base: Path) -> str:

@@ -312,6 +312,7 @@ provider = "auto"
 image = "{containers.DEFAULT_IMAGE}"
 expect_tables = ["User", "Account", "Session", "_prisma_migrations"]
 min_rows = {{ User = 1000, Account = 1000 }}
+roles = ["app"]
 
 [environments.demo.auth]
 username = "smoke@example.com"

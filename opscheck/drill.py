@@ -20,19 +20,24 @@ import psycopg
 from opscheck.backups import Backup, BackupStore, open_store, select_backup
 from opscheck.config import Environment
 from opscheck.context import CheckRecord
-from opscheck.dumps import DumpFacts, GzipDumpVerifier, verify_custom
+from opscheck.dumps import DumpFacts, stream_verifier, verify_custom
 from opscheck.errors import OpscheckError
 from opscheck.restore import (
     Restored,
     RestoreGuard,
-    RoleScanner,
     Server,
     cpu_jobs,
     restore_backup,
     start_server,
 )
 
-__all__ = ["Drill", "StepFailed"]
+__all__ = ["DRILL_CHECK", "STREAM_CHECK", "Drill", "StepFailed"]
+
+#: the check that owns the integrity pass
+STREAM_CHECK = "suites/restore/test_backup_stream_is_complete.py::test_backup_stream_is_complete"
+
+#: the check that owns the restore step: checks that need the restored database point at it
+DRILL_CHECK = "suites/restore/test_restore_drill_succeeds.py::test_restore_drill_succeeds_within_rto"
 
 
 class StepFailed(OpscheckError):
@@ -104,7 +109,6 @@ class Drill:
 
     def _verify(self) -> tuple[DumpFacts, set[str]]:
         backup = self.backup()
-        roles = RoleScanner()
         with contextlib.closing(self.store.open(backup)) as stream:
             if backup.format == "custom":
                 workdir = Path(tempfile.mkdtemp(prefix="opscheck-verify-"))
@@ -112,13 +116,25 @@ class Drill:
                     path = workdir / backup.name
                     with path.open("wb") as out:
                         shutil.copyfileobj(stream, out, 1 << 20)
-                    return verify_custom(path, shutil.which("pg_restore") or "pg_restore"), set()
+                    facts = verify_custom(path, shutil.which("pg_restore") or "pg_restore")
                 finally:
                     shutil.rmtree(workdir, ignore_errors=True)
-            verifier = GzipDumpVerifier(backup.name)
-            for chunk in iter(lambda: stream.read(1 << 20), b""):
-                roles.feed(verifier.feed(chunk))
-            return verifier.finish(), roles.roles
+            else:
+                verifier = stream_verifier(backup.format, backup.name)
+                for chunk in iter(lambda: stream.read(1 << 20), b""):
+                    for _piece in verifier.pieces(chunk):
+                        pass
+                facts = verifier.finish()
+        return facts, set(facts.roles)
+
+    def roles(self) -> tuple[list[str], list[str]]:
+        """(roles the dump needs, those of them ``restore.roles`` does not declare), sorted."""
+        try:
+            _facts, needed = self.facts()
+        except OpscheckError:
+            raise StepFailed("verifying the backup stream", STREAM_CHECK) from None
+        declared = set(self.env.restore.roles)
+        return sorted(needed), sorted(needed - declared)
 
     def _restore(self) -> Restored:
         backup = self.backup()
@@ -132,11 +148,18 @@ class Drill:
         deadline = self.env.backups.rto_minutes * 60
         with contextlib.closing(self.store.open(backup)) as stream:
             return restore_backup(
-                self._server, guard, backup, stream, roles=roles, deadline_s=deadline, jobs=cpu_jobs()
+                self._server,
+                guard,
+                backup,
+                stream,
+                roles=roles | set(restore.roles),
+                deadline_s=deadline,
+                jobs=cpu_jobs(),
+                verified=facts,
             )
 
     @contextlib.contextmanager
-    def connect(self, owner: str = "test_restore_drill_succeeds") -> Iterator[psycopg.Connection[Any]]:
+    def connect(self, owner: str = DRILL_CHECK) -> Iterator[psycopg.Connection[Any]]:
         """A connection to the restored database, for checks that verify it (they error if the restore did)."""
         try:
             restored = self.restored()

@@ -22,23 +22,27 @@ client may restore the dump: :func:`psql_tools_ok`.
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
+import tempfile
+import threading
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Final, Literal
 
+from opscheck.dumpscan import END_MARKER, DumpScanner
 from opscheck.errors import CheckFailed
 
 __all__ = [
     "DumpFacts",
     "DumpTextVerifier",
     "GzipDumpVerifier",
+    "PlainDumpVerifier",
     "parse_major",
     "psql_tools_ok",
+    "stream_verifier",
     "verify_custom",
     "verify_plain",
     "verify_plain_gzip",
@@ -48,7 +52,6 @@ Buffer = bytes | memoryview
 GZIP_MAGIC: Final = b"\x1f\x8b"
 CUSTOM_MAGIC: Final = b"PGDMP"
 HEADER_LINES: Final = (b"--", b"-- PostgreSQL database dump")
-END_MARKER: Final = b"-- PostgreSQL database dump complete"
 _DUMPED_FROM: Final = "-- Dumped from database version "
 _DUMPED_BY: Final = "-- Dumped by pg_dump version "
 _RESTRICT: Final = b"\\restrict "
@@ -60,8 +63,6 @@ PIECE_BYTES: Final = 256 * 1024
 TAIL_BYTES: Final = 64 * 1024
 #: the header (comments, \restrict) must be over within this many bytes
 HEAD_BYTES: Final = 64 * 1024
-#: longest incomplete line remembered to spot ``COPY`` statements across chunk boundaries
-_CARRY_BYTES: Final = 16 * 1024
 CHUNK_BYTES: Final = 1024 * 1024
 #: compressed bytes handed to zlib at a time
 _INPUT_SLICE: Final = 64 * 1024
@@ -105,6 +106,13 @@ class DumpFacts:
     table_count: int | None = None
     lines: int | None = None
     gzip_members: int | None = None
+    #: roles the dump's statements name (OWNER TO, GRANT, policies, …), built-in ones left out
+    roles: frozenset[str] = frozenset()
+    #: ``pg_dump -C``: the database the dump creates and the line of its ``\\connect``
+    create_database: str | None = None
+    connect_line: int | None = None
+    #: dumps in the stream (``(pg_dump -s; pg_dump -a)`` has two)
+    parts: int = 1
 
 
 def _hex(data: Buffer, limit: int = 8) -> str:
@@ -129,7 +137,6 @@ class DumpTextVerifier:
     def __init__(self, name: str) -> None:
         self.name = name
         self.total = 0
-        self.newlines = 0
         self.restricted = False
         self.source_server_version: str | None = None
         self.pg_dump_version: str | None = None
@@ -139,10 +146,7 @@ class DumpTextVerifier:
         self._header_done = False
         self._tail = bytearray()
         self._tail_trimmed = False
-        self._carry = b""
-        self._carry_at_line_start = True
-        self.last_copy: str | None = None
-        self.in_copy = False
+        self.scan = DumpScanner()
 
     # -- streaming
 
@@ -151,7 +155,6 @@ class DumpTextVerifier:
         if not piece:
             return
         self.total += len(piece)
-        self.newlines += piece.count(b"\n")
         if not self._header_done:
             self._head += piece
             self._parse_head()
@@ -159,7 +162,7 @@ class DumpTextVerifier:
         if len(self._tail) > 2 * TAIL_BYTES:
             del self._tail[: len(self._tail) - TAIL_BYTES]
             self._tail_trimmed = True
-        self._track_copy(piece)
+        self.scan.feed(piece)
 
     def _parse_head(self) -> None:
         while not self._header_done:
@@ -203,41 +206,6 @@ class DumpTextVerifier:
             f"line {self._head_lines or 1}: {_printable(line)}",
         )
 
-    def _track_copy(self, piece: bytes) -> None:
-        """Remember the last ``COPY … FROM stdin;`` and whether its data ended (a ``\\.`` line).
-
-        Searches the piece in place (no copies of it); only the line that began in an earlier piece is
-        looked at through the bounded carry.
-        """
-        last_nl = piece.rfind(b"\n")
-        if last_nl < 0:
-            if len(self._carry) + len(piece) <= _CARRY_BYTES:
-                self._carry += piece
-            else:
-                self._carry, self._carry_at_line_start = b"", False
-            return
-        first_nl = piece.find(b"\n")
-        copy_at = piece.rfind(b"\nCOPY ", first_nl, last_nl + 1)
-        end_at = piece.rfind(b"\n\\.\n", first_nl, last_nl + 1)
-        if copy_at > end_at:
-            self._copy_started(piece[copy_at + 1 : piece.find(b"\n", copy_at + 1)])
-        elif end_at >= 0:
-            self.in_copy = False
-        elif self._carry_at_line_start:  # nothing later in the piece: its first line decides
-            first = self._carry + piece[: min(first_nl, _CARRY_BYTES)]
-            if first.rstrip(b"\r") == b"\\.":
-                self.in_copy = False
-            elif first.startswith(b"COPY "):
-                self._copy_started(first)
-        rest = len(piece) - last_nl - 1
-        self._carry_at_line_start = rest <= _CARRY_BYTES
-        self._carry = piece[last_nl + 1 :] if self._carry_at_line_start else b""
-
-    def _copy_started(self, statement: bytes) -> None:
-        target = statement[len(b"COPY ") :].split(b" FROM stdin", 1)[0].split(b" (", 1)[0]
-        self.last_copy = target.decode("utf-8", errors="replace")
-        self.in_copy = True
-
     # -- verdict
 
     def finish(self) -> tuple[bool, int]:
@@ -249,17 +217,49 @@ class DumpTextVerifier:
                 )
             if self._head_lines < len(HEADER_LINES):
                 self._fail_header(bytes(self._head[self._head_pos : self._head_pos + 80]))
-        if not self._ends_with_marker():
-            where = (
-                f" (cut inside the COPY data of {self.last_copy})" if self.in_copy and self.last_copy else ""
+        scan = self.scan
+        scan.finish()
+        if scan.problem is not None and not scan.cut_short:
+            raise CheckFailed(
+                f"dump {self.name}",
+                "every '-- PostgreSQL database dump' header followed by its '… dump complete' marker",
+                scan.problem,
             )
+        if scan.problem is not None or not self._ends_with_marker():
+            where = scan.problem or f"last complete line {scan.lines}"
             raise CheckFailed(
                 f"dump {self.name}",
                 "a complete dump ending with '-- PostgreSQL database dump complete'",
-                f"dump truncated: no 'PostgreSQL database dump complete' marker; last complete line "
-                f"{self.newlines}{where}",
+                f"dump truncated: no 'PostgreSQL database dump complete' marker; {where}",
             )
-        return True, self.newlines
+        return True, scan.lines
+
+    def facts(
+        self,
+        fmt: Literal["plain-gzip", "plain", "custom"],
+        stored_bytes: int,
+        gzip_members: int | None = None,
+    ) -> DumpFacts:
+        """What the text said about itself (after :meth:`finish`)."""
+        scan = self.scan
+        return DumpFacts(
+            name=self.name,
+            format=fmt,
+            source_server_version=self.source_server_version,
+            pg_dump_version=self.pg_dump_version,
+            source_major=parse_major(self.source_server_version),
+            pg_dump_major=parse_major(self.pg_dump_version),
+            compressed_bytes=stored_bytes,
+            uncompressed_bytes=self.total,
+            end_marker=True,
+            restricted=self.restricted,
+            lines=scan.lines,
+            gzip_members=gzip_members,
+            roles=frozenset(scan.roles),
+            create_database=scan.create_database if scan.connect_line is not None else None,
+            connect_line=scan.connect_line,
+            parts=len(scan.parts),
+        )
 
     def _ends_with_marker(self) -> bool:
         lines = bytes(self._tail).split(b"\n")
@@ -300,6 +300,7 @@ class GzipDumpVerifier:
         self.members = 0
         self._decompressor: zlib._Decompress | None = None
         self._between = bytearray()  # bytes after a member's end, before we know what follows
+        self._member_start = 0  # offset of the current member's first byte
 
     @property
     def _what(self) -> str:
@@ -352,26 +353,47 @@ class GzipDumpVerifier:
             )
         self._decompressor = zlib.decompressobj(wbits=31)
         self.members += 1
+        self._member_start = self.compressed - len(data)
         return data
 
     def _inflate(self, data: Buffer) -> Iterator[bytes]:
         decompressor = self._decompressor
         assert decompressor is not None
         while True:
+            before = decompressor.copy()  # to find the exact bad byte, should this call fail
             try:
                 out = decompressor.decompress(data, PIECE_BYTES)
             except zlib.error as exc:
-                raise CheckFailed(
-                    self._what,
-                    "intact gzip data (CRC and length verified)",
-                    f"corrupt within the first {self.compressed} compressed bytes: {exc}",
-                ) from None
+                raise self._corrupt(exc, before, data) from None
             if out:
                 self.text.take(out)
                 yield out
             data = decompressor.unconsumed_tail
             if decompressor.eof or (not data and len(out) < PIECE_BYTES):
                 return
+
+    def _corrupt(self, exc: zlib.error, before: zlib._Decompress, data: Buffer) -> CheckFailed:
+        """Where the gzip data stops being valid: the first byte zlib rejects, fed one at a time from the
+        state before the failing call (only done once, on failure)."""
+        start = self.compressed - len(data)
+        bad = None
+        for index in range(len(data)):
+            try:
+                before.decompress(data[index : index + 1])
+            except zlib.error:
+                bad = start + index
+                break
+        member = f"member {self.members} (starting at byte {self._member_start})"
+        if bad is None:
+            seen = f"corrupt data in gzip {member}; the exact offset is not known: {exc}"
+        elif "check" in str(exc) and "header" not in str(exc):
+            seen = (
+                f"gzip {member} fails its {'length' if 'length' in str(exc) else 'CRC'} check at byte {bad}: "
+                f"its data is corrupt somewhere between bytes {self._member_start} and {bad} ({exc})"
+            )
+        else:
+            seen = f"corrupt gzip data: first undecodable byte at offset {bad}, in {member}: {exc}"
+        return CheckFailed(self._what, "intact gzip data (CRC and length verified)", seen)
 
     def finish(self) -> DumpFacts:
         """Facts about the dump, or CheckFailed: truncated or corrupt gzip, no header, no end marker."""
@@ -392,21 +414,32 @@ class GzipDumpVerifier:
                 "nothing but gzip members (or zero padding) to the end",
                 f"{len(head)} stray byte(s) after the end of the gzip stream ({_hex(head)})",
             )
-        marker, lines = self.text.finish()
-        return DumpFacts(
-            name=self.name,
-            format="plain-gzip",
-            source_server_version=self.text.source_server_version,
-            pg_dump_version=self.text.pg_dump_version,
-            source_major=parse_major(self.text.source_server_version),
-            pg_dump_major=parse_major(self.text.pg_dump_version),
-            compressed_bytes=self.compressed,
-            uncompressed_bytes=self.text.total,
-            end_marker=marker,
-            restricted=self.text.restricted,
-            lines=lines,
-            gzip_members=self.members,
-        )
+        self.text.finish()
+        return self.text.facts("plain-gzip", self.compressed, gzip_members=self.members)
+
+
+class PlainDumpVerifier:
+    """The uncompressed counterpart of :class:`GzipDumpVerifier`: same interface, same text checks."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.text = DumpTextVerifier(name)
+
+    def feed(self, chunk: bytes) -> bytes:
+        self.text.take(chunk)
+        return chunk
+
+    def pieces(self, chunk: bytes) -> Iterator[bytes]:
+        yield self.feed(chunk)
+
+    def finish(self) -> DumpFacts:
+        self.text.finish()
+        return self.text.facts("plain", self.text.total)
+
+
+def stream_verifier(fmt: str, name: str) -> GzipDumpVerifier | PlainDumpVerifier:
+    """The verifier for a plain dump stream of format ``plain-gzip`` or ``plain``."""
+    return GzipDumpVerifier(name) if fmt == "plain-gzip" else PlainDumpVerifier(name)
 
 
 def _read_chunks(stream: BinaryIO, name: str, chunk_size: int) -> Iterator[bytes]:
@@ -431,23 +464,10 @@ def verify_plain_gzip(stream: BinaryIO, name: str, chunk_size: int = CHUNK_BYTES
 
 def verify_plain(stream: BinaryIO, name: str, chunk_size: int = CHUNK_BYTES) -> DumpFacts:
     """A full pass over an uncompressed ``.sql`` dump; CheckFailed if it is not complete."""
-    text = DumpTextVerifier(name)
+    verifier = PlainDumpVerifier(name)
     for chunk in _read_chunks(stream, name, chunk_size):
-        text.take(chunk)
-    marker, lines = text.finish()
-    return DumpFacts(
-        name=name,
-        format="plain",
-        source_server_version=text.source_server_version,
-        pg_dump_version=text.pg_dump_version,
-        source_major=parse_major(text.source_server_version),
-        pg_dump_major=parse_major(text.pg_dump_version),
-        compressed_bytes=text.total,
-        uncompressed_bytes=text.total,
-        end_marker=marker,
-        restricted=text.restricted,
-        lines=lines,
-    )
+        verifier.feed(chunk)
+    return verifier.finish()
 
 
 # ---------------------------------------------------------------------------------------------- custom
@@ -491,7 +511,7 @@ def verify_custom(path: Path, pg_restore: str, timeout_s: float = PG_RESTORE_TIM
             f"exit {proc.returncode}: {_first_error(proc.stderr)}",
         )
     toc = proc.stdout
-    _read_every_block(path, pg_restore, timeout_s)
+    script = _read_every_block(path, pg_restore, timeout_s)
     source = _TOC_FROM.search(toc)
     dumper = _TOC_BY.search(toc)
     source_version = source.group(1) if source else None
@@ -508,24 +528,55 @@ def verify_custom(path: Path, pg_restore: str, timeout_s: float = PG_RESTORE_TIM
         end_marker=None,
         restricted=False,
         table_count=len(_TOC_TABLE_DATA.findall(toc)),
+        roles=frozenset(script.scan.roles),
+        parts=len(script.scan.parts),
     )
 
 
-def _read_every_block(path: Path, pg_restore: str, timeout_s: float) -> None:
+def _read_every_block(path: Path, pg_restore: str, timeout_s: float) -> DumpTextVerifier:
+    """Stream ``pg_restore -f -`` (the archive as a script, every data block decoded, no server) through
+    the plain-text checks: the roles it names and its end marker come from pg_restore's own output."""
     checked = f"data blocks of {path.name}"
-    try:
-        proc = subprocess.run(
-            [pg_restore, "-f", os.devnull, str(path)],
-            capture_output=True, text=True, errors="replace", timeout=timeout_s, check=False,
-        )  # fmt: skip
-    except subprocess.TimeoutExpired:
-        raise CheckFailed(checked, f"pg_restore to read them within {timeout_s:g} s", "timed out") from None
-    if proc.returncode != 0:
+    text = DumpTextVerifier(f"{path.name} (as pg_restore writes it out)")
+    with tempfile.TemporaryFile() as errors:
+        try:
+            process = subprocess.Popen(
+                [pg_restore, "-f", "-", str(path)], stdout=subprocess.PIPE, stderr=errors
+            )
+        except OSError as exc:
+            raise CheckFailed(checked, f"{pg_restore} to run", exc.strerror or str(exc)) from None
+        out = process.stdout
+        assert out is not None
+        timed_out = threading.Event()
+
+        def stop() -> None:
+            timed_out.set()
+            process.kill()
+
+        timer = threading.Timer(timeout_s, stop)
+        timer.start()
+        try:
+            for chunk in iter(lambda: out.read(CHUNK_BYTES), b""):
+                text.take(chunk)
+            returncode = process.wait(timeout=timeout_s)
+        finally:
+            timer.cancel()
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)
+            out.close()
+        if timed_out.is_set():
+            raise CheckFailed(checked, f"pg_restore to read them within {timeout_s:g} s", "timed out")
+        errors.seek(0)
+        stderr = errors.read(16384).decode("utf-8", errors="replace")
+    if returncode != 0:
         raise CheckFailed(
             checked,
-            "every block readable (pg_restore -f /dev/null)",
-            f"exit {proc.returncode}: {_first_error(proc.stderr)}",
+            "every block readable (pg_restore -f -)",
+            f"exit {returncode}: {_first_error(stderr)}",
         )
+    text.finish()
+    return text
 
 
 def _first_error(stderr: str) -> str:

@@ -6,7 +6,9 @@ stdin inside one explicit transaction, with ``ON_ERROR_STOP``, and ``COMMIT`` is
 stream's own end check (CRC and length) and the pg_dump end marker were seen. Anything less kills psql,
 and the server rolls the transaction back: nothing half-restored can pass verification.
 
-Custom-format dumps go to a temporary file and ``pg_restore --exit-on-error -j N``.
+Custom-format dumps go to a temporary file and ``pg_restore --exit-on-error -j N``, owners and privileges
+included: every role the dump needs is created first (so the data restore is tested; whether the recovery
+procedure creates those roles is a check of its own).
 
 A :class:`RestoreGuard` refuses every target that is not a throwaway server this process started.
 """
@@ -31,16 +33,16 @@ from urllib.parse import urlsplit
 from opscheck import containers
 from opscheck.backups import Backup
 from opscheck.containers import ContainerCluster
-from opscheck.dumps import DumpFacts, GzipDumpVerifier, verify_custom
+from opscheck.dumproles import create_role_sql
+from opscheck.dumps import DumpFacts, stream_verifier, verify_custom
 from opscheck.errors import CheckFailed, OpscheckError
 from opscheck.pgcluster import LocalCluster, PostgresNotFound, find_postgres_bindir, server_major
-from opscheck.pgserver import ThrowawayPostgres
+from opscheck.pgserver import ThrowawayPostgres, first_error_line
 
 __all__ = [
     "RestoreGuard",
     "RestoreRefused",
     "Restored",
-    "RoleScanner",
     "Server",
     "restore_backup",
     "start_server",
@@ -53,8 +55,9 @@ CHUNK = 1 << 20
 _PIPE_SIZE = 1 << 20
 _F_SETPIPE_SZ = 1031
 _PSQL_ERROR = re.compile(r"^psql:[^:]*:(\d+): (ERROR|FATAL):\s*(.*)$")
-_ROLE_REFERENCE = re.compile(rb"(?:OWNER TO|GRANT [^;\n]* TO|ALTER DEFAULT PRIVILEGES FOR ROLE) ([^;\n]+);")
-_BUILTIN_ROLES = frozenset({"public", "postgres", "current_user", "session_user", "current_role"})
+_MISSING_EXTENSION = re.compile(
+    r'extension "([^"]+)" is not available|could not open extension control file "[^"]*/([^"/]+)\.control"'
+)
 
 
 class RestoreRefused(OpscheckError):
@@ -84,23 +87,6 @@ class RestoreGuard:
             raise RestoreRefused(
                 f"refusing to restore into {server.host}:{server.port}: it is a configured environment's database"
             )
-
-
-class RoleScanner:
-    """Collects the roles a plain dump refers to (OWNER TO, GRANT ... TO), across chunk boundaries."""
-
-    def __init__(self) -> None:
-        self.roles: set[str] = set()
-        self._carry = b""
-
-    def feed(self, data: bytes) -> None:
-        text = self._carry + data
-        for match in _ROLE_REFERENCE.finditer(text):
-            for role in match.group(1).split(b","):
-                name = role.strip().strip(b'"').decode("utf-8", errors="replace")
-                if name and name.lower() not in _BUILTIN_ROLES:
-                    self.roles.add(name)
-        self._carry = text[-512:]
 
 
 def start_server(provider: str, image: str, min_major: int) -> tuple[Server, str, str]:
@@ -191,18 +177,54 @@ def _kill(process: subprocess.Popen[bytes]) -> None:
 def _create_roles(server: Server, roles: Iterable[str]) -> list[str]:
     created = []
     for role in sorted(roles):
-        quoted = '"' + role.replace('"', '""') + '"'
-        sql = f"DO $$ BEGIN CREATE ROLE {quoted} NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$"
-        proc = server.psql("-q", "-c", sql)
-        if proc.returncode == 0:
-            created.append(role)
+        proc = server.psql("-q", "-c", create_role_sql(role))
+        if proc.returncode != 0:
+            raise CheckFailed(
+                f"creating role {role!r} on the throwaway server",
+                "CREATE ROLE to succeed",
+                first_error_line(proc.stderr),
+            )
+        created.append(role)
     return created
 
 
-def restore_plain_gzip(
-    server: Server, dbname: str, stream: IO[bytes], backup: Backup, deadline_s: float
+def _with_advice(error: str) -> str:
+    """The error, plus what to do when it is an extension the throwaway server lacks."""
+    match = _MISSING_EXTENSION.search(error)
+    if match is None:
+        return error
+    name = match.group(1) or match.group(2)
+    return (
+        f"{error} -- the throwaway server has no extension {name!r}: set [restore] image to a PostgreSQL "
+        f"image that ships it (README: 'Extensions the restore needs'), or install it where provider = local runs"
+    )
+
+
+def _begin_after_connect(piece: bytes, lines_before: int, connect_line: int) -> bytes | None:
+    """``piece`` with ``BEGIN;`` inserted after line ``connect_line`` (the ``\\connect`` of a ``pg_dump -C``
+    dump), or None when that line is not in this piece."""
+    at = -1
+    for _ in range(connect_line - lines_before):
+        at = piece.find(b"\n", at + 1)
+        if at < 0:
+            return None
+    return piece[: at + 1] + b"BEGIN;\n" + piece[at + 1 :]
+
+
+def restore_plain(
+    server: Server,
+    dbname: str,
+    stream: IO[bytes],
+    backup: Backup,
+    deadline_s: float,
+    *,
+    connect_line: int | None = None,
 ) -> tuple[DumpFacts, int]:
-    """Stream a gzipped plain dump into ``dbname``; COMMIT only once the stream is proven complete."""
+    """Stream a plain dump (gzipped or not) into ``dbname``; COMMIT only once the stream is proven complete.
+
+    A ``pg_dump -C`` dump (``connect_line`` known from the integrity pass) runs its ``CREATE DATABASE``
+    from the ``postgres`` database outside the transaction, which begins right after its ``\\connect``.
+    """
     # "-f -": psql prefixes its errors with the input line ("psql:<stdin>:N: ERROR: ...") only when it
     # reads a named input; plain stdin gives no line number to report
     command = server.client_command("psql", dbname, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", "-")
@@ -222,17 +244,29 @@ def restore_plain_gzip(
 
     watchdog = threading.Timer(deadline_s, stop_at_deadline)
     watchdog.start()
-    verifier = GzipDumpVerifier(backup.name)
+    verifier = stream_verifier(backup.format, backup.name)
     written = 0
+    lines_written = 0
+    begun = connect_line is None
     facts: DumpFacts | None = None
     try:
         try:
-            process.stdin.write(b"BEGIN;\n")
+            if begun:
+                process.stdin.write(b"BEGIN;\n")
             for chunk in iter(lambda: stream.read(CHUNK), b""):
                 data = verifier.feed(chunk)
+                if not begun and connect_line is not None:
+                    with_begin = _begin_after_connect(data, lines_written, connect_line)
+                    lines_written += data.count(b"\n")
+                    if with_begin is not None:
+                        data, begun = with_begin, True
                 process.stdin.write(data)
                 written += len(data)
             facts = verifier.finish()
+            if not begun:
+                raise CheckFailed(
+                    f"restore of {backup.name}", f"a \\connect at line {connect_line}", "none found there"
+                )
             process.stdin.write(b"\nCOMMIT;\n")
             process.stdin.close()
         except BrokenPipeError:
@@ -250,8 +284,12 @@ def restore_plain_gzip(
         )
     if returncode != 0:
         line, error = _first_psql_error(stderr.wait())
-        where = f"line {line - 1} of the dump" if line and line > 1 else "the dump"
-        raise CheckFailed(f"restore of {backup.name}", "no SQL errors", f"psql stopped at {where}: {error}")
+        if line and (connect_line is None or line > connect_line):
+            line -= 1  # the line of our BEGIN does not count
+        where = f"line {line} of the dump" if line else "the dump"
+        raise CheckFailed(
+            f"restore of {backup.name}", "no SQL errors", f"psql stopped at {where}: {_with_advice(error)}"
+        )
     if facts is None:  # psql quit (exit 0) before the stream ended, e.g. a \q inside the dump
         raise CheckFailed(
             f"restore of {backup.name}", "psql to read the whole dump", "it stopped reading early"
@@ -276,7 +314,7 @@ def restore_custom(
         facts = verify_custom(path, pg_restore or "pg_restore")
         target = server.copy_in(path)
         command = server.client_command(
-            "pg_restore", dbname, "--exit-on-error", "--no-owner", "--no-acl", "-j", str(max(1, jobs)), target
+            "pg_restore", dbname, "--exit-on-error", "-j", str(max(1, jobs)), target
         )
         try:
             proc = subprocess.run(command, capture_output=True, text=True, timeout=deadline_s, check=False)
@@ -287,7 +325,9 @@ def restore_custom(
         if proc.returncode != 0:
             lines = [line for line in proc.stderr.splitlines() if line.strip()]
             first = next((line for line in lines if "error" in line.lower()), lines[0] if lines else "?")
-            raise CheckFailed(f"restore of {backup.name}", "pg_restore without errors", first.strip())
+            raise CheckFailed(
+                f"restore of {backup.name}", "pg_restore without errors", _with_advice(first.strip())
+            )
         return facts, path.stat().st_size
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -302,19 +342,30 @@ def restore_backup(
     roles: Iterable[str] = (),
     deadline_s: float,
     jobs: int = 2,
+    verified: DumpFacts | None = None,
 ) -> Restored:
-    """Restore ``backup`` (read from ``stream``) into a new database on ``server``, timed."""
+    """Restore ``backup`` (read from ``stream``) into a new database on ``server``, timed.
+
+    ``roles`` are created first (NOLOGIN). ``verified`` are the facts of an integrity pass over the same
+    backup: a ``pg_dump -C`` dump then creates its own database, and the restore goes there.
+    """
     guard.check(server)
-    dbname = "restored"
-    server.create_database(dbname)
+    creates = verified.create_database if verified is not None and backup.format != "custom" else None
+    dbname = creates or "restored"
+    if creates is None:
+        server.create_database(dbname)
     created = _create_roles(server, roles)
     started = time.monotonic()
     if backup.format == "custom":
         facts, size = restore_custom(server, dbname, stream, backup, jobs=jobs, deadline_s=deadline_s)
-    elif backup.format == "plain-gzip":
-        facts, size = restore_plain_gzip(server, dbname, stream, backup, deadline_s)
+    elif backup.format in ("plain-gzip", "plain"):
+        connect = verified.connect_line if creates is not None and verified is not None else None
+        target = "postgres" if connect is not None else dbname
+        facts, size = restore_plain(server, target, stream, backup, deadline_s, connect_line=connect)
     else:
-        raise CheckFailed(f"format of {backup.name}", "a gzipped plain dump or a custom dump", backup.format)
+        raise CheckFailed(
+            f"format of {backup.name}", "a plain dump (.sql or .sql.gz) or a custom dump", backup.format
+        )
     return Restored(backup, facts, dbname, time.monotonic() - started, size, created)
 
 

@@ -394,3 +394,66 @@ def test_psql_tools_ok() -> None:
     )
     assert psql_tools_ok("15.18", 15, psql_minor=14, restricted=True) is None
     assert psql_tools_ok("15.18", 18, psql_minor=0, restricted=True) is None
+
+
+# -- concatenated dumps, plain .sql, corruption offsets (issue 10) -------------------------------------------
+
+
+def gzip_bytes(data: bytes) -> bytes:
+    return gzip.compress(data, mtime=0)
+
+
+def _dump_text(body: str) -> bytes:
+    return (
+        "--\n-- PostgreSQL database dump\n--\n\n\\restrict K\n\n"
+        "-- Dumped from database version 15.18\n-- Dumped by pg_dump version 15.18\n\n"
+        f"{body}\n--\n-- PostgreSQL database dump complete\n--\n\n\\unrestrict K\n\n"
+    ).encode()
+
+
+SCHEMA_PART = _dump_text(
+    "CREATE TABLE public.t (id integer);\nALTER TABLE public.t OWNER TO app_owner;\n"
+    "ALTER TABLE ONLY public.t\n    ADD CONSTRAINT t_pkey PRIMARY KEY (id);\n"
+)
+DATA_PART = _dump_text("COPY public.t (id) FROM stdin;\n1\n2\n\\.\n")
+
+
+def test_a_schema_plus_data_stream_whose_first_part_was_cut_fails_naming_the_part() -> None:
+    cut = SCHEMA_PART[: SCHEMA_PART.index(b"ALTER TABLE ONLY")]
+    for body in (gzip_bytes(cut + DATA_PART), gzip_bytes(cut) + gzip_bytes(DATA_PART)):
+        with pytest.raises(CheckFailed) as caught:
+            verify_plain_gzip(io.BytesIO(body), "backup_20240110_020000.sql.gz")
+        lines = cut.count(b"\n")
+        assert caught.value.seen == (
+            "part 1 of the stream (header at line 2) has no '-- PostgreSQL database dump complete' before "
+            f"the next dump header at line {lines + 2}: its last complete line is {lines + 1}"
+        )
+    whole = verify_plain_gzip(io.BytesIO(gzip_bytes(SCHEMA_PART) + gzip_bytes(DATA_PART)), "x.sql.gz")
+    assert (whole.parts, whole.gzip_members, sorted(whole.roles)) == (2, 2, ["app_owner"])
+
+
+def test_a_part_cut_inside_copy_data_and_followed_by_another_dump_fails() -> None:
+    cut = DATA_PART[: DATA_PART.index(b"2\n")]
+    with pytest.raises(CheckFailed, match=r"part 1 .* \(cut inside the COPY data of public\.t\)"):
+        verify_plain(io.BytesIO(cut + SCHEMA_PART), "backup_20240110_020000.sql")
+
+
+def test_plain_sql_is_verified_like_gzip_less_the_gzip_checks() -> None:
+    facts = verify_plain(io.BytesIO(DATA_PART), "backup_20240110_020000.sql")
+    assert (facts.format, facts.parts, facts.restricted) == ("plain", 1, True)
+    with pytest.raises(CheckFailed, match="dump truncated"):
+        verify_plain(io.BytesIO(DATA_PART[:-40]), "backup_20240110_020000.sql")
+
+
+def test_a_corrupt_gzip_member_is_named_with_the_offset_of_its_first_bad_byte() -> None:
+    first = gzip_bytes(SCHEMA_PART)
+    second = bytearray(gzip_bytes(DATA_PART))
+    second[12] ^= 0xFF  # inside the deflate data of member 2, right after its header
+    with pytest.raises(CheckFailed) as caught:
+        verify_plain_gzip(io.BytesIO(first + bytes(second)), "backup_20240110_020000.sql.gz")
+    seen = caught.value.seen
+    assert f"member 2 (starting at byte {len(first)})" in seen, seen
+    found = re.search(r"(?:offset|check at byte) (\d+)", seen)
+    assert found is not None, seen
+    assert len(first) + 10 <= int(found.group(1)) < len(first) + len(second), seen
+    assert "within the first" not in seen

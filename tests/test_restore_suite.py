@@ -61,10 +61,11 @@ TABLES = "test_expected_tables_exist"
 ROWS = "test_tables_have_minimum_rows"
 MIGRATIONS = "test_migrations_are_complete"
 AMCHECK = "test_indexes_pass_amcheck"
-ALL_CHECKS = (ENCRYPTED, SIZE, STREAM, RETENTION, RPO, DRILL, TABLES, ROWS, MIGRATIONS, AMCHECK)
+ROLES = "test_restore_roles_are_declared"
+ALL_CHECKS = (ENCRYPTED, SIZE, STREAM, RETENTION, RPO, DRILL, ROLES, TABLES, ROWS, MIGRATIONS, AMCHECK)
 #: the checks that need the restored database: they error (never pass) when the drill did not restore
 RESTORED = (TABLES, ROWS, MIGRATIONS, AMCHECK)
-SEE_DRILL = "see test_restore_drill_succeeds"
+SEE_DRILL = "see suites/restore/test_restore_drill_succeeds.py::test_restore_drill_succeeds_within_rto"
 
 # -- runbook sections (headings of examples/RUNBOOK.md) ------------------------------------------------------
 BACKUP_STRATEGY = "Backup Strategy"
@@ -101,6 +102,8 @@ class Dumps:
     plain: bytes  # plain SQL text
     custom: bytes  # pg_dump -Fc
     counts: dict[str, int]
+    schema: bytes = b""  # pg_dump -s
+    data: bytes = b""  # pg_dump -a
 
     @property
     def gz(self) -> bytes:
@@ -152,11 +155,13 @@ def dumps(pg_cluster: LocalCluster) -> Dumps:
         }
         plain = pg_dump(pg_cluster, name)
         custom = pg_dump(pg_cluster, name, "-Fc")
+        schema = pg_dump(pg_cluster, name, "-s")
+        data = pg_dump(pg_cluster, name, "-a")
     finally:
         pg_cluster.drop_database(name)
     assert b"OWNER TO app;" in plain
     assert custom.startswith(b"PGDMP")
-    return Dumps(plain, custom, counts)
+    return Dumps(plain, custom, counts, schema, data)
 
 
 @pytest.fixture(scope="session")
@@ -197,6 +202,27 @@ def cut_inside_copy(sql: bytes, table: bytes = b'public."User"', rows: int = 100
     cut = lines[: start + 1 + rows]
     assert not any(line == b"\\.\n" for line in cut[start:])
     return b"".join(cut)
+
+
+def first_part_cut(dumps: Dumps) -> bytes:
+    """``(pg_dump -s; pg_dump -a) | gzip`` whose schema part was cut before its constraints and indexes
+    (two gzip members, as ``cat schema.sql.gz data.sql.gz`` makes)."""
+    cut = dumps.schema[: dumps.schema.index(b"ALTER TABLE ONLY")]
+    return gzip_bytes(cut) + gzip_bytes(dumps.data)
+
+
+def without_restrict(sql: bytes) -> bytes:
+    """The dump as pg_dump before 15.14 wrote it: no ``\\restrict``/``\\unrestrict`` lines."""
+    lines = sql.splitlines(keepends=True)
+    return b"".join(line for line in lines if not line.startswith((b"\\restrict ", b"\\unrestrict ")))
+
+
+def with_missing_extension(sql: bytes, extension: bytes = b"opscheck_no_such_vector") -> bytes:
+    """The dump with a ``CREATE EXTENSION`` no server has, before its first table."""
+    lines = sql.splitlines(keepends=True)
+    at = next(i for i, line in enumerate(lines) if line.startswith(b"CREATE TABLE "))
+    lines.insert(at, b"CREATE EXTENSION IF NOT EXISTS " + extension + b" WITH SCHEMA public;\n")
+    return b"".join(lines)
 
 
 def with_bad_statement(sql: bytes) -> tuple[bytes, int]:
@@ -276,6 +302,7 @@ def restore_config(
     rto_minutes: float = 10,
     retention_days: float = 30,
     timeout_s: float = 5,
+    roles: Sequence[str] = ("app",),
 ) -> Path:
     backups: dict[str, Any] = {
         "location": location,
@@ -290,6 +317,7 @@ def restore_config(
         "image": DEFAULT_IMAGE,
         "expect_tables": list(expect_tables),
         "min_rows": dict(min_rows or {"User": 1}),
+        "roles": list(roles),
     }
     return write_opscheck_toml(tmp_path, top={"timeout_s": timeout_s}, backups=backups, restore=restore)
 
@@ -675,7 +703,7 @@ def test_stale_newest_backup_and_a_missing_week(
     )
     assert run.check(RETENTION)["metrics"]["backups_in_store"] == len(times) == 23
     # the stale backup itself is sound: the drill restores it
-    assert passed(run) == {SIZE, STREAM, DRILL, *RESTORED}, run.output
+    assert passed(run) == {SIZE, STREAM, DRILL, ROLES, *RESTORED}, run.output
     assert 71.9 < run.check(DRILL)["metrics"]["backup_age_hours"] < 72.2
 
 
@@ -758,7 +786,7 @@ def test_sql_error_in_the_middle_of_the_dump_fails_the_drill_at_its_line(
         says=(f"psql stopped at line {line} of the dump", 'ERROR: syntax error at or near "SELEC"'),
     )
     assert_restored_checks_error(run)
-    assert passed(run) == {SIZE, STREAM, RPO, RETENTION}
+    assert passed(run) == {SIZE, STREAM, ROLES, RPO, RETENTION}
 
 
 @pytest.mark.parametrize("provider", PROVIDERS, indirect=True)
@@ -783,7 +811,7 @@ def test_dump_from_a_newer_major_fails_with_advice(
         says = (f"restore image {DEFAULT_IMAGE}", "PostgreSQL 16 or newer", "postgres:16")
     assert_check(run, DRILL, "failed", severity="P0", section=SYSTEM_RECOVERY, says=says)
     assert_restored_checks_error(run)
-    assert passed(run) == {SIZE, STREAM, RPO, RETENTION}
+    assert passed(run) == {SIZE, STREAM, ROLES, RPO, RETENTION}
 
 
 def test_truncated_custom_dump_fails_the_drill_in_pg_restore(
@@ -851,7 +879,7 @@ def test_configured_testcontainers_without_docker_errors_and_never_falls_back(
     )
     assert "restore_provider" not in drill["metrics"]  # no local server was started instead
     assert_restored_checks_error(run)
-    assert passed(run) == {SIZE, STREAM, RPO, RETENTION}
+    assert passed(run) == {SIZE, STREAM, ROLES, RPO, RETENTION}
     assert "restore provider testcontainers: cannot run" in run.result.stdout.str()
 
 
@@ -1053,3 +1081,64 @@ def test_signal_during_the_restore_ends_promptly_and_leaves_nothing(
     assert drill is not None
     assert drill["outcome"] == "error"  # interrupted mid-restore: never reported as passed
     assert drill["message"] == "did not finish: the run was interrupted"
+
+
+# ===================================================================================== ROLES, EXTENSIONS
+
+
+@pytest.mark.parametrize("fmt", ["sql.gz", "dump"])
+def test_roles_the_recovery_does_not_create_fail_their_own_check_naming_each_and_both_ways_out(
+    pytester: pytest.Pytester, tmp_path: Path, dumps: Dumps, fmt: str
+) -> None:
+    """The drill still restores (it creates role app itself, owners and grants included, for custom dumps
+    too); the P1 check says the recovery procedure would fail on a fresh server."""
+    directory = tmp_path / "backups"
+    directory.mkdir()
+    write_backup(directory, daily(1)[0], dumps.gz if fmt == "sql.gz" else dumps.custom, ext=fmt)
+    config = restore_config(tmp_path, directory.as_uri(), roles=(), retention_days=1)
+
+    run = restore_run(pytester, tmp_path, config)
+
+    assert run.ret == 1, run.output
+    skip = "pg_restore --no-owner --no-acl" if fmt == "dump" else "a pg_dump --no-owner --no-acl dump"
+    check = assert_check(
+        run,
+        ROLES,
+        "failed",
+        severity="P1",
+        section=SYSTEM_RECOVERY,
+        says=(
+            "1 role(s) not in [restore] roles: 'app'",
+            'CREATE ROLE "app" NOLOGIN;',
+            skip,
+            "GRANTs are lost",
+        ),
+    )
+    assert check["metrics"]["roles_needed"] == ["app"]
+    assert check["metrics"]["roles_undeclared"] == ["app"]
+    assert passed(run) == set(ALL_CHECKS) - {ENCRYPTED, ROLES}, run.output
+
+
+def test_an_extension_the_throwaway_server_lacks_fails_the_drill_with_the_image_advice(
+    pytester: pytest.Pytester, tmp_path: Path, dumps: Dumps
+) -> None:
+    directory = tmp_path / "backups"
+    directory.mkdir()
+    write_backup(directory, daily(1)[0], gzip_bytes(with_missing_extension(dumps.plain)))
+    config = restore_config(tmp_path, directory.as_uri(), retention_days=1)
+
+    run = restore_run(pytester, tmp_path, config)
+
+    assert run.ret == 1, run.output
+    assert_check(
+        run,
+        DRILL,
+        "failed",
+        severity="P0",
+        section=SYSTEM_RECOVERY,
+        says=(
+            'extension "opscheck_no_such_vector" is not available',
+            "set [restore] image to a PostgreSQL image that ships it",
+        ),
+    )
+    assert_restored_checks_error(run)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import psycopg
 import pytest
 
+from opscheck.config import load_config
 from opscheck.errors import ConfigError
-from opscheck.restored import amcheck_indexes, missing_tables, parse_table_name, row_counts
+from opscheck.restored import amcheck_indexes, missing_tables, row_counts
+from opscheck.tablenames import parse_table_name
+from tests.support.suite_run import write_opscheck_toml
 
 
 def test_amcheck_checks_every_leaf_partition_index_and_skips_partitioned_parents(pg_database: str) -> None:
@@ -59,3 +64,14 @@ def test_parse_table_name(name: str, parsed: tuple[str, str]) -> None:
 def test_a_malformed_table_name_is_a_one_line_config_error(name: str) -> None:
     with pytest.raises(ConfigError, match="table name"):
         parse_table_name(name)
+
+
+def test_a_malformed_table_name_in_the_config_is_rejected_at_load(tmp_path: Path) -> None:
+    config = write_opscheck_toml(tmp_path, restore={"expect_tables": ["app.orders.x"]})
+    with pytest.raises(
+        ConfigError, match=r"environments\.x\.restore\.expect_tables: table name 'app.orders.x'"
+    ):
+        load_config(config)
+    config = write_opscheck_toml(tmp_path, restore={"min_rows": {'"app': 1}})
+    with pytest.raises(ConfigError, match=r"restore\.min_rows: table name"):
+        load_config(config)

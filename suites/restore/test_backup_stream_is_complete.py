@@ -14,5 +14,8 @@ def test_backup_stream_is_complete(restore_drill: Drill, check: CheckRecord) -> 
     check.metric("source_server_version", facts.source_server_version)
     check.metric("pg_dump_version", facts.pg_dump_version)
     check.metric("uncompressed_bytes", facts.uncompressed_bytes)
+    check.metric("dump_parts", facts.parts)
+    if facts.create_database:
+        check.metric("creates_database", facts.create_database)
     if roles:
         check.metric("roles_referenced", sorted(roles))

@@ -1,0 +1,213 @@
+"""Reads the statements of a plain-format dump as it streams by, stepping over ``COPY`` data.
+
+What the drill needs from the text besides the bytes themselves:
+
+* **parts**: a backup made as ``(pg_dump -s; pg_dump -a) | gzip`` holds two dumps. Each
+  ``-- PostgreSQL database dump`` header must be followed by its ``-- PostgreSQL database dump complete``
+  before the next header or the end; a part cut mid-way is a :attr:`DumpScanner.problem`.
+* **roles** every statement names (:mod:`opscheck.dumproles`);
+* ``pg_dump -C``: the ``CREATE DATABASE`` name and the first ``\\connect`` line;
+* where the text ended: the last complete line, and the table whose ``COPY`` data was cut.
+
+Only complete lines are looked at (an incomplete line is carried to the next piece, its first 64 KiB at
+most). ``COPY … FROM stdin`` data is skipped with ``bytes.find`` for the ``\\.`` line that ends it, so the
+cost stays far below decompression's; a dump header inside ``COPY`` data (a part cut mid-``COPY`` and the
+next part's header) ends it too.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Final
+
+from opscheck.dumproles import ROLE_STATEMENT, roles_in_statement
+
+__all__ = ["END_MARKER", "HEADER_MARKER", "DumpPart", "DumpScanner"]
+
+HEADER_MARKER: Final = b"-- PostgreSQL database dump"
+END_MARKER: Final = b"-- PostgreSQL database dump complete"
+#: the longest head of one line that is kept (statements naming roles are far shorter)
+LINE_HEAD_BYTES: Final = 64 * 1024
+_INTERESTING: Final = re.compile(
+    rb"^(?:-- PostgreSQL database dump|\\connect |\\restrict |CREATE DATABASE |"
+    + ROLE_STATEMENT.pattern[3:-1]
+    + rb")[^\n]*",
+    re.MULTILINE | re.IGNORECASE,
+)
+_CONNECT: Final = re.compile(rb"^\\connect\s+(?:-reuse-previous=\S+\s+)?(\"(?:[^\"]|\"\")*\"|\S+)")
+_CREATE_DATABASE: Final = re.compile(rb"^CREATE DATABASE\s+(\"(?:[^\"]|\"\")*\"|\S+)", re.IGNORECASE)
+
+
+def _identifier(raw: bytes) -> str:
+    text = raw.decode("utf-8", errors="replace")
+    if text.startswith('"') and text.endswith('"') and len(text) > 1:
+        return text[1:-1].replace('""', '"')
+    return text
+
+
+@dataclass
+class DumpPart:
+    """One ``pg_dump`` output in the stream: the lines of its header and end marker (1-based)."""
+
+    header_line: int
+    end_line: int | None = None
+
+
+@dataclass
+class DumpScanner:
+    """Feed it the text piece by piece; read the findings after :meth:`finish`."""
+
+    lines: int = 0  # complete lines seen
+    in_copy: bool = False
+    last_copy: str | None = None
+    roles: set[str] = field(default_factory=set)
+    parts: list[DumpPart] = field(default_factory=list)
+    create_database: str | None = None
+    connect_database: str | None = None
+    connect_line: int | None = None
+    restricted: bool = False
+    #: why the stream is not a sequence of complete dumps (None: it is, as far as it went)
+    problem: str | None = None
+    #: the problem is a single dump that stops without its end marker (a plain truncation)
+    cut_short: bool = False
+    _carry: bytes = b""
+    _carry_cut: bool = False
+
+    def feed(self, piece: bytes) -> None:
+        if not piece:
+            return
+        last_nl = piece.rfind(b"\n")
+        if last_nl < 0:
+            self._hold(piece)
+            return
+        if self._carry_cut:  # an over-long line: its head stands for it
+            buf = self._carry + b"\n" + piece[piece.find(b"\n") + 1 : last_nl + 1]
+        else:
+            buf = self._carry + piece[: last_nl + 1]
+        self._carry, self._carry_cut = b"", False
+        self._scan(buf)
+        self._hold(piece[last_nl + 1 :])
+
+    def _hold(self, rest: bytes) -> None:
+        if self._carry_cut:
+            return
+        room = LINE_HEAD_BYTES - len(self._carry)
+        if len(rest) > room:
+            self._carry += rest[:room]
+            self._carry_cut = True
+        else:
+            self._carry += rest
+
+    def finish(self) -> None:
+        """The last line, even without its newline; then whether every part is complete."""
+        if self._carry:
+            self._scan(self._carry + b"\n")
+            self.lines -= 1  # that line had no newline
+            self._carry, self._carry_cut = b"", False
+        if self.parts and self.parts[-1].end_line is None:
+            self._unfinished("the end of the stream", self.last_copy if self.in_copy else None)
+
+    # -- scanning complete lines
+
+    def _scan(self, buf: bytes) -> None:
+        pos, end = 0, len(buf)
+        while pos < end:
+            pos = self._skip_copy(buf, pos, end) if self.in_copy else self._statements(buf, pos, end)
+
+    def _skip_copy(self, buf: bytes, pos: int, end: int) -> int:
+        """From ``pos`` (a line start inside COPY data): past the ``\\.`` line, or to ``end``."""
+        stop = _line_starting(buf, b"\\.\n", pos, end)
+        header = _line_starting(buf, HEADER_MARKER + b"\n", pos, end)
+        if header >= 0 and (stop < 0 or header < stop):
+            # a new dump begins while this COPY never ended: the part before it was cut in its data
+            self.lines += buf.count(b"\n", pos, header)
+            self._unfinished(f"the next dump header at line {self.lines + 1}", self.last_copy)
+            self.in_copy = False
+            return header
+        if stop < 0:
+            self.lines += buf.count(b"\n", pos, end)
+            return end
+        self.lines += buf.count(b"\n", pos, stop) + 1
+        self.in_copy = False
+        return stop + 3
+
+    def _statements(self, buf: bytes, pos: int, end: int) -> int:
+        """Statement lines from ``pos`` up to the next ``COPY`` line (consumed too) or ``end``."""
+        copy_at = _line_starting(buf, b"COPY ", pos, end)
+        stop = copy_at if copy_at >= 0 else end
+        counted = pos
+        for match in _INTERESTING.finditer(buf, pos, stop):
+            self.lines += buf.count(b"\n", counted, match.start())
+            counted = match.start()
+            self._statement(match.group().rstrip(b"\r"), self.lines + 1)
+        self.lines += buf.count(b"\n", counted, stop)
+        if copy_at < 0:
+            return end
+        line_end = buf.find(b"\n", copy_at, end)
+        statement = buf[copy_at:line_end].rstrip(b"\r")
+        target = statement[len(b"COPY ") :].split(b" FROM stdin", 1)[0].split(b" (", 1)[0]
+        self.last_copy = target.decode("utf-8", errors="replace")
+        self.in_copy = statement.endswith(b"FROM stdin;")
+        self.lines += 1
+        return line_end + 1
+
+    def _statement(self, line: bytes, number: int) -> None:
+        if line.startswith(b"--"):
+            if line == HEADER_MARKER:
+                self._header(number)
+            elif line == END_MARKER:
+                self._end(number)
+            return
+        if line.startswith(b"\\restrict "):
+            self.restricted = True
+        elif line.startswith(b"\\connect "):
+            match = _CONNECT.match(line)
+            if match and self.connect_database is None:
+                self.connect_database = _identifier(match.group(1))
+                self.connect_line = number
+        elif line[:16].upper() == b"CREATE DATABASE ":
+            match = _CREATE_DATABASE.match(line)
+            if match and self.create_database is None:
+                self.create_database = _identifier(match.group(1).rstrip(b";"))
+        else:
+            self.roles |= roles_in_statement(line.decode("utf-8", errors="replace"))
+
+    def _header(self, number: int) -> None:
+        if self.parts and self.parts[-1].end_line is None:
+            self._unfinished(f"the next dump header at line {number}", None)
+        self.parts.append(DumpPart(number))
+        self.last_copy = None
+
+    def _end(self, number: int) -> None:
+        if not self.parts or self.parts[-1].end_line is not None:
+            self._note(f"an end marker at line {number} without a dump header before it")
+            return
+        self.parts[-1].end_line = number
+
+    def _unfinished(self, before: str, cut_copy: str | None) -> None:
+        index = len(self.parts)
+        part = self.parts[-1]
+        part.end_line = -1  # reported once
+        inside = f" (cut inside the COPY data of {cut_copy})" if cut_copy else ""
+        if before == "the end of the stream" and index == 1:
+            self.cut_short = self.problem is None
+            self._note(f"last complete line {self.lines}{inside}")
+            return
+        self._note(
+            f"part {index} of the stream (header at line {part.header_line}) has no "
+            f"'-- PostgreSQL database dump complete' before {before}: its last complete line is "
+            f"{self.lines}{inside}"
+        )
+
+    def _note(self, problem: str) -> None:
+        if self.problem is None:
+            self.problem = problem
+
+
+def _line_starting(buf: bytes, prefix: bytes, pos: int, end: int) -> int:
+    """Offset of the first line in ``buf[pos:end]`` (``pos`` is a line start) that starts with ``prefix``."""
+    if buf.startswith(prefix, pos):
+        return pos
+    found = buf.find(b"\n" + prefix, pos, end)
+    return found + 1 if found >= 0 else -1

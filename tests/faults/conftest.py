@@ -8,26 +8,19 @@ other processes.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from opscheck.pgcluster import LocalCluster
+from tests.support.verdict_table import append_row, log_path, logged_rows, write_table
 
 LOG_NAME = "fault-matrix.jsonl"
 
 #: a read-only role the smoke rows log in as; its password is one of the values no output may show
 DB_ROLE = "faults_reader"
 PLANTED_DB_PASSWORD = "planted-db-pw-Xq7Lm2Rv9Tz"
-
-
-def _log_path(config: pytest.Config) -> Path:
-    base = config._tmp_path_factory.getbasetemp()  # type: ignore[attr-defined]
-    if hasattr(config, "workerinput"):  # an xdist worker: its basetemp lives inside the controller's
-        base = base.parent
-    return Path(base) / LOG_NAME
 
 
 class MatrixLog:
@@ -37,13 +30,12 @@ class MatrixLog:
         self.path = path
 
     def record(self, **row: Any) -> None:
-        with self.path.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(row) + "\n")
+        append_row(self.path, row)
 
 
 @pytest.fixture
 def matrix_log(pytestconfig: pytest.Config) -> MatrixLog:
-    return MatrixLog(_log_path(pytestconfig))
+    return MatrixLog(log_path(pytestconfig, LOG_NAME))
 
 
 @pytest.fixture(scope="session")
@@ -59,15 +51,7 @@ def db_reader(pg_cluster: LocalCluster) -> str:
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    if hasattr(config, "workerinput"):
-        return
-    try:
-        path = _log_path(config)
-    except Exception:  # no basetemp (e.g. --collect-only): nothing ran
-        return
-    if not path.is_file():
-        return
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = logged_rows(config, LOG_NAME)
     if not rows:
         return
     rows.sort(key=lambda row: row["id"])
@@ -84,9 +68,4 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         )
         for row in rows
     ]
-    widths = [max(len(str(line[i])) for line in table) for i in range(len(head))]
-    terminalreporter.write_sep("=", "opscheck fault matrix")
-    for line in table:
-        terminalreporter.write_line(
-            "  ".join(str(cell).ljust(w) for cell, w in zip(line, widths, strict=True))
-        )
+    write_table(terminalreporter, "opscheck fault matrix", table)

@@ -68,10 +68,13 @@ from tests.test_restore_suite import (  # the restore suite's own fixture and fa
     cut_inside_copy,
     daily,
     dumps,  # noqa: F401 - a session fixture used by the restore rows
+    first_part_cut,
     get_only_user,  # noqa: F401 - a bucket and a user that may only GetObject (the access-denied row)
     gzip_bytes,
     run_tmpdir,  # noqa: F401 - autouse: a private TMPDIR per row that must be empty afterwards
     with_bad_statement,
+    with_missing_extension,
+    without_restrict,
     write_backup,
 )
 
@@ -118,7 +121,8 @@ RESTORED = (
     "test_migrations_are_complete",
     "test_indexes_pass_amcheck",
 )
-ALL_RESTORE = (ENCRYPTED, SIZE, STREAM, RETENTION, RPO, DRILL, *RESTORED)
+ROLES = "test_restore_roles_are_declared"
+ALL_RESTORE = (ENCRYPTED, SIZE, STREAM, RETENTION, RPO, DRILL, ROLES, *RESTORED)
 
 SECRET_KEY_MATERIAL = "test_nextauth_secret_is_strong[key-material]"
 SECRET_ENTROPY = "test_nextauth_secret_is_strong[entropy]"
@@ -336,12 +340,23 @@ def database_url_empty(ctx: Ctx) -> Iterator[Setup]:
 # -- restore ---------------------------------------------------------------------------------------------
 
 
-def restore_setup(location: str, *, endpoint: str | None = None, retention_days: float = 30) -> Setup:
+def restore_setup(
+    location: str,
+    *,
+    endpoint: str | None = None,
+    retention_days: float = 30,
+    roles: tuple[str, ...] = ("app",),
+) -> Setup:
     backups: dict[str, Any] = {"location": location, "rpo_hours": 24, "rto_minutes": 10}
     backups["retention_days"] = retention_days
     if endpoint is not None:
         backups["s3_endpoint_url"] = endpoint
-    restore = {"provider": "local", "expect_tables": ["User", "Session"], "min_rows": {"User": 1}}
+    restore = {
+        "provider": "local",
+        "expect_tables": ["User", "Session"],
+        "min_rows": {"User": 1},
+        "roles": list(roles),
+    }
     return Setup("http://127.0.0.1:9", tables={"backups": backups, "restore": restore}, top={"timeout_s": 5})
 
 
@@ -358,6 +373,42 @@ def backups(
         yield restore_setup(directory.as_uri())
 
     return build
+
+
+@contextmanager
+def roles_undeclared(ctx: Ctx) -> Iterator[Setup]:
+    """A healthy month of backups whose dump needs role ``app``, which ``restore.roles`` does not list."""
+    directory = backup_dir(ctx.tmp_path, daily(), ctx.dumps.gz)
+    yield restore_setup(directory.as_uri(), roles=())
+
+
+@contextmanager
+def plain_sql_truncated(ctx: Ctx) -> Iterator[Setup]:
+    """Uncompressed ``backup_*.sql`` dumps, the newest cut in half."""
+    directory = ctx.tmp_path / "backups"
+    directory.mkdir()
+    plain = ctx.dumps.plain
+    times = daily(7)
+    for taken in times[:-1]:
+        write_backup(directory, taken, plain, ext="sql")
+    write_backup(directory, times[-1], plain[: len(plain) // 2], ext="sql")
+    yield restore_setup(directory.as_uri(), retention_days=6)
+
+
+def flip_byte(body: bytes, at: int) -> bytes:
+    flipped = bytearray(body)
+    flipped[at] ^= 0xFF
+    return bytes(flipped)
+
+
+def first_part_cut_unrestricted(real: Dumps) -> bytes:
+    """``(pg_dump -s; pg_dump -a)`` (pre-15.14, no \\restrict) in two gzip members, the schema part cut
+    before its constraints: the old drill restored it and passed every check."""
+    return first_part_cut(
+        Dumps(
+            real.plain, real.custom, real.counts, without_restrict(real.schema), without_restrict(real.data)
+        )
+    )
 
 
 @contextmanager
@@ -688,7 +739,7 @@ MATRIX = [
         SIZE,
         "failed",
         BACKUP_STRATEGY,
-        (SIZE, STREAM, DRILL, *RESTORED),
+        (SIZE, STREAM, DRILL, ROLES, *RESTORED),
         RESTORE_BUDGET_S,
     ),
     fault(
@@ -698,7 +749,7 @@ MATRIX = [
         STREAM,
         "failed",
         DATA_RECOVERY,
-        (STREAM, DRILL, *RESTORED),
+        (STREAM, DRILL, ROLES, *RESTORED),
         RESTORE_BUDGET_S,
     ),
     fault(
@@ -708,8 +759,63 @@ MATRIX = [
         STREAM,
         "failed",
         DATA_RECOVERY,
-        (STREAM, DRILL, *RESTORED),
+        (STREAM, DRILL, ROLES, *RESTORED),
         RESTORE_BUDGET_S,
+    ),
+    fault(
+        "dump-first-part-cut",
+        RESTORE,
+        backups(first_part_cut_unrestricted),
+        STREAM,
+        "failed",
+        DATA_RECOVERY,
+        (STREAM, DRILL, ROLES, *RESTORED),
+        RESTORE_BUDGET_S,
+        says="part 1 of the stream",
+    ),
+    fault(
+        "gzip-byte-flipped",
+        RESTORE,
+        backups(lambda d: flip_byte(d.gz, len(d.gz) // 2)),
+        STREAM,
+        "failed",
+        DATA_RECOVERY,
+        (STREAM, DRILL, ROLES, *RESTORED),
+        RESTORE_BUDGET_S,
+        says="member 1 (starting at byte 0)",
+    ),
+    fault(
+        "plain-sql-truncated",
+        RESTORE,
+        plain_sql_truncated,
+        STREAM,
+        "failed",
+        DATA_RECOVERY,
+        (STREAM, DRILL, ROLES, *RESTORED),
+        RESTORE_BUDGET_S,
+        says="dump truncated",
+    ),
+    fault(
+        "roles-undeclared",
+        RESTORE,
+        roles_undeclared,
+        ROLES,
+        "failed",
+        SYSTEM_RECOVERY,
+        (ROLES,),
+        RESTORE_BUDGET_S,
+        says="'app'",
+    ),
+    fault(
+        "extension-missing",
+        RESTORE,
+        backups(lambda d: gzip_bytes(with_missing_extension(d.plain))),
+        DRILL,
+        "failed",
+        SYSTEM_RECOVERY,
+        (DRILL, *RESTORED),
+        RESTORE_BUDGET_S,
+        says="[restore] image",
     ),
     fault(
         "sql-error-mid-dump",

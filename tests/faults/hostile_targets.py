@@ -1,6 +1,6 @@
 """Fault-matrix builders for hostile targets (issue 12): a site that dribbles every answer a byte at a time,
 a page that answers 200 with Next.js's error payload, a page larger than ``max_body_mb`` that must say
-something, and a database whose configured role can write.
+something, a database whose configured role can write, and a database and a Redis whose answers crawl.
 
 Each yields the row's :class:`tests.faults.test_fault_matrix.Setup` (built by ``smoke_setup`` / ``Setup``,
 passed in, so this module imports nothing from the matrix).
@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from tests.support.hostile_http import DribblingServer
+from tests.support.hostile_http import DribblingProxy, DribblingServer
 from tests.support.servers import LocalHTTPServer, Route
 from tests.support.smoke_run import healthy_routes
 
@@ -88,5 +88,35 @@ def role_can_write(setup_type: Callable[..., Any]) -> Callable[[Any], Any]:
             yield setup
         finally:
             cluster.psql("-q", "-c", f"DROP OWNED BY {role}; DROP ROLE {role}", dbname=dbname)
+
+    return build
+
+
+def database_dribbles(smoke_setup: Callable[..., Any]) -> Callable[[Any], Any]:
+    @contextmanager
+    def build(ctx: Any) -> Iterator[Any]:
+        """The real database behind a proxy that passes its answers on a byte every 0.05 s."""
+        cluster = ctx.fixture("pg_cluster")
+        with (
+            DribblingProxy(cluster.port, interval_s=0.05) as proxy,
+            LocalHTTPServer(healthy_routes()) as site,
+        ):
+            url = ctx.db_url.replace(f":{cluster.port}/", f":{proxy.port}/")
+            assert url != ctx.db_url
+            yield smoke_setup(site.url, ctx, timeout_s=2, database_url=url)
+
+    return build
+
+
+def redis_dribbles(smoke_setup: Callable[..., Any]) -> Callable[[Any], Any]:
+    @contextmanager
+    def build(ctx: Any) -> Iterator[Any]:
+        """A real redis-server behind a proxy that passes its answers on a byte every 0.2 s."""
+        redis = ctx.fixture("redis_server")
+        with DribblingProxy(redis.port, interval_s=0.2) as proxy, LocalHTTPServer(healthy_routes()) as site:
+            setup = smoke_setup(site.url, ctx, timeout_s=2)
+            setup.tables["cache"] = {"redis_url": redis.url().replace(f":{redis.port}/", f":{proxy.port}/")}
+            setup.planted["redis password"] = redis.password
+            yield setup
 
     return build

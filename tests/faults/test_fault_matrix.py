@@ -78,7 +78,7 @@ from tests.test_restore_suite import (  # the restore suite's own fixture and fa
     write_backup,
 )
 
-pytest_plugins = ["tests.support.s3_server"]
+pytest_plugins = ["tests.support.s3_server", "tests.support.redis_server"]
 
 SMOKE = REPO / "suites" / "smoke"
 RESTORE = REPO / "suites" / "restore"
@@ -1068,6 +1068,27 @@ MATRIX = [
         ("test_opscheck_database_role_is_read_only",),
         3,
         says="INSERT on 1 table(s), e.g. public.orders",
+    ),
+    fault(
+        "database-answers-crawl",
+        SMOKE,
+        hostile_targets.database_dribbles(smoke_setup),
+        DATABASE,
+        "error",
+        DATABASE_SECTION,
+        (DATABASE,),
+        2 + 1,
+    ),
+    fault(
+        "redis-answers-crawl",
+        SMOKE,
+        hostile_targets.redis_dribbles(smoke_setup),
+        CACHE,
+        "error",
+        CACHE_SECTION,
+        (CACHE,),
+        2,
+        says="within timeout_s = 2 s",
     ),
 ]
 

@@ -32,6 +32,9 @@ class OpscheckError(Exception):
 
     #: outcome this error gives a check in opscheck's reports
     outcome = "error"
+    #: advice that replaces the runbook section's remediation: set when the problem is the run's own
+    #: configuration (an unset variable, a key pointing at nothing), where deployment advice would mislead
+    advice: str | None = None
 
 
 class UsageError(OpscheckError):
@@ -50,6 +53,12 @@ class SettingMissing(OpscheckError):
         self.key = key
         state = "is empty, which counts as not set" if empty else "is not set"
         super().__init__(f"{variable} {state} ({key})")
+        self.advice = (
+            f"{variable} {'is empty' if empty else 'is not set'} where opscheck runs: a configuration problem of "
+            f"this run, not of the deployment, which was not judged by this check. Set {variable} in the "
+            f"environment that runs opscheck (a CI secret, or export it in your shell), or change {key} in "
+            "opscheck.toml."
+        )
 
 
 class SectionNotConfigured(OpscheckError):

@@ -299,7 +299,7 @@ def pytest_runtest_makereport(
         report.outcome = "failed"
         flaky_failed = True
     data = ops.result_data(report, spec, record, error, flaky_failed=flaky_failed)
-    remedy = ops.remedy_for(spec) if report.failed else None
+    remedy = ops.remedy_for(spec, error) if report.failed else None
     if remedy is not None:
         text = remedy.render() + "".join(f"\n\n{extra}" for extra in record.remediation)
         data.update(
@@ -331,6 +331,16 @@ def _call_remediation_hook(item: pytest.Item, report: pytest.TestReport, remedy:
     except Exception as exc:  # a notifier's failure must not change the verdict
         message = redactor().scrub(f"pytest_opscheck_remediation failed for {item.nodeid}: {exc!r}")
         warnings.warn(pytest.PytestWarning(message), stacklevel=1)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:
+    """A check whose result is an error (unreachable target, inconclusive, unset variable) is ERROR in
+    pytest's own line too, not FAILED: the summary JSON and pytest's line say the same."""
+    data = getattr(report, "opscheck", None)
+    if report.when == "call" and report.failed and isinstance(data, dict) and data.get("kind") == "error":
+        return "error", "E", "ERROR"
+    return None
 
 
 def pytest_collectreport(report: pytest.CollectReport) -> None:

@@ -148,10 +148,31 @@ class Remedy:
         title, advice = BUILTIN_ADVICE.get(slug, (slug.replace("-", " ").title(), _GENERIC_ADVICE))
         return cls(slug, title, advice, advice.split(". ")[0].rstrip("."), (), False, None)
 
+    @classmethod
+    def run_configuration(cls, advice: str) -> Remedy:
+        """Advice about the run's own configuration, in place of a runbook section (the deployment was not
+        judged, so deployment advice such as a rollback would mislead)."""
+        return cls(
+            RUN_CONFIGURATION,
+            "Configuration of this opscheck run",
+            advice,
+            advice.split(". ", maxsplit=1)[0],
+            (),
+            False,
+        )
+
     def render(self) -> str:
-        source = "runbook" if self.from_runbook else "built-in advice (section missing from the runbook)"
+        if self.from_runbook:
+            source = "runbook"
+        elif self.slug == RUN_CONFIGURATION:
+            source = "opscheck"
+        else:
+            source = "built-in advice (section missing from the runbook)"
         return f"{self.title} [{source}]\n{self.text}".rstrip()
 
+
+#: the slug of :meth:`Remedy.run_configuration`'s advice
+RUN_CONFIGURATION = "run-configuration"
 
 _GENERIC_ADVICE = (
     "Follow the incident response process: assess severity and impact, notify stakeholders, "

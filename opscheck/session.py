@@ -120,8 +120,11 @@ class OpscheckSession:
             self._remedies[slug] = Remedy.for_section(slug, self.runbook, aliases, self._link_base())
         return self._remedies[slug]
 
-    def remedy_for(self, spec: CheckSpec) -> Remedy:
-        """The runbook section a failure of ``spec``'s check calls for (the generic process if none)."""
+    def remedy_for(self, spec: CheckSpec, error: BaseException | None = None) -> Remedy:
+        """The runbook section a failure of ``spec``'s check calls for (the generic process if none), or the
+        error's own advice when the problem is the run's configuration."""
+        if isinstance(error, OpscheckError) and error.advice:
+            return Remedy.run_configuration(error.advice)
         return self.remedy(spec.section or "incident-response-process")
 
     def _link_base(self) -> str | None:

@@ -438,12 +438,21 @@ def test_unset_smoke_credentials_error_the_checks_that_need_them_naming_the_vari
     app = fleet.get()  # SMOKE_USER and SMOKE_PASSWORD are unset (see _clean_environment)
     run = run_auth(pytester, tmp_path, app.base_url)
     user_missing = f"SMOKE_USER is not set (environments.{ENV}.auth.username)"
-    for name in NEED_CREDENTIALS:
-        assert_check(run, name, "error", says=user_missing)
-    assert_check(run, UNKNOWN_USER, "error", says=user_missing)  # its positive control signs the user in
+    # a configuration problem of the run, not of the deployment: no deployment advice (the P0 canaries too)
+    for name in (*NEED_CREDENTIALS, UNKNOWN_USER):  # the unknown-user canary's positive control signs in
+        check = run.check(name).data
+        assert (check["outcome"], check["message"]) == ("error", user_missing), check
+        assert check["runbook_section"] == "Configuration of this opscheck run", check
+        assert "the deployment, which was not judged" in check["remediation"], check
+        assert "NEXTAUTH_SECRET" not in check["remediation"], check  # the auth section's deployment advice
     others = {n: o for n, o in HEALTHY_HTTP.items() if n not in (*NEED_CREDENTIALS, UNKNOWN_USER)}
     assert run.others(*NEED_CREDENTIALS, UNKNOWN_USER) == others, run.output
     assert set(others.values()) == {"passed", "skipped"}
+    # pytest's own line says what the summary says
+    counts = run.result.parseoutcomes()
+    outcomes = list(run.outcomes().values())
+    for word, outcome in (("errors", "error"), ("failed", "failed"), ("passed", "passed")):
+        assert counts.get(word, 0) == outcomes.count(outcome), (word, counts, run.output)
     assert run.ret == 1
 
 

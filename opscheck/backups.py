@@ -38,7 +38,7 @@ from botocore.config import Config
 
 from opscheck.config import BackupSettings
 from opscheck.errors import CheckFailed, ConfigError, TargetUnreachable
-from opscheck.secrets import mask_url, redactor
+from opscheck.secrets import mask_url, redactor, register_aws_credentials
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
@@ -408,7 +408,9 @@ def _make_client(
         user_agent_extra="opscheck",
     )
     session = session or boto3.session.Session(region_name=region)
-    return session.client("s3", endpoint_url=endpoint_url or None, config=config)
+    client = session.client("s3", endpoint_url=endpoint_url or None, config=config)
+    register_aws_credentials(session)
+    return client
 
 
 def s3_client(settings: BackupSettings, timeout_s: float) -> S3Client:

@@ -65,7 +65,15 @@ from opscheck.context import CheckRecord, retry_sink
 from opscheck.errors import CheckFailed, OpscheckError, SettingMissing, TargetUnreachable
 from opscheck.http import OpsClient, describe_transport_error
 from opscheck.postgres import ProbeResult, connect_readonly, probe_database
-from opscheck.secrets import is_secret_name, mask_url, redactor, url_password
+from opscheck.secrets import (
+    aligned_base64,
+    is_secret_name,
+    mask_url,
+    redactor,
+    register_aws_credentials,
+    url_password,
+    url_secrets,
+)
 
 __all__ = [
     "BUCKET_RULES",
@@ -134,10 +142,7 @@ def _register(name: str, value: str | None) -> None:
         return
     if is_secret_name(name):
         redactor().add(value)
-    password = url_password(value)
-    if password:
-        redactor().add(password)
-        redactor().add(unquote(password))
+    redactor().add_all(url_secrets(value))
 
 
 def _register_raw_line(line: str) -> None:
@@ -958,6 +963,7 @@ class AwsAccess:
             self.clients[service] = self.session.client(  # type: ignore[call-overload]
                 service, endpoint_url=self.endpoint_url, config=config
             )
+            register_aws_credentials(self.session)
         return self.clients[service]
 
     def _rejected(self, expected: str, seen: str) -> CheckFailed:
@@ -1280,18 +1286,6 @@ class Needle:
     data: bytes
 
 
-def _aligned_base64(raw: bytes, altchars: bytes | None) -> set[bytes]:
-    """The part of the base64 of ``raw`` that is the same wherever ``raw`` sits in a larger encoded
-    text: one needle per alignment (0, 1 or 2 bytes before it in its 3-byte group)."""
-    needles = set()
-    for offset in range(3):
-        encoded = base64.b64encode(b"\0" * offset + raw, altchars=altchars)
-        start = math.ceil(8 * offset / 6)
-        end = (8 * (offset + len(raw))) // 6
-        needles.add(encoded[start:end])
-    return needles
-
-
 def _forms(secret: str) -> dict[str, set[bytes]]:
     """Spellings of ``secret`` by form; a spelling belongs to the first form that has it."""
     raw = secret.encode()
@@ -1299,7 +1293,7 @@ def _forms(secret: str) -> dict[str, set[bytes]]:
         "raw": {raw},
         "JSON-escaped": {json.dumps(secret)[1:-1].encode()},
         "URL-encoded": {quote(secret, safe="").encode()},
-        "base64": _aligned_base64(raw, None) | _aligned_base64(raw, b"-_"),
+        "base64": aligned_base64(raw) | aligned_base64(raw, b"-_"),
     }
     taken: set[bytes] = set()
     result: dict[str, set[bytes]] = {}

@@ -6,6 +6,7 @@ import base64
 import json
 import threading
 import uuid
+from pathlib import Path
 from urllib.parse import quote, quote_plus
 
 import pytest
@@ -14,11 +15,14 @@ from opscheck.secrets import (
     MASK,
     Redactor,
     Secret,
+    clip,
     is_secret_name,
     mask_url,
     redactor,
+    register_aws_credentials,
     secret_env_values,
     url_password,
+    url_secrets,
 )
 
 #: a space and "?>" make every encoded form differ: quote from quote_plus, urlsafe base64 from standard
@@ -326,7 +330,7 @@ def test_mask_url(url: str, masked: str) -> None:
 
 
 def test_mask_url_of_unparsable_url_is_mask() -> None:
-    assert mask_url("http://[::1") == MASK
+    assert mask_url("http://[::1") == f"http://{MASK}"
 
 
 @pytest.mark.parametrize(
@@ -381,17 +385,17 @@ def test_secret_env_values_takes_values_of_secret_names() -> None:
 
 def test_secret_env_values_takes_url_passwords_from_any_variable() -> None:
     environ = {"ANALYTICS_ENDPOINT": "https://ingest:pw-5678@stats.example.com/", "HOME": "/root"}
-    assert secret_env_values(environ) == ["pw-5678"]
+    assert secret_env_values(environ) == ["pw-5678", "ingest:pw-5678"]
 
 
 def test_secret_env_values_takes_decoded_url_password() -> None:
     environ = {"ANALYTICS_ENDPOINT": "https://ingest:p%40ss@stats.example.com/"}
-    assert secret_env_values(environ) == ["p%40ss", "p@ss"]
+    assert secret_env_values(environ) == ["p%40ss", "ingest:p%40ss", "p@ss", "ingest:p@ss"]
 
 
 def test_secret_env_values_takes_whole_url_and_password_of_secret_name() -> None:
     url = "postgresql://app:pw-1234@db/app"
-    assert secret_env_values({"DATABASE_URL": url}) == [url, "pw-1234"]
+    assert secret_env_values({"DATABASE_URL": url}) == [url, "pw-1234", "app:pw-1234"]
 
 
 def test_secret_env_values_reads_process_environment_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -417,3 +421,118 @@ def test_a_url_with_a_password_or_a_token_stays_secret() -> None:
     r.add("https://hooks.example.com/services?token=abcdef123456")
     assert "s3cretpass" not in r.scrub("connect redis://:s3cretpass@cache.internal:6379/0")
     assert r.scrub("post https://hooks.example.com/services?token=abcdef123456") == "post ***"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Issue 12 leak paths, one unit test each
+# ---------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://app:pw/tail-a1b2c3d4@db.internal:5432/app",
+        "redis://:pw?tail-a1b2c3d4@cache.internal:6379/0",
+        "postgresql://app:pw#tail-a1b2c3d4@db.internal/app",
+        "postgresql://app:p@ss/tail-a1b2c3d4@db.internal/app",
+    ],
+    ids=["slash", "question-mark", "hash", "at-and-slash"],
+)
+def test_a_password_that_url_parsers_misread_is_registered_from_the_raw_text(url: str) -> None:
+    r = Redactor()
+    r.add(url)
+    password = url.split("://", 1)[1].rsplit("@", 1)[0].split(":", 1)[1]
+    assert (
+        r.scrub(f"password {password} and its tail tail-a1b2c3d4") == f"password {MASK} and its tail {MASK}"
+    )
+
+
+@pytest.mark.parametrize(
+    "url", ["postgresql://app:pw/tail-a1b2c3d4@db.internal:5432/app", "redis://:pw?tail-a1b2c3d4@cache/0"]
+)
+def test_a_url_that_parses_wrongly_is_never_echoed(url: str) -> None:
+    masked = mask_url(url)
+    assert "tail-a1b2c3d4" not in masked
+    assert masked == f"{url.split('://', maxsplit=1)[0]}://{MASK}"
+
+
+def test_basic_credentials_are_masked_at_every_alignment() -> None:
+    r = Redactor()
+    r.add("https://ops:basic-pw-77a1@app.example.com/")
+    pair = base64.b64encode(b"ops:basic-pw-77a1").decode()
+    assert r.scrub(f"Authorization: Basic {pair}") == f"Authorization: Basic {MASK}"
+    for prefix in ("u:", "us:", "use:"):  # the password alone, inside someone else's pair
+        encoded = base64.b64encode(f"{prefix}basic-pw-77a1".encode()).decode()
+        assert "basic-pw-77a1" not in base64.b64decode(r.scrub(encoded).replace(MASK, "") + "==").decode(
+            errors="replace"
+        )
+
+
+def test_url_secrets_takes_secret_query_parameters_of_a_page_path() -> None:
+    assert url_secrets("/status?access_token=pgtok-123456&page=2") == ["pgtok-123456"]
+    assert url_secrets("/status?page=2") == []
+
+
+def test_clip_scrubs_before_it_cuts() -> None:
+    value = unique_secret()
+    redactor().add(value)
+    clipped = clip("x" * 70 + value, 80)
+    assert value[:8] not in clipped
+    assert len(clipped) <= 80
+
+
+def test_a_secret_cut_by_a_truncating_formatter_is_masked_on_both_sides_of_the_cut() -> None:
+    r = Redactor()
+    value = "cut-" + uuid.uuid4().hex
+    r.add(value)
+    assert r.scrub(f"'xxxx{value[:13]}...{value[20:]}yyyy'") == f"'xxxx{MASK}...{MASK}yyyy'"
+
+
+def test_a_secret_wrapped_over_adjacent_literals_is_masked() -> None:
+    r = Redactor()
+    value = "wrap-" + uuid.uuid4().hex
+    r.add(value)
+    wrapped = f"(b'Token: {value[:10]}'\n b'{value[10:25]}'\n b'{value[25:]}\\r\\n')"
+    scrubbed = r.scrub(wrapped)
+    assert value[10:25] not in scrubbed
+    assert value[:10] not in scrubbed
+    assert value[25:] not in scrubbed
+    assert scrubbed.startswith("(b'Token: ***")
+
+
+def test_adding_secrets_one_at_a_time_between_scrubs_keeps_few_automata() -> None:
+    r = Redactor()
+    for number in range(300):
+        r.add(f"cookie-{number:04d}-{uuid.uuid4().hex}")
+        r.scrub("a log line")
+    assert len(r._levels) <= 10  # a binary counter over 300 additions: at most log2(300 * forms) levels
+    assert r.scrub("cookie-0007-") == "cookie-0007-"
+
+
+def test_register_aws_credentials_registers_the_session_token() -> None:
+    class Frozen:
+        secret_key = "sk-" + uuid.uuid4().hex
+        token = "tk-" + uuid.uuid4().hex
+
+    class Credentials:
+        def get_frozen_credentials(self) -> Frozen:
+            return Frozen()
+
+    class Session:
+        def get_credentials(self) -> Credentials:
+            return Credentials()
+
+    register_aws_credentials(Session())
+    assert Frozen.token in redactor()
+    assert Frozen.secret_key in redactor()
+
+
+@pytest.mark.parametrize(
+    "name", ["MYSQL_PWD", "SENDGRID_APIKEY", "APIKEY", "AUTHKEY", "PASSPHRASE", "DB_PWD"]
+)
+def test_names_the_first_rules_missed_are_secret(name: str) -> None:
+    assert is_secret_name(name) is True
+
+
+def test_the_shells_working_directory_is_not_a_secret(tmp_path: Path) -> None:
+    assert secret_env_values({"PWD": str(tmp_path), "OLDPWD": str(tmp_path), "MYSQL_PWD": "pw-4321"}) == [
+        "pw-4321"
+    ]

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 from opscheck.errors import ConfigError, SectionNotConfigured, SettingMissing, UsageError
 from opscheck.pages import PageExpectation, page_paths, parse_pages
-from opscheck.secrets import Secret
+from opscheck.secrets import Secret, url_secrets
 from opscheck.tablenames import parse_table_name
 
 __all__ = [
@@ -286,10 +286,19 @@ def as_choice(*choices: str) -> Parser[str]:
 class Setting(Generic[T]):
     """One key of a config section: its parser, default, and whether its value is a credential."""
 
-    def __init__(self, parse: Parser[T], default: Any = _REQUIRED, *, secret: bool = False, doc: str = ""):
+    def __init__(
+        self,
+        parse: Parser[T],
+        default: Any = _REQUIRED,
+        *,
+        secret: bool = False,
+        secret_path: bool = False,
+        doc: str = "",
+    ):
         self.parse = parse
         self.default = default
-        self.secret = secret
+        self.secret = secret or secret_path
+        self.secret_path = secret_path  # a URL whose path is the credential (Slack-style webhooks)
         self.doc = doc
         self.name = ""
 
@@ -310,9 +319,12 @@ class Setting(Generic[T]):
         return obj.resolve(self)
 
 
-@dataclass
+@dataclass(repr=False)
 class Section:
-    """A table of ``opscheck.toml``; subclasses declare their keys as :class:`Setting` attributes."""
+    """A table of ``opscheck.toml``; subclasses declare their keys as :class:`Setting` attributes.
+
+    Its repr names the table only: values and the process environment never reach a log or ``--debug``.
+    """
 
     raw: Mapping[str, Any]
     key: str
@@ -338,6 +350,9 @@ class Section:
         value = expand_all(self.raw[setting.name], key, self.environ, empty_is_unset=setting.secret)
         return setting.parse(value, key, self.base_dir)
 
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.key}>"
+
     def is_set(self, name: str) -> bool:
         """Whether the key is present in the file (regardless of whether its variables are set)."""
         return name in self.raw
@@ -354,15 +369,41 @@ class Section:
             known[name].parse(value, f"{self.key}.{name}", self.base_dir)
 
     def credential_values(self) -> Iterator[str]:
-        """Raw-resolved values of credential keys, for the redactor (unset variables are passed over)."""
+        """What the redactor must know from this table, with unset variables passed over: the values
+        of credential keys (and the path of a webhook-style URL), and the secrets inside any URL or
+        path value (a password in ``base_url``, ``?access_token=…`` in a page path)."""
         for name, setting in self.settings().items():
-            value = self.raw.get(name)
-            if not setting.secret or not isinstance(value, str):
+            if name not in self.raw:
                 continue
             try:
-                yield expand(value, f"{self.key}.{name}", self.environ)
+                value = expand_all(self.raw[name], f"{self.key}.{name}", self.environ)
             except SettingMissing:
                 continue
+            for text in _strings(value):
+                if setting.secret:
+                    yield text
+                if setting.secret_path and "://" in text:
+                    yield _url_path(text)
+                yield from url_secrets(text)
+
+
+def _strings(value: Any) -> Iterator[str]:
+    """Every string in a value, also inside lists and tables."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+
+
+def _url_path(url: str) -> str:
+    try:
+        return urlsplit(url).path
+    except ValueError:
+        return ""
 
 
 def _unknown_key(key: str, name: str, known: Mapping[str, object]) -> ConfigError:
@@ -487,9 +528,9 @@ class CredentialsSettings(Section):
 class NotifySettings(Section):
     optional = True
     webhook_url = Setting(
-        as_secret, Secret(""), secret=True, doc="receives a JSON post per new or resolved failure"
+        as_secret, Secret(""), secret_path=True, doc="receives a JSON post per new or resolved failure"
     )
-    slack_webhook_url = Setting(as_secret, Secret(""), secret=True, doc="Slack incoming webhook")
+    slack_webhook_url = Setting(as_secret, Secret(""), secret_path=True, doc="Slack incoming webhook")
     pagerduty_routing_key = Setting(as_secret, Secret(""), secret=True, doc="PagerDuty Events API v2 key")
     pagerduty_url = Setting(as_str, "https://events.pagerduty.com/v2/enqueue", doc="Events API v2 endpoint")
     min_severity = Setting(as_choice("P0", "P1", "P2", "P3"), "P1")
@@ -613,10 +654,12 @@ class Environment(EnvironmentSettings):
 
 @dataclass(frozen=True)
 class ConfigFile:
-    """A loaded ``opscheck.toml``."""
+    """A loaded ``opscheck.toml``, and the environment variables ``${NAME}`` is resolved from (those
+    given to :func:`load_config`, else the process environment). Its repr holds no value."""
 
     path: Path
-    environments: Mapping[str, Mapping[str, Any]]
+    environments: Mapping[str, Mapping[str, Any]] = field(repr=False)
+    environ: Mapping[str, str] | None = field(default=None, repr=False, compare=False)
 
     def environment(self, name: str, environ: Mapping[str, str] | None = None) -> Environment:
         """The named environment, or a UsageError listing the configured ones."""
@@ -630,13 +673,17 @@ class ConfigFile:
             f"environments.{name}",
             name,
             self.path.parent,
-            os.environ if environ is None else environ,
+            _first_given(environ, self.environ, os.environ),
         )
         env.name = name
         return env
 
     def listing(self) -> str:
         return ", ".join(sorted(self.environments)) or "(none)"
+
+
+def _first_given(*environs: Mapping[str, str] | None) -> Mapping[str, str]:
+    return next(environ for environ in environs if environ is not None)
 
 
 def load_config(path: Path, environ: Mapping[str, str] | None = None) -> ConfigFile:
@@ -670,11 +717,11 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> ConfigF
     environments = data.get("environments", {})
     if not isinstance(environments, dict) or not environments:
         raise ConfigError(f"{path}: no [environments.NAME] table is configured")
-    config = ConfigFile(path.resolve(), environments)
+    config = ConfigFile(path.resolve(), environments, environ)
     for name, table in environments.items():
         if not isinstance(table, dict):
             raise ConfigError(f"{path}: environments.{name} must be a table")
-        env = config.environment(name, environ)
+        env = config.environment(name)
         try:
             env.validate()
         except ConfigError as exc:

@@ -466,10 +466,11 @@ def test_every_environment_is_validated_not_only_the_selected_one(tmp_path: Path
 # Credentials and secrets
 # ---------------------------------------------------------------------------------------------------
 def test_credential_values_include_literal_and_expanded_credentials(tmp_path: Path) -> None:
-    db_url = f"postgresql://ro:{unique_secret()}@db/app"
+    db_password, redis_password, hook = unique_secret(), unique_secret(), unique_secret()
+    db_url = f"postgresql://ro:{db_password}@db/app"
     password = unique_secret()
-    redis_url = f"redis://:{unique_secret()}@cache:6379/0"
-    webhook = f"https://hooks.example.com/{unique_secret()}"
+    redis_url = f"redis://:{redis_password}@cache:6379/0"
+    webhook = f"https://hooks.example.com/{hook}"
     env = production(
         tmp_path,
         f"""
@@ -485,7 +486,57 @@ def test_credential_values_include_literal_and_expanded_credentials(tmp_path: Pa
         """,
         {"SMOKE_PASSWORD": password, "REDIS_URL": redis_url, "HOOK": webhook},
     )
-    assert set(env.credential_values()) == {db_url, password, redis_url, webhook}
+    assert set(env.credential_values()) == {
+        db_url,
+        *(db_password, f"ro:{db_password}"),  # the password, and the pair Basic auth would encode
+        password,
+        redis_url,
+        *(redis_password, f":{redis_password}"),
+        webhook,
+        f"/{hook}",  # a webhook URL's path is its secret
+    }
+
+
+def test_credential_values_include_base_url_user_info_and_secret_query_parameters(tmp_path: Path) -> None:
+    basic, token = unique_secret(), unique_secret()
+    path = write(
+        tmp_path,
+        f"""
+        [environments.production]
+        base_url = "https://ops:{basic}@app.example.com"
+        [environments.production.smoke]
+        pages = ["/", "/status?access_token=${{PAGE_TOKEN}}&page=2"]
+        """,
+    )
+    env = load_config(path, {"PAGE_TOKEN": token}).environment("production")
+    assert set(env.credential_values()) == {basic, f"ops:{basic}", token}
+
+
+def test_environment_uses_the_environ_given_to_load_config(tmp_path: Path) -> None:
+    path = write(tmp_path, '[environments.production]\nbase_url = "${OPSCHECK_TEST_ONLY_URL}"\n')
+    config = load_config(path, {"OPSCHECK_TEST_ONLY_URL": "https://given.example.com"})
+    assert config.environment("production").base_url == "https://given.example.com"
+
+
+def test_no_repr_of_the_config_holds_a_value_or_the_process_environment(tmp_path: Path) -> None:
+    secret = unique_secret()
+    environ = {"SMOKE_PASSWORD": secret, "UNRELATED": "unrelated-" + secret}
+    path = write(
+        tmp_path,
+        f"""
+        [environments.production]
+        base_url = "https://ops:{secret}@app.example.com"
+        [environments.production.auth]
+        username = "smoke"
+        password = "${{SMOKE_PASSWORD}}"
+        """,
+    )
+    config = load_config(path, environ)
+    env = config.environment("production")
+    for shown in (repr(config), repr(env), repr(env.auth), str(env)):
+        assert secret not in shown
+        assert "UNRELATED" not in shown
+    assert repr(env) == "<Environment environments.production>"
 
 
 def test_credential_values_skip_unset_variables(tmp_path: Path) -> None:

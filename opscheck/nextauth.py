@@ -43,7 +43,7 @@ import httpx
 from opscheck.config import Environment
 from opscheck.errors import CheckFailed, OpscheckError, TargetUnreachable
 from opscheck.http import OpsClient
-from opscheck.secrets import Secret, mask_url, redactor
+from opscheck.secrets import Secret, clip, mask_url, redactor
 
 __all__ = [
     "AUTH_BASE_PATH",
@@ -701,7 +701,7 @@ class NextAuth:
                 cookies,
                 flavor or self.flavor,
                 json_object=isinstance(body, dict),
-                text=response.text[:500],
+                text=clip(response.text, 500),
             )
         if require:
             self._require_csrf(answer)
@@ -725,7 +725,7 @@ class NextAuth:
         response = self.new_client().get(self.path("providers"))
         checked = f"GET {self.where('providers')}"
         if response.status_code >= 500:
-            raise AuthServerError(checked, response.status_code, response.text[:500])
+            raise AuthServerError(checked, response.status_code, clip(response.text, 500))
         body = _json(response)
         if response.status_code in (404, 405) or (response.status_code == 200 and body is ...):
             seen = f"HTTP {response.status_code}" + (" with a non-JSON body" if body is ... else "")
@@ -740,7 +740,7 @@ class NextAuth:
         response = client.get(self.path("session"))
         checked = f"GET {self.where('session')}"
         if response.status_code >= 500:
-            raise AuthServerError(checked, response.status_code, response.text[:500])
+            raise AuthServerError(checked, response.status_code, clip(response.text, 500))
         body = _json(response)
         if response.status_code != 200 or body is ...:
             raise CheckFailed(checked, "HTTP 200 with a JSON session", f"HTTP {response.status_code}")
@@ -811,7 +811,7 @@ class NextAuth:
             client=client,
             csrf=csrf,
             flavor=flavor,
-            text=response.text[:500],
+            text=clip(response.text, 500),
             session_cookie_name=self.session_cookie,
         )
 
@@ -859,7 +859,9 @@ class NextAuth:
             headers.update(extra)
         response = client.post(self.path("signout"), data=form, headers=headers)
         if response.status_code >= 500:
-            raise AuthServerError(f"POST {self.where('signout')}", response.status_code, response.text[:500])
+            raise AuthServerError(
+                f"POST {self.where('signout')}", response.status_code, clip(response.text, 500)
+            )
         return SignOutResult(
             response.status_code,
             returned_url(response),

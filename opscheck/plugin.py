@@ -33,7 +33,7 @@ from opscheck.verdict import UNEXPLAINED_NODEID, exit_status, unattributed_resul
 
 __all__: list[str] = []
 
-pytest_plugins = ["opscheck.fixtures"]
+pytest_plugins = ["opscheck.fixtures", "opscheck.redaction"]
 
 RECORD = pytest.StashKey[CheckRecord]()
 _FIXTURES = frozenset(

@@ -1,28 +1,45 @@
-"""Where redaction is applied: reports, log records and the terminal.
+"""Where redaction is applied: reports, log records, the terminal, and everything else pytest writes.
 
 Secrets leak through pytest in known places (see the project's FACTS): assertion rewriting and long
 tracebacks print values and fixture arguments; ``--showlocals`` prints locals; captured output and logs go
 to JUnit; log records are formatted with their arguments. opscheck scrubs each report's ``longrepr``,
 ``sections`` and ``user_properties``, scrubs every log record when it is created, and as a last line of
 defence scrubs everything the terminal reporter writes.
+
+Loaded as a pytest plugin (by ``opscheck.plugin``), this module also scrubs test ids (a token in a
+parametrized page path would otherwise name a JUnit testcase, which is named by the report's node id),
+the ``--debug`` trace file, and what a
+check prints with ``-s`` or ``--capture=tee-sys``.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from typing import IO, Any
+import sys
+from collections.abc import Callable
+from typing import IO, Any, TextIO, cast
 
 import pytest
+from _pytest.capture import TeeCaptureIO
 
 from opscheck.secrets import redactor
 
-__all__ = ["install_log_redaction", "mask_sensitive_headers", "scrub_report", "wrap_terminal"]
+__all__ = [
+    "install_log_redaction",
+    "mask_sensitive_headers",
+    "pytest_cmdline_main",
+    "pytest_configure",
+    "pytest_sessionstart",
+    "scrub_report",
+    "wrap_terminal",
+]
 
 # header values that are credentials whether or not opscheck knows them yet; httpcore's DEBUG trace logs
 # response headers (Set-Cookie included) before any client code sees the response
 _SENSITIVE_HEADER = re.compile(
-    r"""(?P<name>\b(?:set-cookie|cookie|authorization|proxy-authorization|x-api-key|x-auth-token)\b)"""
+    r"""(?P<name>\b(?:set-cookie|cookie|authorization|proxy-authorization|x-api-key|x-auth-token"""
+    r"""|x-amz-security-token)\b)"""
     r"""(?P<sep>['"]?\s*[:,=]\s*b?['"]?)(?P<value>[^'"\r\n]+)""",
     re.IGNORECASE,
 )
@@ -48,7 +65,10 @@ def scrub_report(report: pytest.TestReport | pytest.CollectReport) -> None:
         path, line, reason = longrepr
         report.longrepr = (path, line, r.scrub(reason))
     report.sections = [(r.scrub(title), r.scrub(body)) for title, body in report.sections]
+    report.nodeid = r.scrub(report.nodeid)  # a parametrized value is part of it (JUnit testcase names)
     if isinstance(report, pytest.TestReport):
+        path, lineno, domain = report.location
+        report.location = (path, lineno, r.scrub(domain))
         report.user_properties = [(name, r.scrub_obj(value)) for name, value in report.user_properties]
 
 
@@ -96,3 +116,72 @@ def wrap_terminal(config: pytest.Config) -> None:
     inner = getattr(writer, "_file", None)
     if writer is not None and inner is not None and not isinstance(inner, _ScrubbingFile):
         writer._file = _ScrubbingFile(inner)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """Scrub the ``--debug`` trace: it records hook arguments and results (what
+    ``pytest_opscheck_secrets`` returned, before anything could register it), so it is held back until
+    the session starts, when the config's and the hooks' secrets are known, and scrubbed from then on."""
+    trace = config.trace.root
+    writer = trace._writer
+    if writer is not None and not isinstance(writer, _HeldBackWriter):
+        held = _HeldBackWriter(writer)
+        trace.setwriter(held)
+        config.add_cleanup(held.release)
+
+
+class _HeldBackWriter:
+    def __init__(self, inner: Callable[[str], object]) -> None:
+        self._inner = inner
+        self._held: list[str] | None = []
+
+    def __call__(self, text: str) -> None:
+        if self._held is None:
+            self._inner(redactor().scrub(text))
+        else:
+            self._held.append(text)
+
+    def release(self) -> None:
+        """Write what was held back, scrubbed; pass everything after it straight through the redactor."""
+        held, self._held = self._held, None
+        if held:
+            self._inner(redactor().scrub("".join(held)))
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    writer = session.config.trace.root._writer
+    if isinstance(writer, _HeldBackWriter):
+        writer.release()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Scrub what checks print when output is not captured (``-s``) or also shown (``tee-sys``)."""
+    capture = getattr(config.option, "capture", "fd")
+    if capture == "no":
+        _scrub_sys_streams(config)
+    elif capture == "tee-sys":
+        _scrub_tee(config)
+
+
+def _scrub_sys_streams(config: pytest.Config) -> None:
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _scrubbing(sys.stdout), _scrubbing(sys.stderr)
+
+    def restore() -> None:
+        sys.stdout, sys.stderr = saved
+
+    config.add_cleanup(restore)
+
+
+def _scrub_tee(config: pytest.Config) -> None:
+    capturing = getattr(config.pluginmanager.getplugin("capturemanager"), "_global_capturing", None)
+    for stream in (getattr(capturing, "out", None), getattr(capturing, "err", None)):
+        tee = getattr(stream, "tmpfile", None)
+        if isinstance(tee, TeeCaptureIO) and not isinstance(tee._other, _ScrubbingFile):
+            tee._other = _scrubbing(tee._other)
+
+
+def _scrubbing(stream: TextIO) -> TextIO:
+    return cast(TextIO, _ScrubbingFile(stream))

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from opscheck.secrets import redactor
+from opscheck.secrets import clip, redactor
 from opscheck.severity import at_or_above
 
 __all__ = ["CheckResult", "RunSummary", "markdown_summary", "terminal_lines"]
@@ -171,7 +171,7 @@ def _rows(summary: RunSummary) -> Iterable[CheckResult]:
 
 def _short(text: str | None, width: int) -> str:
     line = (text or "").strip().splitlines()[0] if (text or "").strip() else ""
-    return line if len(line) <= width else line[: width - 1] + "…"
+    return clip(line, width)
 
 
 def terminal_lines(summary: RunSummary, width: int = 120) -> list[str]:

@@ -21,7 +21,7 @@ from opscheck.markers import CheckSpec
 from opscheck.preflight import preflight
 from opscheck.report import RunSummary
 from opscheck.runbook import Remedy, Runbook
-from opscheck.secrets import Redactor, mask_url, redactor, secret_env_values
+from opscheck.secrets import Redactor, clip, mask_url, redactor, secret_env_values
 from opscheck.severity import DEFAULT_SEVERITY, SEVERITIES, at_or_above
 
 __all__ = ["SPEC", "STATE", "OpscheckSession", "Sourced", "resolve_session", "state"]
@@ -216,8 +216,7 @@ def _message(error: BaseException | None, report: pytest.TestReport) -> str:
     else:
         first = str(error).strip() or type(error).__name__
         text = first if isinstance(error, AssertionError) else f"{type(error).__name__}: {first}"
-    text = redactor().scrub(text)
-    return text if len(text) <= _MESSAGE_LIMIT else text[: _MESSAGE_LIMIT - 1] + "…"
+    return clip(text, _MESSAGE_LIMIT)
 
 
 STATE = pytest.StashKey[OpscheckSession]()

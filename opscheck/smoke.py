@@ -20,6 +20,7 @@ from opscheck.context import CheckRecord
 from opscheck.errors import CheckFailed, TargetUnreachable
 from opscheck.http import OpsClient, Probe
 from opscheck.pages import PageExpectation, error_marker_in
+from opscheck.secrets import clip
 
 __all__ = [
     "SECURITY_HEADER_RULES",
@@ -66,7 +67,7 @@ class Health:
         try:
             body = json.loads(probe.text)
         except ValueError:
-            snippet = re.sub(r"\s+", " ", probe.text[:80])
+            snippet = re.sub(r"\s+", " ", clip(probe.text, 80))
             raise CheckFailed(
                 f"GET {probe.url}",
                 "a JSON health document",
@@ -74,7 +75,7 @@ class Health:
             ) from None
         if not isinstance(body, dict):
             raise CheckFailed(
-                f"GET {probe.url}", "a JSON object", f"{type(body).__name__} {str(body)[:60]!r}"
+                f"GET {probe.url}", "a JSON object", f"{type(body).__name__} {clip(str(body), 60)!r}"
             )
         database = body.get("database", body.get("db"))
         if isinstance(database, dict):

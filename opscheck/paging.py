@@ -33,7 +33,7 @@ from opscheck.config import NotifySettings
 from opscheck.errors import OpscheckError
 from opscheck.http import ssl_context
 from opscheck.report import CheckResult, RunSummary
-from opscheck.secrets import redactor
+from opscheck.secrets import clip, redactor
 from opscheck.severity import at_or_above
 
 __all__ = [
@@ -105,8 +105,7 @@ def _check_status(service: str, response: httpx.Response) -> None:
 
 
 def _text(check: CheckResult, limit: int) -> str:
-    text = redactor().scrub(check.message or check.outcome)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return clip(check.message or check.outcome, limit)
 
 
 @dataclass

@@ -24,17 +24,16 @@ from typing import Final
 
 from opscheck.pgserver import ident
 
-__all__ = ["BUILTIN_ROLES", "ROLE_STATEMENT", "create_role_sql", "roles_in_statement"]
+__all__ = ["BUILTIN_ROLES", "ROLE_STATEMENT_STARTS", "create_role_sql", "roles_in_statement"]
 
 #: roles every PostgreSQL server has (``pg_*`` too): a dump may name them freely
 BUILTIN_ROLES: Final = frozenset({"postgres"})
 _PSEUDO_ROLES: Final = frozenset({"public", "current_user", "session_user", "current_role", "group"})
 
-#: the line starts of statements that can name roles
-ROLE_STATEMENT: Final = re.compile(
-    rb"(?:ALTER |GRANT |REVOKE |CREATE POLICY |CREATE SCHEMA |SET SESSION AUTHORIZATION |SET ROLE )",
-    re.IGNORECASE,
-)
+#: how the statements that can name roles start
+ROLE_STATEMENT_STARTS: Final = (
+    "ALTER ", "GRANT ", "REVOKE ", "CREATE POLICY ", "CREATE SCHEMA ", "SET SESSION AUTHORIZATION ", "SET ROLE ",
+)  # fmt: skip
 
 _TOKEN: Final = re.compile(
     r"""\s*(?:
@@ -109,7 +108,12 @@ def _grant(tokens: list[_Token], start: int, target: str) -> Iterator[str]:
     """GRANT … TO list / REVOKE … FROM list, plus GRANTED BY; without ON it grants roles: those too."""
     at = _after(tokens, target, start)
     if at is not None and _after(tokens[:at], "ON", start) is None:
-        yield from _role_list(tokens, start, frozenset({target, "ADMIN", "OPTION", "FOR"}))
+        first = start
+        while first + 1 < len(tokens) and tokens[first + 1].keyword() in {"OPTION", "FOR"}:
+            first += 1  # REVOKE ADMIN OPTION FOR / INHERIT OPTION FOR role
+        if first > start:
+            first += 1
+        yield from _role_list(tokens, first, frozenset({target}))
     if at is not None:
         yield from _role_list(tokens, at, _GRANT_STOP)
     granted = _after(tokens, "GRANTED", start)

@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Final
 
-from opscheck.dumproles import ROLE_STATEMENT, roles_in_statement
+from opscheck.dumproles import ROLE_STATEMENT_STARTS, roles_in_statement
 
 __all__ = ["END_MARKER", "HEADER_MARKER", "DumpPart", "DumpScanner"]
 
@@ -29,10 +29,16 @@ HEADER_MARKER: Final = b"-- PostgreSQL database dump"
 END_MARKER: Final = b"-- PostgreSQL database dump complete"
 #: the longest head of one line that is kept (statements naming roles are far shorter)
 LINE_HEAD_BYTES: Final = 64 * 1024
+_STARTS: Final = (
+    "-- PostgreSQL database dump",
+    "\\connect ",
+    "\\restrict ",
+    "CREATE DATABASE ",
+    *ROLE_STATEMENT_STARTS,
+)
+#: the lines worth a look: markers, -C's statements, statements that can name roles
 _INTERESTING: Final = re.compile(
-    rb"^(?:-- PostgreSQL database dump|\\connect |\\restrict |CREATE DATABASE |"
-    + ROLE_STATEMENT.pattern[3:-1]
-    + rb")[^\n]*",
+    b"^(?:" + b"|".join(re.escape(start.encode()) for start in _STARTS) + b")[^\n]*",
     re.MULTILINE | re.IGNORECASE,
 )
 _CONNECT: Final = re.compile(rb"^\\connect\s+(?:-reuse-previous=\S+\s+)?(\"(?:[^\"]|\"\")*\"|\S+)")
@@ -188,7 +194,6 @@ class DumpScanner:
     def _unfinished(self, before: str, cut_copy: str | None) -> None:
         index = len(self.parts)
         part = self.parts[-1]
-        part.end_line = -1  # reported once
         inside = f" (cut inside the COPY data of {cut_copy})" if cut_copy else ""
         if before == "the end of the stream" and index == 1:
             self.cut_short = self.problem is None

@@ -60,6 +60,10 @@ _MISSING_EXTENSION = re.compile(
 )
 
 
+#: databases every freshly initialised server has
+FRESH_SERVER_DATABASES = frozenset({"postgres", "template0", "template1"})
+
+
 class RestoreRefused(OpscheckError):
     """The restore target is not a throwaway server: opscheck never restores into a real database."""
 
@@ -351,6 +355,13 @@ def restore_backup(
     """
     guard.check(server)
     creates = verified.create_database if verified is not None and backup.format != "custom" else None
+    if creates in FRESH_SERVER_DATABASES:
+        raise CheckFailed(
+            f"restore of {backup.name}",
+            "a pg_dump -C dump whose CREATE DATABASE a fresh server can run",
+            f"it creates database {creates!r}, which every fresh server already has, so CREATE DATABASE "
+            f"fails there: take the backup without -C and restore it into the existing {creates!r} database",
+        )
     dbname = creates or "restored"
     if creates is None:
         server.create_database(dbname)

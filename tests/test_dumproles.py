@@ -34,6 +34,11 @@ from opscheck.dumproles import roles_in_statement
         ("SET ROLE reporting;", {"reporting"}),
         ("SET ROLE NONE;", set()),
         ('GRANT "rôle_données" TO app;', {"rôle_données", "app"}),
+        (
+            "GRANT reporting, auditing TO app WITH ADMIN OPTION GRANTED BY boss;",
+            {"reporting", "auditing", "app", "boss"},
+        ),
+        ("REVOKE ADMIN OPTION FOR reporting FROM app;", {"reporting", "app"}),
         ("GRANT USAGE ON SCHEMA public TO postgres, pg_read_all_data, CURRENT_ROLE;", set()),
         ("ALTER TABLE ONLY t ALTER COLUMN owner SET DEFAULT 1;", set()),
         ("ALTER TABLE t OWNER TO Mixed;", {"mixed"}),

@@ -27,6 +27,7 @@ from opscheck.dumps import (
     verify_plain,
     verify_plain_gzip,
 )
+from opscheck.dumpscan import DumpScanner
 from opscheck.errors import CheckFailed
 from opscheck.pgcluster import LocalCluster
 from tests.support.moto import client_for
@@ -457,3 +458,18 @@ def test_a_corrupt_gzip_member_is_named_with_the_offset_of_its_first_bad_byte() 
     assert found is not None, seen
     assert len(first) + 10 <= int(found.group(1)) < len(first) + len(second), seen
     assert "within the first" not in seen
+
+
+@pytest.mark.parametrize("size", [1, 3, 7, 64, 1 << 20])
+def test_the_scanner_sees_the_same_whatever_the_piece_boundaries(size: int) -> None:
+    cut = DATA_PART[: DATA_PART.index(b"2\n")]
+    for text in (SCHEMA_PART + DATA_PART, cut + SCHEMA_PART, SCHEMA_PART[:-30]):
+        whole, pieces = DumpScanner(), DumpScanner()
+        whole.feed(text)
+        for start in range(0, len(text), size):
+            pieces.feed(text[start : start + size])
+        whole.finish()
+        pieces.finish()
+        seen = (pieces.lines, pieces.problem, pieces.roles, [p.header_line for p in pieces.parts])
+        assert seen == (whole.lines, whole.problem, whole.roles, [p.header_line for p in whole.parts])
+        assert pieces.lines == text.count(b"\n")

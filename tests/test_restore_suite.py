@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import io
 import itertools
 import json
 import os
@@ -41,6 +42,7 @@ import pytest
 
 from opscheck.backups import FileStore
 from opscheck.containers import DEFAULT_IMAGE, docker_available, image_present
+from opscheck.dumps import verify_plain_gzip
 from opscheck.errors import CheckFailed
 from opscheck.pgcluster import LocalCluster, PostgresNotFound, find_postgres_bindir
 from opscheck.restore import RestoreGuard, RestoreRefused, restore_backup
@@ -1142,3 +1144,17 @@ def test_an_extension_the_throwaway_server_lacks_fails_the_drill_with_the_image_
         ),
     )
     assert_restored_checks_error(run)
+
+
+def test_a_create_dump_of_a_database_every_server_has_fails_before_restoring_with_advice(
+    pg_cluster: LocalCluster, tmp_path: Path
+) -> None:
+    body = gzip_bytes(pg_dump(pg_cluster, "postgres", "-C"))
+    path = write_backup(tmp_path, daily(1)[0], body)
+    (backup,) = FileStore(tmp_path).list()
+    facts = verify_plain_gzip(io.BytesIO(body), backup.name)
+    assert facts.create_database == "postgres"
+    with LocalCluster() as server, open(path, "rb") as stream, pytest.raises(CheckFailed) as caught:
+        restore_backup(server, RestoreGuard([]), backup, stream, deadline_s=60, verified=facts)
+    assert "it creates database 'postgres', which every fresh server already has" in caught.value.seen
+    assert "take the backup without -C" in caught.value.seen

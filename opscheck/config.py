@@ -412,8 +412,32 @@ def _unknown_key(key: str, name: str, known: Mapping[str, object]) -> ConfigErro
     return ConfigError(f"unknown key {key}{hint}")
 
 
+def as_health_path(value: Any, key: str, base: Path) -> str | None:
+    """The health endpoint's path, or None for ``false`` (the app has none). An empty path is an error: it
+    would silently probe the home page."""
+    if value is False or (isinstance(value, str) and value.strip().lower() == "false"):
+        return None
+    if value is True:
+        raise ConfigError(
+            f'{key} must be a path (e.g. "/api/health") or false (no health endpoint), got true'
+        )
+    if isinstance(value, str) and not value.strip():
+        raise ConfigError(
+            f'{key} is empty: give the health endpoint\'s path (e.g. "/api/health"), or {key} = false if the '
+            "app has none (an empty path would silently check the home page instead)"
+        )
+    return as_url_path(value, key, base)
+
+
 class SmokeSettings(Section):
-    health_path = Setting(as_str, "/api/health", doc="health endpoint path")
+    health_path = Setting(
+        as_health_path, "/api/health", doc="health endpoint path, or false if there is none"
+    )
+    health_expect = Setting(
+        as_choice("json-ok", "status"),
+        "json-ok",
+        doc='"json-ok": a JSON document with an ok status; "status": HTTP 200 is enough',
+    )
     pages = Setting(
         page_paths, ["/"], doc="pages that must answer 200: paths or { path, contains, not_contains }"
     )

@@ -17,7 +17,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_f
 
 from opscheck.bounded import BodyTooLarge
 from opscheck.context import CheckRecord
-from opscheck.errors import CheckFailed, TargetUnreachable
+from opscheck.errors import CheckFailed, OpscheckError, TargetUnreachable
 from opscheck.http import OpsClient, Probe
 from opscheck.pages import PageExpectation, error_marker_in
 from opscheck.secrets import clip
@@ -25,6 +25,8 @@ from opscheck.secrets import clip
 __all__ = [
     "SECURITY_HEADER_RULES",
     "Health",
+    "NoHealthEndpoint",
+    "NoHealthPathForVersion",
     "answered",
     "expect_healthy",
     "expect_page_ok",
@@ -99,10 +101,64 @@ def _version_of(body: dict[str, Any]) -> str | None:
     return _string(body.get("version") or body.get("commit") or body.get("sha"))
 
 
-def expect_healthy(probe: Probe) -> Health:
-    """200, a JSON body whose status is ok, and a database component that is ok when it is reported."""
+class NoHealthEndpoint(CheckFailed):
+    """The configured health path answers 404: there is no health endpoint there (a setting to fix, not a
+    deployment to roll back)."""
+
+    def __init__(self, probe: Probe, path: str) -> None:
+        super().__init__(
+            f"GET {probe.url}",
+            "the app's health endpoint",
+            f"HTTP 404: there is no health endpoint at {path} (set smoke.health_path to the app's health "
+            "endpoint, or smoke.health_path = false if it has none)",
+        )
+        self.advice = (
+            f"There is no health endpoint at {path}: set smoke.health_path to the app's health endpoint, or "
+            "smoke.health_path = false if the app has none (the pages are still checked). If the endpoint "
+            "should exist, check that this deployment still ships it."
+        )
+
+
+class NoHealthPathForVersion(OpscheckError):
+    """``expected_version`` is set, but ``smoke.health_path = false``: there is nowhere to read it from."""
+
+    advice = (
+        "expected_version is set but smoke.health_path = false: the deployed version is read from the health "
+        "endpoint. Point smoke.health_path at an endpoint that reports the version, or leave expected_version "
+        "empty for this environment."
+    )
+
+    def __init__(self) -> None:
+        super().__init__(
+            "expected_version is set, but smoke.health_path = false: there is no health endpoint to read the "
+            "deployed version from, so it was not checked"
+        )
+
+
+def expect_healthy(probe: Probe, expect: str = "json-ok", path: str = "") -> Health:
+    """The health endpoint answers as ``expect`` (``smoke.health_expect``) says a healthy one does.
+
+    ``json-ok``: 200 and a JSON body whose status is ok, with a database component that is ok when it is
+    reported. ``status``: 200 (any body). A 404 means there is no health endpoint at ``path``.
+    """
     __tracebackhide__ = True
-    health = Health.parse(probe) if probe.text.strip() else None
+    if probe.status == 404:
+        raise NoHealthEndpoint(probe, path or probe.url)
+    if expect == "status":
+        if probe.status != 200:
+            raise CheckFailed(f"GET {probe.url}", "HTTP 200", f"HTTP {probe.status}")
+        with contextlib.suppress(CheckFailed):
+            return Health.parse(probe)  # a JSON body still gives the version, when there is one
+        return Health(None, None, None, False, {})
+    health: Health | None = None
+    if probe.text.strip():
+        try:
+            health = Health.parse(probe)
+        except CheckFailed as exc:
+            if probe.status != 200:
+                raise
+            hint = '; if it answers plain text by design, set smoke.health_expect = "status"'
+            raise CheckFailed(exc.checked, exc.expected, exc.seen + hint) from None
     if probe.status != 200:
         said = f" saying status {health.status!r}" if health and health.status else ""
         raise CheckFailed(f"GET {probe.url}", "HTTP 200", f"HTTP {probe.status}{said}")
@@ -149,12 +205,16 @@ def expect_page_ok(probe: Probe, expectation: PageExpectation | None = None) -> 
         raise CheckFailed(f"body of GET {probe.url}", f"{missing[0]!r} in the page", "it is not there")
 
 
-def maintenance_signal(health: Probe, home: Probe) -> str | None:
-    """Why the deployment looks like it is in maintenance mode, or None; unreachable if neither answered."""
+def maintenance_signal(health: Probe | None, home: Probe) -> str | None:
+    """Why the deployment looks like it is in maintenance mode, or None; unreachable if nothing answered.
+
+    ``health`` is None when the app has no health endpoint (``smoke.health_path = false``).
+    """
     __tracebackhide__ = True
-    if health.error is not None and home.error is not None:
-        raise TargetUnreachable(f"GET {health.url} and GET {home.url}", health.error)
-    if health.error is None and health.text.strip():
+    if home.error is not None and (health is None or health.error is not None):
+        where = f"GET {health.url} and GET {home.url}" if health is not None else f"GET {home.url}"
+        raise TargetUnreachable(where, home.error if health is None else (health.error or home.error))
+    if health is not None and health.error is None and health.text.strip():
         with contextlib.suppress(CheckFailed):
             if Health.parse(health).maintenance:
                 return f"{health.url} reports maintenance (HTTP {health.status})"

@@ -22,12 +22,15 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def smoke_probes(http: OpsClient, opscheck_env: Environment) -> dict[str, Probe]:
     """GET the health endpoint, the home page and every configured page, all at once."""
     smoke = opscheck_env.smoke
-    return http.probe_many([smoke.health_path, "/", *smoke.pages])
+    health = [smoke.health_path] if smoke.health_path else []  # false: the app has no health endpoint
+    return http.probe_many([*health, "/", *smoke.pages])
 
 
 @pytest.fixture
-def health_probe(smoke_probes: dict[str, Probe], opscheck_env: Environment) -> Probe:
-    return smoke_probes[opscheck_env.smoke.health_path]
+def health_probe(smoke_probes: dict[str, Probe], opscheck_env: Environment) -> Probe | None:
+    """The health endpoint's probe; None when ``smoke.health_path = false`` (the app has none)."""
+    path = opscheck_env.smoke.health_path
+    return smoke_probes[path] if path else None
 
 
 @pytest.fixture

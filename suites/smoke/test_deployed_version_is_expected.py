@@ -6,7 +6,7 @@ from opscheck.config import Environment
 from opscheck.context import CheckRecord
 from opscheck.errors import CheckFailed
 from opscheck.http import OpsClient
-from opscheck.smoke import wait_for_version
+from opscheck.smoke import NoHealthPathForVersion, wait_for_version
 
 
 @pytest.mark.runbook("1-deployment", severity="P1")
@@ -15,6 +15,8 @@ def test_deployed_version_is_expected(http: OpsClient, opscheck_env: Environment
     if not expected:
         pytest.skip("expected_version is not set for this environment")
     smoke = opscheck_env.smoke
+    if smoke.health_path is None:
+        raise NoHealthPathForVersion()
     seen = wait_for_version(http, smoke.health_path, expected, smoke.version_wait_s)
     check.metric("version", seen)
     if seen != expected:

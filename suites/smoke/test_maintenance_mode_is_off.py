@@ -8,7 +8,7 @@ from opscheck.smoke import maintenance_signal
 
 
 @pytest.mark.runbook("scheduled-maintenance", severity="P1")
-def test_maintenance_mode_is_off(health_probe: Probe, home_probe: Probe) -> None:
+def test_maintenance_mode_is_off(health_probe: Probe | None, home_probe: Probe) -> None:
     signal = maintenance_signal(health_probe, home_probe)
     if signal:
         raise CheckFailed("maintenance mode", "off (no maintenance announced)", signal)

@@ -149,6 +149,8 @@ SYSTEM_RECOVERY = "Complete System Recovery"
 AUTH_SECTION = "Authentication Issues"
 ENV_VARS_SECTION = "Environment Variables"
 MONITORING_SECTION = "3. Monitoring"
+#: not a runbook section: the advice for a problem of the run's own configuration (an unset variable)
+RUN_CONFIGURATION = "Configuration of this opscheck run"
 
 
 # ------------------------------------------------------------------------------------------ building a fault
@@ -713,7 +715,7 @@ MATRIX = [
         database_url_empty,
         DATABASE,
         "error",
-        DATABASE_SECTION,
+        RUN_CONFIGURATION,  # the deployment was not judged: the advice is to set the variable
         (DATABASE,),
         3,
         says="DATABASE_URL is empty, which counts as not set",

@@ -131,14 +131,21 @@ class _Level:
     """An automaton over a fixed list of forms (leftmost-longest matches: the fastest search the
     library has, measured in ``benchmarks/redactor.py``); levels are immutable once built."""
 
-    __slots__ = ("automaton", "forms", "longest")
+    __slots__ = ("_fragments", "automaton", "forms", "longest")
 
     def __init__(self, forms: list[bytes]) -> None:
         self.forms = forms
         self.longest = max(map(len, forms))
+        self._fragments: _Fragments | None = None
         self.automaton = BytesAhoCorasick(
             forms, matchkind=MatchKind.LeftmostLongest, implementation=Implementation.ContiguousNFA
         )
+
+    def fragments(self) -> _Fragments:
+        """The sorted forms for :meth:`_Fragments.spans`, built the first time a cut mark is seen."""
+        if self._fragments is None:
+            self._fragments = _Fragments(self.forms)
+        return self._fragments
 
     def spans(self, data: bytes) -> list[tuple[int, int]]:
         """Where forms occur in ``data``, also a form that begins inside another one's match and runs
@@ -202,7 +209,6 @@ class Redactor:
         self._pending: list[str] = []
         self._known_forms: set[bytes] = set()
         self._levels: tuple[_Level, ...] = ()
-        self._fragments: _Fragments | None = None
 
     def add(self, value: str | Secret | None) -> None:
         """Register a secret value; short or obviously non-secret values are ignored. Cheap: the value
@@ -231,7 +237,6 @@ class Redactor:
             self._pending.clear()
             self._known_forms.clear()
             self._levels = ()
-            self._fragments = None
 
     def __contains__(self, value: str) -> bool:
         return value in self._values
@@ -254,16 +259,12 @@ class Redactor:
                     merged = levels.pop().forms + merged
                 levels.append(_Level(merged))
                 self._levels = tuple(levels)
-                self._fragments = None
             return self._levels
 
     def _cut_spans(self, data: bytes) -> Iterator[tuple[int, int]]:
         """Fragments of secrets that something outside opscheck cut before it could be scrubbed."""
-        with self._lock:
-            if self._fragments is None:
-                self._fragments = _Fragments(self._known_forms)
-            fragments = self._fragments
-        return fragments.spans(data)
+        for level in self._levels:
+            yield from level.fragments().spans(data)
 
     def scrub_bytes(self, data: bytes) -> bytes:
         """``data`` (UTF-8 text, or mostly) with every secret form replaced by ``***``.

@@ -36,6 +36,7 @@ import boto3
 import botocore.exceptions
 from botocore.config import Config
 
+from opscheck.bounded import DeadlinePassed, finish_within
 from opscheck.config import BackupSettings
 from opscheck.errors import CheckFailed, ConfigError, TargetUnreachable
 from opscheck.secrets import mask_url, redactor, register_aws_credentials
@@ -422,7 +423,13 @@ def s3_client(settings: BackupSettings, timeout_s: float) -> S3Client:
 
 
 class _S3BodyReader(io.RawIOBase):
-    """A raw stream over an S3 ``get_object`` Body; read errors become TargetUnreachable/CheckFailed."""
+    """A raw stream over an S3 ``get_object`` Body; read errors become TargetUnreachable/CheckFailed.
+
+    The download is bounded by progress, not by total time: a 100 GB backup legitimately takes longer than
+    any ``timeout_s``, so it goes on as long as bytes keep coming and ends with TargetUnreachable when none
+    came for ``timeout_s`` (botocore's read timeout, which applies to each socket read). The request
+    itself, up to the answer's headers, is bounded as a whole like every other call (``S3Store._call``).
+    """
 
     def __init__(self, body: Any, what: str, endpoint: str, timeout_s: float) -> None:
         super().__init__()
@@ -446,7 +453,10 @@ class _S3BodyReader(io.RawIOBase):
                 f"{exc.kwargs.get('expected_bytes')} in the last read)",
             ) from None
         except (*_UNREACHABLE, OSError) as exc:
-            reason = connection_reason(exc, self._timeout_s)
+            if isinstance(exc, botocore.exceptions.ReadTimeoutError):
+                reason = f"no byte for timeout_s = {self._timeout_s:g} s"
+            else:
+                reason = connection_reason(exc, self._timeout_s)
             raise TargetUnreachable(
                 f"download of {self._what} from {self._endpoint}",
                 f"{redactor().scrub(reason)} after {self._read} bytes",
@@ -499,9 +509,16 @@ class S3Store(BackupStore):
     def _call(
         self, operation: str, call: Callable[[], T], *, key: str | None = None, permission: str | None = None
     ) -> T:
-        """Run one S3 call, turning botocore's exceptions into opscheck's."""
+        """Run one S3 call, bounded as a whole by ``timeout_s`` (its retries included: botocore's own
+        timeouts apply to each socket read, which an endpoint sending a byte at a time never trips), turning
+        botocore's exceptions into opscheck's. A download's body is read later, bounded by progress
+        (see :class:`_S3BodyReader`)."""
         try:
-            return call()
+            return finish_within(call, self.timeout_s)
+        except DeadlinePassed as exc:
+            raise TargetUnreachable(
+                f"S3 endpoint {self.endpoint} ({operation} on {self.location})", str(exc)
+            ) from None
         except botocore.exceptions.ClientError as exc:
             raise self._client_error(exc, operation, key, permission) from None
         except _NO_CREDENTIALS as exc:
@@ -584,33 +601,31 @@ class S3Store(BackupStore):
         backups: list[Backup] = []
         ignored: list[str] = []
 
-        def collect() -> None:
-            paginator = self._client.get_paginator("list_objects_v2")
-            pages = paginator.paginate(Bucket=self.bucket, Prefix=self.prefix, Delimiter="/")
-            for page in pages:
-                for item in page.get("Contents", []):
-                    key = item.get("Key", "")
-                    name = key[len(self.prefix) :]
-                    parsed = backup_name_time(name)
-                    if parsed is None:
-                        if name:
-                            ignored.append(name)
-                        continue
-                    taken, fmt = parsed
-                    modified = item.get("LastModified")
-                    backups.append(
-                        Backup(
-                            name=name,
-                            key=key,
-                            location=self.location,
-                            taken_at=taken,
-                            modified_at=modified.astimezone(UTC) if modified is not None else taken,
-                            size=int(item.get("Size", 0)),
-                            format=fmt,
-                        )
+        paginator = self._client.get_paginator("list_objects_v2")
+        pages = iter(paginator.paginate(Bucket=self.bucket, Prefix=self.prefix, Delimiter="/"))
+        # each page is one request, bounded as a whole by _call
+        while (page := self._call("ListObjectsV2", lambda: next(pages, None))) is not None:
+            for item in page.get("Contents", []):
+                key = item.get("Key", "")
+                name = key[len(self.prefix) :]
+                parsed = backup_name_time(name)
+                if parsed is None:
+                    if name:
+                        ignored.append(name)
+                    continue
+                taken, fmt = parsed
+                modified = item.get("LastModified")
+                backups.append(
+                    Backup(
+                        name=name,
+                        key=key,
+                        location=self.location,
+                        taken_at=taken,
+                        modified_at=modified.astimezone(UTC) if modified is not None else taken,
+                        size=int(item.get("Size", 0)),
+                        format=fmt,
                     )
-
-        self._call("ListObjectsV2", collect)
+                )
         return BackupList(backups, self.location, sorted(ignored))
 
     def details(self, backup: Backup) -> Backup:

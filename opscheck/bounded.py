@@ -35,6 +35,7 @@ from opscheck.secrets import mask_url
 __all__ = [
     "BodyTooLarge",
     "BoundedTransport",
+    "DeadlinePassed",
     "bounded_client",
     "bounded_http_transport",
     "concurrently",
@@ -284,10 +285,15 @@ def bounded_client(*, timeout_s: float, max_body_bytes: int, verify: ssl.SSLCont
     )
 
 
+class DeadlinePassed(TimeoutError):
+    """:func:`finish_within`'s action had not finished when its time was up (never a library's own timeout)."""
+
+
 def finish_within(action: Callable[[], R], timeout_s: float) -> R:
-    """``action()``'s result (or exception), or TimeoutError when it has not finished after ``timeout_s``:
-    for a client library whose timeouts apply to each read. The daemon thread running ``action`` is then
-    abandoned; the caller closes what it was using, which ends it."""
+    """``action()``'s result (or exception), or :class:`DeadlinePassed` when it has not finished after
+    ``timeout_s``: for a client library whose timeouts apply to each read (redis-py, botocore). The daemon
+    thread running ``action`` is then abandoned; the caller closes what it was using, which ends it (or the
+    library's own per-read timeout does, once the server stops sending)."""
     outcome: list[tuple[bool, Any]] = []
 
     def run() -> None:
@@ -300,7 +306,7 @@ def finish_within(action: Callable[[], R], timeout_s: float) -> R:
     thread.start()
     thread.join(timeout_s)
     if not outcome:
-        raise TimeoutError(f"no answer within {timeout_s:g} s")
+        raise DeadlinePassed(f"the call as a whole took longer than timeout_s = {timeout_s:g} s")
     finished, value = outcome[0]
     if finished:
         return value  # type: ignore[no-any-return]

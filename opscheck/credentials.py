@@ -59,12 +59,12 @@ from botocore.config import Config
 from dotenv.parser import parse_stream
 
 from opscheck.backups import BucketFacts, S3Store, connection_reason, parse_s3_location
-from opscheck.bounded import BodyTooLarge, concurrently
+from opscheck.bounded import BodyTooLarge, DeadlinePassed, concurrently, finish_within
 from opscheck.config import SECTIONS, ConfigFile, CredentialsSettings, Environment, expand
 from opscheck.context import CheckRecord, retry_sink
 from opscheck.errors import CheckFailed, OpscheckError, SettingMissing, TargetUnreachable
 from opscheck.http import OpsClient, describe_transport_error
-from opscheck.postgres import ProbeResult, connect_readonly, probe_database
+from opscheck.postgres import ProbeResult, answered_within, connect_readonly, probe_database
 from opscheck.secrets import (
     aligned_base64,
     is_secret_name,
@@ -765,14 +765,13 @@ def role_privileges(value: str, *, timeout_s: float, variable: str = "DATABASE_U
         raise CheckFailed(f"{variable} [least-privilege]: {exc.checked}", exc.expected, exc.seen) from None
     except TargetUnreachable as exc:
         raise TargetUnreachable(f"{variable} [least-privilege]: {exc.checked}", exc.reason) from None
-    try:
-        with conn.cursor() as cursor:
+    where = f"{variable} [least-privilege]: reading pg_roles"
+    try:  # bounded like the db fixture's statements: libpq has no client-side timeout once connected
+        with answered_within(conn, timeout_s + 1, where), conn.cursor() as cursor:
             cursor.execute(_PRIVILEGES_SQL)
             rows = cursor.fetchall()
     except psycopg.Error as exc:
-        raise TargetUnreachable(
-            f"{variable} [least-privilege]: reading pg_roles", redactor().scrub(type(exc).__name__)
-        ) from None
+        raise TargetUnreachable(where, redactor().scrub(type(exc).__name__)) from None
     finally:
         conn.close()
     return RolePrivileges(
@@ -980,8 +979,10 @@ class AwsAccess:
         (nothing configured) → :class:`_Refused`."""
         __tracebackhide__ = True
         where = f"{service.upper()} {operation} at {self.endpoint(service)}"
-        try:
-            return call()
+        try:  # bounded as a whole: botocore's timeouts apply to each read, which a dribble never trips
+            return finish_within(call, self.timeout_s)
+        except DeadlinePassed as exc:
+            raise TargetUnreachable(where, str(exc)) from None
         except botocore.exceptions.ClientError as exc:
             error = exc.response.get("Error", {})
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "?")

@@ -487,8 +487,8 @@ def test_silent_endpoint_times_out(aws_env: Mapping[str, str]) -> None:
         with pytest.raises(TargetUnreachable) as caught:
             store.list()
         elapsed = time.monotonic() - started
-    assert caught.value.reason == "no response within 0.5 s"
-    assert elapsed < 5  # two attempts of 0.5 s, plus backoff
+    assert caught.value.reason == "the call as a whole took longer than timeout_s = 0.5 s"
+    assert elapsed < 2  # one deadline for both attempts
 
 
 def test_no_credentials_at_all(

@@ -4,9 +4,13 @@ front of a real server (a TLS server, redis-server, the session's PostgreSQL clu
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import pytest
+
+from opscheck import credentials
 from opscheck.cache import ping_redis
+from opscheck.credentials import role_privileges
 from opscheck.errors import TargetUnreachable
 from opscheck.pgcluster import LocalCluster
 from opscheck.postgres import connect_readonly
@@ -56,3 +60,22 @@ def test_a_statement_whose_answer_crawls_ends_by_the_timeout(pg_cluster: LocalCl
             _took, result = finishes_within(2 + 1 + SLACK_S, lambda: db.execute("SELECT repeat('x', 4000)"))
     assert isinstance(result, TargetUnreachable), result
     assert "did not answer within" in str(result)
+
+
+def test_the_role_privileges_query_ends_by_the_timeout_when_its_answer_crawls(
+    pg_cluster: LocalCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The credentials suite's least-privilege check: logged in at full speed, then pg_roles crawls."""
+    with DribblingProxy(pg_cluster.port, interval_s=0.05, start=False) as proxy:
+        url = pg_cluster.dsn().replace(f":{pg_cluster.port}/", f":{proxy.port}/")
+
+        def connect_then_crawl(*args: Any, **kwargs: Any) -> Any:
+            conn = connect_readonly(*args, **kwargs)
+            proxy.dribbling.set()
+            return conn
+
+        monkeypatch.setattr(credentials, "connect_readonly", connect_then_crawl)
+        _took, result = finishes_within(2 + 1 + SLACK_S, lambda: role_privileges(url, timeout_s=2))
+    assert isinstance(result, TargetUnreachable), result
+    assert result.checked == "DATABASE_URL [least-privilege]: reading pg_roles"
+    assert result.reason == "did not answer within 3 s"

@@ -616,6 +616,11 @@ class Environment(EnvironmentSettings):
         return isinstance(self.raw.get(name), dict)
 
     @property
+    def max_body_bytes(self) -> int:
+        """``max_body_mb`` in bytes (decimal megabytes): the cap on every response body read."""
+        return round(self.max_body_mb * 1_000_000)
+
+    @property
     def smoke(self) -> SmokeSettings:
         return self.section("smoke")  # type: ignore[return-value]
 

@@ -67,7 +67,7 @@ def http(opscheck_env: Environment) -> Iterator[OpsClient]:
         timeout_s=opscheck_env.timeout_s,
         ca_bundle=opscheck_env.ca_bundle,
         attempts=int(opscheck_env.retries),
-        max_body_bytes=round(opscheck_env.max_body_mb * 1_000_000),
+        max_body_bytes=opscheck_env.max_body_bytes,
     ) as client:
         yield client
 

@@ -42,7 +42,7 @@ import httpx
 
 from opscheck.config import Environment
 from opscheck.errors import CheckFailed, OpscheckError, TargetUnreachable
-from opscheck.http import OpsClient
+from opscheck.http import DEFAULT_MAX_BODY_BYTES, OpsClient
 from opscheck.secrets import Secret, clip, mask_url, redactor
 
 __all__ = [
@@ -564,6 +564,7 @@ class NextAuth:
         timeout_s: float = 10.0,
         ca_bundle: Path | None = None,
         attempts: int = 3,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         base_path: str = AUTH_BASE_PATH,
         session_cookie: str = "",
         credentials: Credentials | None = None,
@@ -575,7 +576,13 @@ class NextAuth:
         self.timeout_s = timeout_s
         self._credentials = credentials
         self._factory = client_factory or (
-            lambda: OpsClient(self.base_url, timeout_s=timeout_s, ca_bundle=ca_bundle, attempts=attempts)
+            lambda: OpsClient(
+                self.base_url,
+                timeout_s=timeout_s,
+                ca_bundle=ca_bundle,
+                attempts=attempts,
+                max_body_bytes=max_body_bytes,
+            )
         )
         self._clients: list[httpx.Client] = []
         self._lock = threading.Lock()
@@ -597,6 +604,7 @@ class NextAuth:
             timeout_s=env.timeout_s,
             ca_bundle=env.ca_bundle,
             attempts=int(env.retries),
+            max_body_bytes=env.max_body_bytes,
             base_path=auth.base_path if auth else AUTH_BASE_PATH,
             session_cookie=auth.session_cookie if auth else "",
             credentials=credentials,

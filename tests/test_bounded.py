@@ -15,15 +15,18 @@ import textwrap
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from opscheck.bounded import BodyTooLarge
+from opscheck.config import load_config
 from opscheck.errors import TargetUnreachable
 from opscheck.http import OpsClient
+from opscheck.nextauth import NextAuth
 from tests.support.hostile_http import DribblingServer, HugeBodyServer
-from tests.support.suite_run import REPO
+from tests.support.suite_run import REPO, write_opscheck_toml
 
 #: what a bounded request may take beyond its timeout_s on a loaded 2-core machine
 SLACK_S = 1.5
@@ -165,3 +168,13 @@ def test_an_800_mb_page_is_probed_in_bounded_memory() -> None:
     assert (seen["truncated"], seen["chars"]) == (True, 10_000_000), seen
     assert seen["peak_mb"] < 200, seen
     assert max(server.sent) < PAGE_BYTES // 4, "the probe stopped downloading at the cap"
+
+
+def test_the_auth_client_caps_bodies_at_the_environments_max_body_mb(tmp_path: Path) -> None:
+    """The NextAuth client (auth suite) reads at most max_body_mb, like every other check, not 10 MB."""
+    with HugeBodyServer(3_000_000) as server:
+        config = write_opscheck_toml(tmp_path, base_url=server.url, top={"max_body_mb": 1})
+        with NextAuth.for_environment(load_config(config, {}).environment("x")) as auth:
+            _took, result = finishes_within(30, auth.csrf)
+    assert isinstance(result, BodyTooLarge), repr(result)
+    assert "max_body_mb = 1 MB" in str(result)

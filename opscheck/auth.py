@@ -14,11 +14,18 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 import httpx
 
+from opscheck.auth_advice import (
+    bypass_advice,
+    configuration_advice,
+    open_redirect_advice,
+    unprotected_path_advice,
+)
 from opscheck.context import CheckRecord
 from opscheck.errors import CheckFailed, OpscheckError, SettingMissing
 from opscheck.nextauth import (
     AuthServerError,
     EndpointStatus,
+    Flavor,
     NextAuth,
     SessionAnswer,
     SetCookie,
@@ -59,11 +66,8 @@ _CLOCK_SLACK = timedelta(minutes=5)
 #: a host that cannot exist (.invalid is reserved): a callbackUrl that leads there is an open redirect
 CANARY_HOST = "opscheck-canary.invalid"
 
-UNCONFIGURED_AUTH_ADVICE = (
-    "Set NEXTAUTH_SECRET (Auth.js v5: AUTH_SECRET) in the deployment's environment and redeploy: without a "
-    "secret NextAuth answers HTTP 500 on every /api/auth endpoint in production (NO_SECRET in the server "
-    "log), so nobody can sign in. Generate one with `openssl rand -base64 32`; rotating it signs every user out."
-)
+#: what to do when every auth endpoint answers 5xx and nothing else is known (see auth_advice)
+UNCONFIGURED_AUTH_ADVICE = configuration_advice(None, None)
 
 
 class Inconclusive(OpscheckError):
@@ -75,8 +79,13 @@ class Inconclusive(OpscheckError):
 # ---------------------------------------------------------------------------------------------------
 # Endpoints
 # ---------------------------------------------------------------------------------------------------
-def expect_endpoints_healthy(statuses: Mapping[str, EndpointStatus], check: CheckRecord) -> None:
-    """No auth endpoint answers 5xx."""
+def expect_endpoints_healthy(
+    statuses: Mapping[str, EndpointStatus],
+    check: CheckRecord,
+    flavor: Flavor | None = None,
+    secret_set: bool | None = None,
+) -> None:
+    """No auth endpoint answers 5xx. ``secret_set`` (known from ``credentials.env_file``) picks the advice."""
     __tracebackhide__ = True
     for name, status in statuses.items():
         check.metric(f"{name}_status", status.status)
@@ -90,11 +99,17 @@ def expect_endpoints_healthy(statuses: Mapping[str, EndpointStatus], check: Chec
     )
     listing = ", ".join(f"HTTP {s.status} from {s.path}" for s in broken)
     everything = " on every endpoint" if len(broken) == len(statuses) else ""
-    raise CheckFailed(
-        "NextAuth endpoints",
-        "answers without server errors",
-        f"{listing}{said}{everything}: NextAuth is not configured (a missing NEXTAUTH_SECRET does this)",
+    cause = (
+        "NextAuth refuses its configuration although the secret is set"
+        if secret_set
+        else "NextAuth refuses its configuration (a missing NEXTAUTH_SECRET does this, or another error its "
+        "server log names)"
     )
+    failure = CheckFailed(
+        "NextAuth endpoints", "answers without server errors", f"{listing}{said}{everything}: {cause}"
+    )
+    failure.lead = configuration_advice(flavor, secret_set)
+    raise failure
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -152,11 +167,13 @@ def expect_rejected(
     if attempt.error:
         check.metric("error", attempt.error)
     if attempt.succeeded:
-        raise CheckFailed(
+        bypass = CheckFailed(
             f"credentials sign-in with {what}",
             "rejected (no session cookie, an error in the returned URL)",
             f"ACCEPTED: {attempt.describe()}; anyone can sign in this way",
         )
+        bypass.lead = bypass_advice(attempt.flavor)
+        raise bypass
     if control.problem is not None:
         raise Inconclusive(
             f"inconclusive: sign-in itself is broken, see {SIGN_IN_CHECK} ({control.problem}); "
@@ -282,7 +299,13 @@ def redirect_problem(path: str, location: str, site: str, signin_path: str = "")
 
 
 def expect_anonymous_refused(
-    path: str, response: httpx.Response, check: CheckRecord, *, site: str, signin_path: str = ""
+    path: str,
+    response: httpx.Response,
+    check: CheckRecord,
+    *,
+    site: str,
+    signin_path: str = "",
+    flavor: Flavor | None = None,
 ) -> None:
     """Without a session: 401/403, or a redirect that stays on the site and leaves the resource (a sign-in
     page, NextAuth's or a custom one; exactly ``signin_path`` when it is set). Data (2xx) is the P0 failure."""
@@ -303,11 +326,13 @@ def expect_anonymous_refused(
             return
         raise CheckFailed(checked, expected, f"HTTP {status}: {problem}")
     if 200 <= status < 300:
-        raise CheckFailed(
+        served = CheckFailed(
             checked,
             expected,
             f"HTTP {status} with {len(response.content)} bytes: the path serves data without a session",
         )
+        served.lead = unprotected_path_advice(path, flavor)
+        raise served
     if status >= 500:
         raise Inconclusive(
             f"{checked}: answered HTTP {status}, so whether it is protected cannot be told; "
@@ -449,7 +474,9 @@ def try_redirect(nextauth: NextAuth, payload: RedirectPayload) -> RedirectTrial:
     return RedirectTrial(payload, returned, cookie, after)
 
 
-def expect_no_open_redirect(trials: Iterable[RedirectTrial], base: str, check: CheckRecord) -> None:
+def expect_no_open_redirect(
+    trials: Iterable[RedirectTrial], base: str, check: CheckRecord, flavor: Flavor | None = None
+) -> None:
     """No payload is honoured by sign-in (returned URL or callback-url cookie) or sign-out."""
     __tracebackhide__ = True
     trials = list(trials)
@@ -461,8 +488,10 @@ def expect_no_open_redirect(trials: Iterable[RedirectTrial], base: str, check: C
     ]
     check.metric("honoured", len(found))
     if found:
-        raise CheckFailed(
+        failure = CheckFailed(
             f"sign-in and sign-out with {len(trials)} foreign callbackUrl payloads",
             "every one refused (a URL on the app's own origin, or an error)",
             f"{len(found)} honoured (open redirect): " + "; ".join(found),
         )
+        failure.lead = open_redirect_advice(flavor)
+        raise failure

@@ -35,6 +35,8 @@ class OpscheckError(Exception):
     #: advice that replaces the runbook section's remediation: set when the problem is the run's own
     #: configuration (an unset variable, a key pointing at nothing), where deployment advice would mislead
     advice: str | None = None
+    #: advice specific to this problem, shown before the runbook section's (which it does not replace)
+    lead: str | None = None
 
 
 class UsageError(OpscheckError):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 __all__ = ["BUILTIN_ADVICE", "Remedy", "Runbook", "Section", "slugify"]
@@ -160,6 +160,11 @@ class Remedy:
             (),
             False,
         )
+
+    def led_by(self, lead: str) -> Remedy:
+        """This remedy with ``lead``, advice specific to the problem, first (and as the headline)."""
+        headline = lead.split(". ", maxsplit=1)[0].rstrip(".")
+        return replace(self, text=f"{lead}\n\n{self.text}", headline=headline)
 
     def render(self) -> str:
         if self.from_runbook:

@@ -125,7 +125,10 @@ class OpscheckSession:
         error's own advice when the problem is the run's configuration."""
         if isinstance(error, OpscheckError) and error.advice:
             return Remedy.run_configuration(error.advice)
-        return self.remedy(spec.section or "incident-response-process")
+        remedy = self.remedy(spec.section or "incident-response-process")
+        if isinstance(error, OpscheckError) and error.lead:
+            return remedy.led_by(error.lead)
+        return remedy
 
     def _link_base(self) -> str | None:
         env = self.environment

@@ -8,6 +8,7 @@ failing the app.
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 import pytest
@@ -122,3 +123,23 @@ def test_auth_signin_path_pins_the_sign_in_page_protected_paths_must_redirect_to
         wrong, ACCOUNT_ANONYMOUS, "failed", severity="P0", says="not to auth.signin_path /login"
     )
     assert "/welcome" in check["message"]
+
+
+# -- remedies ------------------------------------------------------------------------------------------------------
+def test_a_configuration_500_with_the_secret_set_is_never_told_to_set_or_rotate_it(
+    pytester: pytest.Pytester, tmp_path: Path, fleet: AppFleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = fleet.get("config-500")  # the secret is set; NextAuth refuses its session strategy
+    signed_in_as_smoke_user(monkeypatch, app)
+    env_file = tmp_path / "deployment.env"  # the deployment's own variables, as `vercel env pull` writes them
+    env_file.write_text(f"NEXTAUTH_SECRET={secrets.token_urlsafe(32)}\n", encoding="utf-8")
+    run = run_auth(pytester, tmp_path, app.base_url, tables={"credentials": {"env_file": str(env_file)}})
+    endpoints = assert_check(run, ENDPOINTS, "failed", severity="P1", says="although the secret is set")
+    sign_in = assert_check(run, SIGN_IN, "failed", severity="P1", says="HTTP 500")
+    for check in (endpoints, sign_in):
+        assert check["remediation_headline"].startswith("NextAuth refuses its configuration: read"), check
+        advice = check["remediation"]
+        assert "is set, so it is not the cause" in advice
+        assert "Do not rotate the secret" in advice
+        assert "openssl rand" not in advice
+        assert "UNSUPPORTED_STRATEGY" in advice  # the kind of error code the server log names

@@ -88,6 +88,15 @@ FAULTS: dict[str, dict[str, tuple[str, str]]] = {
     "prefix-redirect": {OPEN_REDIRECT: ("P2", "host suffix http://127.0.0.1:")},
 }
 
+#: fault mode -> how the remediation of its check starts: advice for that problem, before the runbook section
+FIRST_STEP = {
+    "any-password": "Anyone can sign in: stop the bypass first",
+    "open-protected": "Protect the path",
+    "cookie-no-httponly": "Fix the cookie options",
+    "foreign-callback": "Fix the redirect callback",
+    "prefix-redirect": "Fix the redirect callback",
+}
+
 #: options that give redaction every chance to fail: full reports, locals, debug logs into junit
 LOUD = ("-rA", "--showlocals", "--log-level=DEBUG", "-o", "junit_logging=all", "-vv")
 
@@ -202,6 +211,7 @@ def write_config(
     fail_on_jwt_replay: bool | None = None,
     protected_paths: tuple[str, ...] = ("/api/me",),
     auth: dict[str, Any] | None = None,
+    tables: dict[str, dict[str, Any]] | None = None,
 ) -> Path:
     lines = [
         f"[environments.{ENV}]",
@@ -222,6 +232,8 @@ def write_config(
         f"protected_paths = {json.dumps(list(protected_paths))}",
         *(f"{key} = {json.dumps(value)}" for key, value in (auth or {}).items()),
     ]
+    for table, body in (tables or {}).items():
+        lines += ["", f"[environments.{ENV}.{table}]", *(f"{k} = {json.dumps(v)}" for k, v in body.items())]
     if fail_on_jwt_replay is not None:
         lines.append(f"fail_on_jwt_replay = {'true' if fail_on_jwt_replay else 'false'}")
     path = directory / "opscheck.toml"
@@ -361,7 +373,9 @@ def test_each_fault_mode_is_caught_by_its_check(
     run = run_auth(pytester, tmp_path, app.base_url, *LOUD)
     caught = FAULTS[fault]
     for name, (severity, says) in caught.items():
-        assert_check(run, name, "failed", severity=severity, says=says)
+        check = assert_check(run, name, "failed", severity=severity, says=says)
+        assert check["remediation_headline"].startswith(FIRST_STEP[fault]), check
+        assert "Authentication Issues [runbook]" in check["remediation"]  # the runbook section follows
     assert run.others(*caught) == {n: o for n, o in HEALTHY_HTTP.items() if n not in caught}, run.output
     assert run.ret == 1
     if fault == "prefix-redirect":
@@ -385,7 +399,7 @@ def test_missing_nextauth_secret_fails_with_remediation_naming_it(
     check = assert_check(run, ENDPOINTS, "failed", severity="P1", says="HTTP 500 from /api/auth/csrf")
     assert "NEXTAUTH_SECRET" in check["message"]
     assert UNCONFIGURED_AUTH_ADVICE in check["remediation"]
-    assert "Set NEXTAUTH_SECRET" in (run.reports / "junit.xml").read_text()
+    assert "set it (`openssl rand -base64 32`) and redeploy" in (run.reports / "junit.xml").read_text()
     # the endpoint check judges the 5xx, the sign-in check its own callback; every other check that meets
     # a 5xx is inconclusive and points at the endpoint check
     assert_check(run, SIGN_IN, "failed", severity="P1", says="HTTP 500")

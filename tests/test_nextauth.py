@@ -442,7 +442,7 @@ def test_a_500_is_an_auth_server_error_naming_the_missing_secret() -> None:
     assert not attempt.succeeded
     assert isinstance(control.problem, AuthServerError)
     record = CheckRecord()
-    with pytest.raises(CheckFailed, match="on every endpoint: NextAuth is not configured") as failure:
+    with pytest.raises(CheckFailed, match="on every endpoint: NextAuth refuses its configuration") as failure:
         expect_endpoints_healthy(statuses, record)
     assert "NEXTAUTH_SECRET" in str(failure.value)
     assert record.metrics == {"csrf_status": 500, "providers_status": 500, "session_status": 500}

@@ -1,23 +1,20 @@
 """Authentication Issues (P1): NextAuth's endpoints answer without server errors. A deployment without
-NEXTAUTH_SECRET answers 500 on every /api/auth endpoint, and nobody can sign in."""
+NEXTAUTH_SECRET (v5: AUTH_SECRET), or with a configuration NextAuth refuses, answers 500 on every auth
+endpoint, and nobody can sign in. The advice depends on whether the secret is known to be set
+(``credentials.env_file``): a secret that is set is never the advice."""
 
 import pytest
 
-from opscheck.auth import UNCONFIGURED_AUTH_ADVICE, expect_endpoints_healthy
-from opscheck.config import AuthSettings
+from opscheck.auth import expect_endpoints_healthy
+from opscheck.auth_advice import deployment_secret_set
+from opscheck.config import AuthSettings, Environment
 from opscheck.context import CheckRecord
-from opscheck.errors import CheckFailed
-from opscheck.fixtures import Remediation
 from opscheck.nextauth import NextAuth
 
 
 @pytest.mark.runbook("authentication-issues", severity="P1")
 def test_auth_endpoints_answer_without_server_errors(
-    nextauth: NextAuth, auth: AuthSettings, remediation: Remediation, check: CheckRecord
+    nextauth: NextAuth, auth: AuthSettings, opscheck_env: Environment, check: CheckRecord
 ) -> None:
     statuses = nextauth.endpoint_statuses(["csrf", "providers", "session"])
-    try:
-        expect_endpoints_healthy(statuses, check)
-    except CheckFailed:
-        remediation.add(UNCONFIGURED_AUTH_ADVICE)
-        raise
+    expect_endpoints_healthy(statuses, check, nextauth.flavor, deployment_secret_set(opscheck_env))

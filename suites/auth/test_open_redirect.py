@@ -21,4 +21,4 @@ def test_foreign_callback_url_is_not_honoured(
     # the origin the app itself reports (its JSON url answer) may differ from base_url: try both
     origins = [smoke_sign_in.url or nextauth.base_url, nextauth.base_url]
     trials = [try_redirect(nextauth, payload) for payload in redirect_payloads(origins)]
-    expect_no_open_redirect(trials, nextauth.base_url, check)
+    expect_no_open_redirect(trials, nextauth.base_url, check, smoke_sign_in.flavor)

@@ -16,7 +16,12 @@ def test_protected_path_refuses_requests_without_a_session(
 ) -> None:
     response = nextauth.anonymous_get(protected_path)
     expect_anonymous_refused(
-        protected_path, response, check, site=nextauth.base_url, signin_path=auth.signin_path
+        protected_path,
+        response,
+        check,
+        site=nextauth.base_url,
+        signin_path=auth.signin_path,
+        flavor=nextauth.flavor,
     )
 
 

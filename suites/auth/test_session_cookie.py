@@ -3,6 +3,7 @@
 import pytest
 
 from opscheck.auth import COOKIE_RULES, cookie_rule_problem, oversized_cookies
+from opscheck.auth_advice import cookie_advice
 from opscheck.context import CheckRecord
 from opscheck.errors import CheckFailed
 from opscheck.nextauth import MAX_COOKIE_BYTES, SignInAttempt
@@ -18,7 +19,9 @@ RULES = [
 def test_auth_cookie_rule(rule: str, smoke_sign_in: SignInAttempt) -> None:
     problem = cookie_rule_problem(rule, smoke_sign_in)
     if problem:
-        raise CheckFailed("cookies set by the sign-in", COOKIE_RULES[rule][1], problem)
+        failure = CheckFailed("cookies set by the sign-in", COOKIE_RULES[rule][1], problem)
+        failure.lead = cookie_advice(rule, smoke_sign_in.flavor)
+        raise failure
 
 
 @pytest.mark.runbook("authentication-issues", severity="P3")

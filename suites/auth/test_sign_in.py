@@ -5,7 +5,8 @@ positive control of the negative canaries."""
 import pytest
 
 from opscheck.auth import SignInControl, expect_session_for
-from opscheck.config import AuthSettings
+from opscheck.auth_advice import configuration_advice, deployment_secret_set
+from opscheck.config import AuthSettings, Environment
 from opscheck.context import CheckRecord
 from opscheck.errors import CheckFailed
 from opscheck.nextauth import AuthServerError, NextAuth, SignInAttempt
@@ -13,12 +14,18 @@ from opscheck.nextauth import AuthServerError, NextAuth, SignInAttempt
 
 @pytest.mark.runbook("authentication-issues", severity="P1")
 def test_smoke_user_can_sign_in(
-    sign_in_control: SignInControl, auth: AuthSettings, check: CheckRecord
+    sign_in_control: SignInControl,
+    nextauth: NextAuth,
+    auth: AuthSettings,
+    opscheck_env: Environment,
+    check: CheckRecord,
 ) -> None:
     try:
         attempt = sign_in_control.require()
     except AuthServerError as exc:  # this check owns the sign-in: a 5xx here is its failure
-        raise CheckFailed(exc.checked, "a successful sign-in", exc.seen) from None
+        failure = CheckFailed(exc.checked, "a successful sign-in", exc.seen)
+        failure.lead = configuration_advice(nextauth.flavor, deployment_secret_set(opscheck_env))
+        raise failure from None
     check.metric("nextauth", str(attempt.flavor or "unknown"))
     check.metric("status", attempt.status)
     if attempt.session_cookie is not None:  # found among the cookies, unless auth.session_cookie names it

@@ -2,7 +2,8 @@
 
 ``opscheck demo`` runs the suites against an embedded default stack; ``opscheck report`` turns a run's
 Allure results into the HTML report (with trends); ``opscheck runbook`` shows which runbook sections
-the checks verify and which no check does.
+the checks verify and which no check does; ``opscheck cleanup`` removes every throwaway server opscheck
+started on this machine.
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
+from opscheck import reaper, registry, shield
 from opscheck.allure_report import ReportRequest, generate
 from opscheck.coverage import collect, default_environment
 from opscheck.demo import DemoStack, project_root, pytest_command
 from opscheck.errors import OpscheckError
+from opscheck.shield import shielded
 
 __all__ = ["main"]
 
@@ -35,11 +38,8 @@ def _interrupt_on_signals() -> None:
     """Ctrl-C and SIGTERM both end the demo cleanly. SIGINT's handler is set explicitly: a process started
     in the background by a non-interactive shell inherits SIGINT *ignored*, and would not stop on Ctrl-C."""
 
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, interrupt)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, shield.interrupt_once)  # later signals never cut the cleanup short
+    signal.signal(signal.SIGINT, shield.interrupt_once)
 
 
 def _run_pytest(command: list[str], cwd: Path, env: dict[str, str]) -> int:
@@ -57,6 +57,7 @@ def _run_pytest(command: list[str], cwd: Path, env: dict[str, str]) -> int:
         while not stop.is_set():
             with contextlib.suppress(subprocess.TimeoutExpired):
                 return child.wait(timeout=0.2)
+        shield.stopping()
         child.send_signal(signal.SIGTERM)
         try:
             child.wait(timeout=15)
@@ -65,8 +66,9 @@ def _run_pytest(command: list[str], cwd: Path, env: dict[str, str]) -> int:
             child.wait()
         raise KeyboardInterrupt
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        if not shield.is_stopping():
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 def demo(args: argparse.Namespace) -> int:
@@ -122,7 +124,32 @@ def demo(args: argparse.Namespace) -> int:
         return status
     finally:
         if not keep:
-            stack.stop()
+            with shielded():  # a second Ctrl-C or SIGTERM waits until everything is stopped
+                stack.stop()
+
+
+def cleanup(args: argparse.Namespace) -> int:
+    """List (``--dry-run``) or remove every throwaway server opscheck started on this machine."""
+    found, problems = reaper.survey()
+    where = registry.state_dir()
+    verb = "would remove" if args.dry_run else "removed"
+    mine = [server for server in found if server.status != "elsewhere"]
+    print(f"opscheck cleanup: {len(mine)} throwaway server(s) recorded in {where}")
+    failed = 0
+    for server in found:
+        if server.status == "elsewhere" or args.dry_run:
+            print(f"  {'left alone' if server.status == 'elsewhere' else verb}: {server.line()}")
+            continue
+        try:
+            reaper.remove(server)
+        except OpscheckError as exc:
+            failed += 1
+            print(f"  could not remove: {server.line()}: {exc}")
+        else:
+            print(f"  {verb}: {server.line()}")
+    for problem in problems:
+        print(f"opscheck cleanup: {problem}", file=sys.stderr)
+    return 1 if failed or problems else 0
 
 
 def runbook(args: argparse.Namespace) -> int:
@@ -211,6 +238,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="suites collected for the runbook coverage (default suites/)",
     )
     r.set_defaults(func=report)
+
+    c = sub.add_parser(
+        "cleanup",
+        help="list and remove every throwaway server opscheck started on this machine",
+        description="Stop and remove every throwaway PostgreSQL (local cluster or container) opscheck "
+        "started on this machine: left by killed runs, kept by `opscheck demo --keep`, or in use by a "
+        "run that is still going (it will fail). Servers are found through the records in the state "
+        f"directory (env {registry.STATE_DIR_ENV}; default ~/.local/state/opscheck) and containers also "
+        "through their labels; nothing else is touched. Every run already reaps the servers of runs "
+        "that were killed.",
+    )
+    c.add_argument("--dry-run", action="store_true", help="only list what would be removed")
+    c.set_defaults(func=cleanup)
 
     b = sub.add_parser(
         "runbook",

@@ -59,17 +59,22 @@ with warnings.catch_warnings():
     except ImportError:  # testcontainers before the community split (still warns on import)
         from testcontainers.postgres import PostgresContainer
 
+from opscheck import registry
 from opscheck.errors import OpscheckError, UsageError
+from opscheck.owner import run_owner
 from opscheck.pgserver import ThrowawayPostgres, scrub_password, tail
+from opscheck.shield import shielded
 
 __all__ = [
     "BUILD_SCRIPT",
     "DEFAULT_IMAGE",
+    "LABEL",
     "ContainerCluster",
     "ContainerError",
     "DockerUnavailable",
     "docker_available",
     "image_present",
+    "list_labelled",
     "prepare_testcontainers",
     "select_provider",
     "stop_detached",
@@ -84,6 +89,8 @@ _DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 _START_DAEMON_HINT = f"start dockerd (`sudo {BUILD_SCRIPT}` installs and starts it)"
 _BUILD_HINT = f"build it with `sudo {BUILD_SCRIPT}` (images are never pulled here)"
 _LABEL = "org.opscheck.cluster"
+#: the label every container opscheck starts carries (value: its token)
+LABEL = _LABEL
 _PG_PORT = 5432
 _BIND_HOST = "127.0.0.1"
 _LOG_TAIL_LINES = 12
@@ -224,6 +231,25 @@ def _docker_cli() -> str:
     return cli
 
 
+def list_labelled(
+    label_filter: str, timeout_s: float = _REMOVE_TIMEOUT
+) -> list[tuple[dict[str, str], str, str]]:
+    """(labels, id, image) of every container, running or not, matching ``label_filter`` (``key=value``);
+    ContainerError when the daemon cannot be asked."""
+    try:
+        client = _client(timeout_s)
+        try:
+            listed = client.containers.list(all=True, filters={"label": label_filter}, ignore_removed=True)
+            return [
+                (dict(c.labels or {}), str(c.id), str(c.attrs.get("Config", {}).get("Image", "?")))
+                for c in listed
+            ]
+        finally:
+            client.close()
+    except Exception as exc:
+        raise ContainerError(f"listing containers labelled {label_filter} failed: {_short(exc)}") from None
+
+
 def _remove_labelled(token: str) -> list[str]:
     """Force-remove every container (and its anonymous volumes) carrying our label ``token``."""
     removed: list[str] = []
@@ -255,17 +281,33 @@ class _Runtime:
     host: str = _BIND_HOST
     port: int | None = None
     major: int | None = None
+    record: registry.ServerRecord | None = None
+
+    def state(self) -> dict[str, str]:
+        return {
+            "provider": "testcontainers",
+            "container_id": self.container_id or "",
+            "label": f"{_LABEL}={self.token}",
+            "image": self.image,
+            "host": self.host,
+            "port": str(self.port or ""),
+            "record": self.record.id if self.record is not None else "",
+        }
 
 
 def _teardown(rt: _Runtime) -> None:
-    """Remove the container (found by label, so also one whose creation was interrupted), close clients."""
-    try:
-        _remove_labelled(rt.token)
-    finally:
-        container, rt.container = rt.container, None
-        if container is not None:
-            with contextlib.suppress(Exception):  # the client of a removed container: nothing to report
-                container.get_docker_client().client.close()
+    """Remove the container (found by label, so also one whose creation was interrupted), close clients,
+    forget its record. A SIGINT/SIGTERM arriving meanwhile waits until it is done."""
+    with shielded():
+        try:
+            _remove_labelled(rt.token)
+        finally:
+            container, rt.container = rt.container, None
+            if container is not None:
+                with contextlib.suppress(Exception):  # the client of a removed container: nothing to report
+                    container.get_docker_client().client.close()
+        if rt.record is not None:
+            registry.forget(rt.record.id)
 
 
 class _BoundedPostgres(PostgresContainer):
@@ -361,7 +403,11 @@ class ContainerCluster(ThrowawayPostgres):
         self._runtime = rt
         self._finalizer = weakref.finalize(self, _teardown, rt)
         started = time.monotonic()
+        owner = run_owner()
         try:
+            # recorded before the container exists: a process killed from here on leaves a record to reap
+            rt.record = registry.ServerRecord(rt.token, "testcontainers", owner, rt.state())
+            registry.write(rt.record)
             pg = _BoundedPostgres(
                 self._image, username=self._superuser, password=self._password, dbname="postgres", driver=None
             )
@@ -372,12 +418,20 @@ class ContainerCluster(ThrowawayPostgres):
                 bindings: dict[str, Any] = pg.ports
                 bindings[str(_PG_PORT)] = (_BIND_HOST, None)
             pg.with_name(f"opscheck-pg-{rt.token}")
-            pg.with_kwargs(labels={_LABEL: rt.token})
+            pg.with_kwargs(
+                labels={
+                    _LABEL: rt.token,
+                    registry.OWNER_LABEL: owner.as_text(),
+                    registry.NAMESPACE_LABEL: registry.namespace(),
+                }
+            )
             rt.container = pg
             pg.start()
             rt.container_id = pg.get_container_id()
             rt.port = int(pg.get_exposed_port(_PG_PORT))
             rt.host = str(pg.get_container_host_ip())
+            rt.record.state = rt.state()
+            registry.write(rt.record)
         except BaseException as exc:
             self._cleanup_after_failed_start(exc)
             if not isinstance(exc, Exception) or isinstance(exc, DockerUnavailable):
@@ -398,13 +452,19 @@ class ContainerCluster(ThrowawayPostgres):
         if finalizer is not None:
             finalizer()
 
-    def detach(self) -> dict[str, str]:
-        """Leave the container running after this process exits (``opscheck demo --keep``).
+    def detach(self, *, kept: bool = True) -> dict[str, str]:
+        """Leave the container running after this process exits.
 
+        ``kept`` (``opscheck demo --keep``): it has no owner any more, so no run reaps it; only ``opscheck
+        demo --stop`` or ``opscheck cleanup`` remove it. Otherwise it stays its owner's (the run's
+        controller under xdist), which removes it, or a later run reaps it once that owner is gone.
         Returns what :func:`stop_detached` needs to remove it later.
         """
         state = self.state()
         rt = self._started()
+        if kept and rt.record is not None:
+            rt.record.owner = None
+            registry.write(rt.record)
         if self._finalizer is not None:
             self._finalizer.detach()
         self._finalizer = None
@@ -416,15 +476,7 @@ class ContainerCluster(ThrowawayPostgres):
 
     def state(self) -> dict[str, str]:
         """Where the running cluster lives: enough for :func:`stop_detached` to remove it."""
-        rt = self._started()
-        return {
-            "provider": "testcontainers",
-            "container_id": rt.container_id or "",
-            "label": f"{_LABEL}={rt.token}",
-            "image": rt.image,
-            "host": self.host,
-            "port": str(self.port),
-        }
+        return self._started().state()
 
     def __repr__(self) -> str:
         rt = self._runtime
@@ -578,7 +630,15 @@ class ContainerCluster(ThrowawayPostgres):
 
 
 def stop_detached(state: Mapping[str, str]) -> None:
-    """Remove a container left running by :meth:`ContainerCluster.detach` (by id, else by label)."""
+    """Remove a container left running by :meth:`ContainerCluster.detach` or by a process that died
+    (by label, and by id), and its record."""
+    with shielded():
+        _remove_detached(state)
+        if state.get("record"):
+            registry.forget(state["record"])
+
+
+def _remove_detached(state: Mapping[str, str]) -> None:
     container_id = state.get("container_id", "")
     label = state.get("label", "")
     if label.startswith(f"{_LABEL}="):

@@ -45,7 +45,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
 
+from opscheck import registry
 from opscheck.errors import OpscheckError
+from opscheck.owner import run_owner
 from opscheck.pgserver import (
     ConnInfo,
     SqlError,
@@ -53,6 +55,7 @@ from opscheck.pgserver import (
     scrub_password,
     tail,
 )
+from opscheck.shield import shielded
 
 __all__ = [
     "ClusterError",
@@ -203,6 +206,7 @@ class _Runtime:
     os_user: _OsUser | None
     secret: str = field(repr=False)
     pid: int | None = None
+    record: registry.ServerRecord | None = None
 
     @property
     def data_dir(self) -> Path:
@@ -292,6 +296,20 @@ def _read_pid(data_dir: Path) -> int | None:
     except (OSError, UnicodeDecodeError):
         return None
     return int(first) if first.strip().isdigit() else None
+
+
+def _postmaster_of(pid: int | None, data_dir: Path) -> int | None:
+    """``pid`` if it is the postmaster of ``data_dir`` (its command line names the directory), else None:
+    after a crash or a reboot the pid in ``postmaster.pid`` may belong to an unrelated process."""
+    if pid is None:
+        return None
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return pid if _signalable(pid) else None  # no /proc: trust the pid file, as pg_ctl does
+    return pid if os.fsencode(str(data_dir)) in argv and _pid_alive(pid) else None
 
 
 def _pid_alive(pid: int) -> bool:
@@ -385,16 +403,20 @@ def _pg_ctl_start(rt: _Runtime, port: int) -> None:
 
 
 def _shutdown(rt: _Runtime) -> None:
-    """Stop the server if it runs, then remove the temporary directory. Safe after a half-done start."""
-    try:
-        _stop_server(rt)
-    finally:
-        _remove_tree(rt)
+    """Stop the server if it runs, remove the temporary directory, then its record. Safe after a half-done
+    start; a SIGINT/SIGTERM arriving meanwhile waits until it is done (see :mod:`opscheck.shield`)."""
+    with shielded():
+        try:
+            _stop_server(rt)
+        finally:
+            _remove_tree(rt)
+        if rt.record is not None:
+            registry.forget(rt.record.id)
 
 
 def _stop_server(rt: _Runtime) -> None:
-    pid = rt.pid if rt.pid is not None else _read_pid(rt.data_dir)
-    if pid is None or not _pid_alive(pid):
+    pid = _postmaster_of(rt.pid, rt.data_dir) or _postmaster_of(_read_pid(rt.data_dir), rt.data_dir)
+    if pid is None:
         return
     cmd = [rt.tool("pg_ctl"), "stop", "-D", str(rt.data_dir), "-m", "fast", "-w", "-t", str(_STOP_WAIT)]
     try:
@@ -423,12 +445,20 @@ def _remove_tree(rt: _Runtime) -> None:
 
 
 def stop_detached(state: Mapping[str, str]) -> None:
-    """Stop a cluster left running by :meth:`LocalCluster.detach` and remove its directory."""
+    """Stop a cluster left running by :meth:`LocalCluster.detach` (or by a process that died), remove
+    its directory and its record."""
     pid = state.get("pid")
     rt = _Runtime(
         Path(state["tmpdir"]), Path(state["bindir"]), _server_os_user(), "", int(pid) if pid else None
     )
+    if state.get("record"):
+        rt.record = registry.ServerRecord(state["record"], "local", None)
     _shutdown(rt)
+
+
+def _state_of(rt: _Runtime) -> dict[str, str]:
+    record = rt.record.id if rt.record is not None else ""
+    return {"tmpdir": str(rt.tmpdir), "bindir": str(rt.bindir), "pid": str(rt.pid or ""), "record": record}
 
 
 # ------------------------------------------------------------------------------------------- the cluster
@@ -470,10 +500,13 @@ class LocalCluster(ThrowawayPostgres):
         self._runtime = rt
         self._finalizer = weakref.finalize(self, _shutdown, rt)
         try:
+            rt.record = registry.ServerRecord(registry.new_record_id(), "local", run_owner())
+            self._record_state(rt)
             if os_user is not None:
                 os.chown(rt.tmpdir, os_user.uid, os_user.gid)
             _initdb(rt, self._superuser, self._password)
             self._port = _start_server(rt, self._requested_port)
+            self._record_state(rt)
         except BaseException as exc:
             self._cleanup_after_failed_start(exc)
             raise
@@ -487,12 +520,19 @@ class LocalCluster(ThrowawayPostgres):
         if finalizer is not None:
             finalizer()
 
-    def detach(self) -> dict[str, str]:
-        """Leave the server running after this process exits (``opscheck demo --keep``).
+    def detach(self, *, kept: bool = True) -> dict[str, str]:
+        """Leave the server running after this process exits.
 
+        ``kept`` (``opscheck demo --keep``): it has no owner any more, so no run reaps it; only ``opscheck
+        demo --stop`` or ``opscheck cleanup`` remove it. Otherwise it stays its owner's (the run's
+        controller under xdist), which stops it, or a later run reaps it once that owner is gone.
         Returns what :func:`stop_detached` needs to stop it and remove its directory later.
         """
+        rt = self._started()
         state = self.state()
+        if kept and rt.record is not None:
+            rt.record.owner = None
+            registry.write(rt.record)
         if self._finalizer is not None:
             self._finalizer.detach()
         self._finalizer = None
@@ -502,7 +542,13 @@ class LocalCluster(ThrowawayPostgres):
     def state(self) -> dict[str, str]:
         """Where the running cluster lives: enough for :func:`stop_detached` to stop it."""
         rt = self._started()
-        return {"tmpdir": str(rt.tmpdir), "bindir": str(rt.bindir), "pid": str(rt.pid or "")}
+        return _state_of(rt)
+
+    @staticmethod
+    def _record_state(rt: _Runtime) -> None:
+        if rt.record is not None:
+            rt.record.state = _state_of(rt)
+            registry.write(rt.record)
 
     def __repr__(self) -> str:
         state = f"running on {_HOST}:{self._port}" if self._runtime is not None else "stopped"

@@ -125,8 +125,10 @@ class ThrowawayPostgres(abc.ABC):
         """What a later process needs to stop this server (see ``detach``)."""
 
     @abc.abstractmethod
-    def detach(self) -> dict[str, str]:
-        """Leave the server running after this process exits; returns :meth:`state`."""
+    def detach(self, *, kept: bool = True) -> dict[str, str]:
+        """Leave the server running after this process exits; returns :meth:`state`.
+
+        ``kept``: nobody owns it any more (``opscheck demo --keep``); otherwise its recorded owner does."""
 
     def _cleanup_after_failed_start(self, exc: BaseException) -> None:
         try:

@@ -14,13 +14,12 @@ import time
 import warnings
 from collections.abc import Generator
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import pytest
 from _pytest.reports import CollectReport
 
-from opscheck import allure_bridge, history, hookspecs
+from opscheck import allure_bridge, history, hookspecs, shield
 from opscheck.context import CheckRecord, recording
 from opscheck.errors import OpscheckError, SectionNotConfigured, UsageError
 from opscheck.markers import MARKERS, CheckSpec, InvalidMarker, check_spec, is_destructive
@@ -33,7 +32,7 @@ from opscheck.verdict import UNEXPLAINED_NODEID, exit_status, unattributed_resul
 
 __all__: list[str] = []
 
-pytest_plugins = ["opscheck.fixtures", "opscheck.redaction"]
+pytest_plugins = ["opscheck.fixtures", "opscheck.redaction", "opscheck.runscope"]
 
 RECORD = pytest.StashKey[CheckRecord]()
 _FIXTURES = frozenset(
@@ -141,14 +140,12 @@ def _install_sigterm(config: pytest.Config) -> None:
     if previous is not signal.SIG_DFL:
         return
 
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
     with contextlib.suppress(ValueError):  # not the main thread: leave signals alone
-        signal.signal(signal.SIGTERM, interrupt)
+        signal.signal(signal.SIGTERM, shield.interrupt_once)  # later signals never cut the cleanup short
 
         def restore() -> None:
-            signal.signal(signal.SIGTERM, previous)
+            if not shield.is_stopping():  # while stopping, SIGTERM must not kill the cleanup at exit
+                signal.signal(signal.SIGTERM, previous)
 
         config.add_cleanup(restore)
 

@@ -30,6 +30,7 @@ from opscheck.restore import (
     restore_backup,
     start_server,
 )
+from opscheck.runshare import RunShare
 
 __all__ = ["DRILL_CHECK", "STREAM_CHECK", "Drill", "StepFailed"]
 
@@ -56,12 +57,15 @@ class Drill:
     protected_urls: list[str]
     provider: tuple[str, str] | None = None
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    #: under xdist: every step runs once per run, its result shared by all workers (None: this process)
+    share: RunShare | None = None
     _store: BackupStore | None = None
     _catalog: list[Backup] | None = None
     _backup: Backup | None = None
     _facts: tuple[DumpFacts, set[str]] | None = None
     _restored: Restored | None = None
     _server: Server | None = None
+    _dsn: str | None = None
     _errors: dict[str, BaseException] = field(default_factory=dict)
 
     # -- steps -------------------------------------------------------------------------------------
@@ -92,14 +96,14 @@ class Drill:
 
     def restored(self) -> Restored:
         if self._restored is None:
-            self._restored = self._remember("restoring the backup", self._restore)
+            self._restored, self.provider, self._dsn = self._remember("restoring the backup", self._restore)
         return self._restored
 
     def _remember(self, step: str, make: Any) -> Any:
         if step in self._errors:
             raise self._errors[step]
         try:
-            return make()
+            return make() if self.share is None else self.share.once(f"drill {step}", make)
         except OpscheckError as exc:
             self._errors[step] = exc
             raise
@@ -136,18 +140,19 @@ class Drill:
         declared = set(self.env.restore.roles)
         return sorted(needed), sorted(needed - declared)
 
-    def _restore(self) -> Restored:
+    def _restore(self) -> tuple[Restored, tuple[str, str], str]:
+        """The restored backup, the provider that ran it, and the restored database's URL."""
         backup = self.backup()
         facts, roles = self.facts()
         restore = self.env.restore
         # the server must be at least the source's major, and its client tools at least pg_dump's
         floor = max(facts.source_major or 0, facts.pg_dump_major or 0)
         self._server, chosen, why = start_server(restore.provider, restore.image, floor)
-        self.provider = (chosen, why)
+        provider = self.provider = (chosen, why)
         guard = RestoreGuard(self.protected_urls)
         deadline = self.env.backups.rto_minutes * 60
         with contextlib.closing(self.store.open(backup)) as stream:
-            return restore_backup(
+            restored = restore_backup(
                 self._server,
                 guard,
                 backup,
@@ -157,22 +162,28 @@ class Drill:
                 jobs=cpu_jobs(),
                 verified=facts,
             )
+        return restored, provider, self._server.dsn(restored.dbname)
 
     @contextlib.contextmanager
     def connect(self, owner: str = DRILL_CHECK) -> Iterator[psycopg.Connection[Any]]:
         """A connection to the restored database, for checks that verify it (they error if the restore did)."""
         try:
-            restored = self.restored()
+            self.restored()
         except OpscheckError:
             raise StepFailed("restoring the backup", owner) from None
-        assert self._server is not None
-        with psycopg.connect(self._server.dsn(restored.dbname), autocommit=True, connect_timeout=10) as conn:
+        assert self._dsn is not None
+        with psycopg.connect(self._dsn, autocommit=True, connect_timeout=10) as conn:
             yield conn
 
     def close(self) -> None:
+        """Stop the throwaway server; a server shared with other xdist workers is left to the run's
+        controller, which stops it when every worker is done."""
         server, self._server = self._server, None
         if server is not None:
-            server.stop()
+            if self.share is not None and self.share.shared:
+                server.detach(kept=False)
+            else:
+                server.stop()
 
     # -- what every restore check reports ----------------------------------------------------------
     def record_metrics(self, check: CheckRecord) -> None:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from opscheck.http import OpsClient
     from opscheck.nextauth import NextAuth
     from opscheck.readonly_db import ReadOnlyDatabase
+    from opscheck.runshare import RunShare
 
 __all__ = [
     "check",
@@ -37,6 +38,7 @@ __all__ = [
     "remediation",
     "restore_drill",
     "restored_db",
+    "run_share",
     "s3",
 ]
 
@@ -132,13 +134,34 @@ def _protected_database_urls(config: pytest.Config) -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def restore_drill(opscheck_env: Environment, pytestconfig: pytest.Config) -> Iterator[Drill]:
-    """The session's restore drill: backups listed, one selected (``--backup``), verified and restored once
+def run_share(pytestconfig: pytest.Config) -> RunShare:
+    """Steps that must run once per run, also under xdist: ``run_share.once("key", produce)`` returns
+    ``produce()``'s result, computed by the first worker that asks and shared with every other worker
+    (an OpscheckError it raised is raised to each). For anything that must not hit production N times."""
+    from opscheck.runscope import run_scope
+
+    return run_scope(pytestconfig).share
+
+
+@pytest.fixture(scope="session")
+def restore_drill(
+    opscheck_env: Environment, pytestconfig: pytest.Config, run_share: RunShare
+) -> Iterator[Drill]:
+    """The run's restore drill: backups listed, one selected (``--backup``), verified and restored once
+    per run, also under xdist (every worker uses the same throwaway PostgreSQL and the same measurements),
     into a throwaway PostgreSQL that is removed at the end of the run (also on failure and Ctrl-C)."""
+    from datetime import UTC, datetime
+
     from opscheck.drill import Drill
 
     ops = state(pytestconfig)
-    drill = Drill(opscheck_env, ops.backup if ops else "latest", _protected_database_urls(pytestconfig))
+    drill = Drill(
+        opscheck_env,
+        ops.backup if ops else "latest",
+        _protected_database_urls(pytestconfig),
+        now=run_share.once("drill clock", lambda: datetime.now(UTC)),
+        share=run_share,
+    )
     try:
         yield drill
     finally:

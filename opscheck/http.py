@@ -47,6 +47,7 @@ __all__ = [
     "OpsClient",
     "Probe",
     "describe_transport_error",
+    "register_cookie_secrets",
     "ssl_context",
 ]
 
@@ -153,9 +154,15 @@ class RetryingTransport(httpx.BaseTransport):
 
 
 def _register_cookies(response: httpx.Response) -> None:
+    register_cookie_secrets(response.headers)
+
+
+def register_cookie_secrets(headers: httpx.Headers) -> None:
+    """Register the session/CSRF cookie values ``headers`` set as secrets (also for responses another
+    xdist worker received: see :class:`~opscheck.runshare.RunShare`)."""
     # Parsed by hand: http.cookies.SimpleCookie silently drops a cookie whose value it finds invalid
     # (a space, a backslash, JSON quotes), which would leave that session value unregistered.
-    for header in response.headers.get_list("set-cookie"):
+    for header in headers.get_list("set-cookie"):
         name, sep, rest = header.split(";", 1)[0].partition("=")
         value = rest.strip()
         if len(value) >= 2 and value[0] == value[-1] == '"':

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from opscheck.config import Environment
-from opscheck.http import OpsClient, Probe
+from opscheck.http import OpsClient, Probe, register_cookie_secrets
+from opscheck.runshare import RunShare
 from opscheck.session import state
 
 
@@ -19,11 +20,15 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture(scope="session")
-def smoke_probes(http: OpsClient, opscheck_env: Environment) -> dict[str, Probe]:
-    """GET the health endpoint, the home page and every configured page, all at once."""
+def smoke_probes(http: OpsClient, opscheck_env: Environment, run_share: RunShare) -> dict[str, Probe]:
+    """GET the health endpoint, the home page and every configured page, all at once, once per run
+    (under xdist the first worker probes, the others judge the same answers)."""
     smoke = opscheck_env.smoke
     health = [smoke.health_path] if smoke.health_path else []  # false: the app has no health endpoint
-    return http.probe_many([*health, "/", *smoke.pages])
+    probes = run_share.once("smoke probes", lambda: http.probe_many([*health, "/", *smoke.pages]))
+    for probe in probes.values():
+        register_cookie_secrets(probe.headers)
+    return probes
 
 
 @pytest.fixture

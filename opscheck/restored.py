@@ -105,7 +105,9 @@ def migration_state(conn: psycopg.Connection[Any], table: str = "_prisma_migrati
 
 def amcheck_indexes(conn: psycopg.Connection[Any]) -> int:
     """``bt_index_check`` on every btree index of the user schemas; returns how many were checked."""
-    conn.execute("CREATE EXTENSION IF NOT EXISTS amcheck")
+    with conn.transaction():  # xdist workers share the restored database: one CREATE EXTENSION at a time
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext('opscheck: CREATE EXTENSION amcheck'))")
+        conn.execute("CREATE EXTENSION IF NOT EXISTS amcheck")
     indexes = conn.execute(
         "SELECT c.oid, c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
         "JOIN pg_am a ON a.oid = c.relam JOIN pg_namespace n ON n.oid = c.relnamespace "

@@ -14,12 +14,17 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
+import uuid
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from opscheck.errors import CheckFailed
+from opscheck.pgcluster import LocalCluster
+from opscheck.restored import amcheck_indexes
 from opscheck.runshare import RunShare
 from tests.support.servers import LocalHTTPServer
 from tests.support.smoke_run import healthy_routes, html_page, run_smoke, write_config
@@ -46,6 +51,8 @@ from tests.test_restore_suite import (
 __all__ = ["docker_ready", "dumps", "provider", "run_tmpdir", "slow_dump"]  # fixtures, defined there
 
 XDIST = ("-n", "2", "--dist", "load", "-v")
+#: every check on both workers: both need the shared results, whatever the scheduling
+EACH = ("-n", "2", "--dist", "each", "-v")
 PAGES = ["/", "/login", "/pricing", "/docs", "/blog", "/about"]
 
 
@@ -70,7 +77,7 @@ def test_smoke_probes_hit_each_page_once_per_run_under_xdist(
     routes = healthy_routes(extra={page: html_page(page) for page in PAGES if page not in {"/", "/login"}})
     with LocalHTTPServer(routes) as app:
         config = write_config(tmp_path, app.url, pages=PAGES)
-        run = run_smoke(pytester, config, tmp_path / "reports", *XDIST)
+        run = run_smoke(pytester, config, tmp_path / "reports", *EACH)
         hits = collections.Counter(r.path for r in app.requests if r.method == "GET")
     output = "\n".join(run.result.outlines)
     workers = _workers_running(output, "test_page_answers") | _workers_running(output, "test_security_header")
@@ -88,7 +95,7 @@ def test_the_restore_drill_runs_once_per_run_under_xdist(
 ) -> None:
     directory = backup_dir(tmp_path, daily(), dumps.gz)
     config = restore_config(tmp_path, directory.as_uri(), provider=provider)
-    run = restore_run(pytester, tmp_path, config, *XDIST, "--basetemp", str(tmp_path / "basetemp"))
+    run = restore_run(pytester, tmp_path, config, *EACH, "--basetemp", str(tmp_path / "basetemp"))
     output = "\n".join(run.result.outlines)
     assert run.ret == 0, run.output
 
@@ -157,6 +164,8 @@ _RACE = """
 import sys, time
 from pathlib import Path
 from opscheck.errors import CheckFailed
+from opscheck.pgcluster import LocalCluster
+from opscheck.restored import amcheck_indexes
 from opscheck.runshare import RunShare
 share = RunShare(Path(sys.argv[1]))
 def produce():
@@ -200,3 +209,29 @@ def test_in_one_process_results_and_errors_are_memoised() -> None:
             share.once("bad", fail)
     assert len(calls) == 2
     assert not share.shared
+
+
+def test_workers_sharing_the_restored_database_can_amcheck_it_at_the_same_time(
+    pg_cluster: LocalCluster,
+) -> None:
+    """Two workers' ``test_indexes_pass_amcheck`` run at once on the one restored database: their
+    ``CREATE EXTENSION IF NOT EXISTS amcheck`` used to collide (duplicate key in pg_extension)."""
+    errors: list[str] = []
+    for _ in range(8):
+        name = f"shared_{uuid.uuid4().hex[:10]}"
+        pg_cluster.create_database(name)
+
+        def check(dbname: str = name) -> None:
+            try:
+                with psycopg.connect(pg_cluster.dsn(dbname), autocommit=True, connect_timeout=10) as conn:
+                    amcheck_indexes(conn)
+            except psycopg.Error as exc:
+                errors.append(str(exc).splitlines()[0])
+
+        threads = [threading.Thread(target=check) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        pg_cluster.drop_database(name)
+    assert errors == []

@@ -24,7 +24,7 @@ from types import FrameType
 from opscheck import reaper, registry, shield
 from opscheck.allure_report import ReportRequest, generate
 from opscheck.coverage import collect, default_environment
-from opscheck.demo import DemoStack, project_root, pytest_command
+from opscheck.demo import DemoStack, project_root, pytest_command, pytest_executable
 from opscheck.errors import OpscheckError
 from opscheck.shield import shielded
 
@@ -71,6 +71,30 @@ def _run_pytest(command: list[str], cwd: Path, env: dict[str, str]) -> int:
                 signal.signal(sig, handler)
 
 
+def _as_typed(path: Path) -> str:
+    """``path`` as a user in the current directory types it: relative below it, else absolute."""
+    absolute = path.absolute()  # not resolve(): a virtualenv's python is a symlink out of it
+    try:
+        relative = absolute.relative_to(Path.cwd())
+    except ValueError:
+        return str(absolute)
+    return str(relative) if relative.parent != Path() else f"./{relative}"
+
+
+def _opscheck_command() -> list[str]:
+    """This ``opscheck`` as the user can run it again (the script, else ``python -m opscheck.cli``)."""
+    script = Path(sys.argv[0])
+    if script.name != "opscheck":
+        script = Path(sys.executable).with_name("opscheck")
+    if script.is_file():
+        return [_as_typed(script)]
+    return [_as_typed(Path(sys.executable)), "-m", "opscheck.cli"]
+
+
+def _workdir_args(args: argparse.Namespace) -> list[str]:
+    return ["--workdir", str(Path(args.workdir).resolve())] if args.workdir else []
+
+
 def demo(args: argparse.Namespace) -> int:
     root = project_root()
     workdir = Path(args.workdir).resolve() if args.workdir else root / ".opscheck" / "demo"
@@ -111,16 +135,17 @@ def demo(args: argparse.Namespace) -> int:
             f"total {time.monotonic() - started:.1f} s; pytest exit status {status}"
         )
         if args.keep:
+            env_file = stack.write_check_env(workdir / "checks.env")  # before detach: it needs the S3
             stack.detach()
             keep = True
             print("demo: the stack is still running (--keep). Run the suites against it yourself:")
-            env_file = workdir / "checks.env"
-            env_file.write_text("".join(f"{k}={shlex.quote(v)}\n" for k, v in stack.check_env.items()))
-            env_file.chmod(0o600)
             source = f"set -a && . {shlex.quote(str(env_file))} && set +a"
-            print(f"  cd {shlex.quote(str(root))} && {source} && {shlex.join(command)}")
-            print("demo: stop only the app to see a P0 outage:  opscheck demo --stop-app")
-            print("demo: stop everything:                        opscheck demo --stop")
+            printed = [*pytest_executable(root), *command[1:]]
+            print(f"  cd {shlex.quote(str(root))} && {source} && {shlex.join(printed)}")
+            print("demo: add -n 2 to run the checks on two workers (the restore drill still runs once)")
+            again = shlex.join([*_opscheck_command(), "demo", *_workdir_args(args)])
+            print(f"demo: stop only the app to see a P0 outage:  {again} --stop-app")
+            print(f"demo: stop everything:                        {again} --stop")
         return status
     finally:
         if not keep:

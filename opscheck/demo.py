@@ -268,7 +268,7 @@ class DemoStack:
     def _seed_database(self, cluster: ThrowawayPostgres) -> str:
         password = secrets.token_urlsafe(18)
         cluster.psql("-c", f"CREATE ROLE app LOGIN PASSWORD '{password}'")
-        cluster.create_database("app", owner="app")
+        cluster.create_database("app")  # owned by the superuser: the app's role can read, never create
         db = self.root / "examples" / "nextjs-app" / "db"
         cluster.run_sql_file(db / "schema.sql", dbname="app")
         cluster.run_sql_file(db / "seed.sql", dbname="app")

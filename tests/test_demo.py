@@ -83,7 +83,7 @@ def test_an_outage_of_the_kept_stack_fails_the_gate_with_site_down_steps(tmp_pat
     kept = demo(workdir, "--keep")
     try:
         assert kept.returncode == 0, kept.stdout + kept.stderr
-        assert "opscheck demo --stop-app" in kept.stdout
+        assert f"opscheck demo --workdir {workdir.resolve()} --stop-app" in kept.stdout
         command_line = next(line for line in kept.stdout.splitlines() if "pytest suites/smoke" in line)
         assert f"--opscheck-config {workdir / 'opscheck.toml'}" in command_line
         app_url, database_url = urls_of(workdir)

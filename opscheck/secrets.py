@@ -54,12 +54,13 @@ MIN_SECRET_LENGTH: Final = 4
 _NOT_SECRET_VALUES: Final = frozenset({"true", "false", "none", "null", "yes", "no", "on", "off"})
 _SECRET_NAME = re.compile(
     r"(SECRET|PASSWORD|PASSWD|PASSPHRASE|(^|_)PASS($|_)|PWD($|_)|TOKEN|(^|_)(API|AUTH|ACCESS|SECRET|PRIVATE|SIGNING|ENCRYPTION|MASTER|LICENSE)?KEYS?($|_)|PRIVATE|CREDENTIAL"
-    r"|(^|_)AUTH($|_)|SIGNATURE|DSN|DATABASE_URL|REDIS_URL|WEBHOOK|COOKIE|SESSION)",
+    r"|DSN|DATABASE_URL|REDIS_URL|WEBHOOK|COOKIE)",
     re.IGNORECASE,
 )
-_NOT_SECRET_NAMES: Final = frozenset({"NEXTAUTH_URL", "AWS_ACCESS_KEY_ID", "PYTEST_XDIST_AUTO_NUM_WORKERS"})
-#: the shell's working directories: secret-looking by name (``PWD``), but a path everyone may see
-_SHELL_DIRECTORIES: Final = frozenset({"PWD", "OLDPWD"})
+#: ``PWD``/``OLDPWD`` are the shell's working directories (every shell sets them), not passwords
+_NOT_SECRET_NAMES: Final = frozenset(
+    {"NEXTAUTH_URL", "AWS_ACCESS_KEY_ID", "PYTEST_XDIST_AUTO_NUM_WORKERS", "PWD", "OLDPWD"}
+)
 #: what a truncating formatter (pytest's saferepr, reprlib, ``text[:n] + "…"``) leaves at a cut
 _CUT_MARKS: Final = (b"...", "…".encode())
 #: how far before and after a cut mark a fragment of a secret is looked for
@@ -475,11 +476,11 @@ def is_secret_name(name: str) -> bool:
 
 def secret_env_values(environ: Mapping[str, str] | None = None) -> list[str]:
     """Values of environment variables whose names look secret, plus the secrets inside any URL value
-    (see :func:`url_secrets`). The shell's ``PWD``/``OLDPWD`` holding a directory is not a secret."""
+    (see :func:`url_secrets`)."""
     environ = os.environ if environ is None else environ
     values: list[str] = []
     for name, value in environ.items():
-        if is_secret_name(name) and not (name in _SHELL_DIRECTORIES and os.path.isdir(value)):
+        if is_secret_name(name):
             values.append(value)
         if "://" in value or "?" in value:
             values += url_secrets(value)

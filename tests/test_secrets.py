@@ -532,7 +532,6 @@ def test_names_the_first_rules_missed_are_secret(name: str) -> None:
     assert is_secret_name(name) is True
 
 
-def test_the_shells_working_directory_is_not_a_secret(tmp_path: Path) -> None:
-    assert secret_env_values({"PWD": str(tmp_path), "OLDPWD": str(tmp_path), "MYSQL_PWD": "pw-4321"}) == [
-        "pw-4321"
-    ]
+def test_the_shells_working_directories_are_not_secrets(tmp_path: Path) -> None:
+    environ = {"PWD": str(tmp_path), "OLDPWD": str(tmp_path), "MYSQL_PWD": "pw-4321"}
+    assert secret_env_values(environ) == ["pw-4321"]

@@ -61,6 +61,7 @@ __all__ = [
     "SignInAttempt",
     "SignOutResult",
     "detect_flavor",
+    "flavor_of_server_error",
     "parse_set_cookie",
     "returned_url",
     "session_cookies",
@@ -114,6 +115,17 @@ def _flavor_of_cookie(name: str) -> Flavor | None:
     for flavor in _FLAVORS:
         if base.startswith(f"{flavor.cookie_prefix}."):
             return flavor
+    return None
+
+
+def flavor_of_server_error(body: str) -> Flavor | None:
+    """The version behind a 500 that reports a configuration problem: v4 says "There is a problem with the
+    server configuration", Auth.js v5 (``@auth/core``) "There was a problem ..." (an outage sets no cookie)."""
+    text = body.lower()
+    if f"there was a {_SERVER_CONFIG_PROBLEM}" in text:
+        return V5
+    if f"there is a {_SERVER_CONFIG_PROBLEM}" in text:
+        return V4
     return None
 
 
@@ -345,6 +357,8 @@ class AuthServerError(OpscheckError):
         self.checked = checked
         self.status = status
         self.config_problem = _SERVER_CONFIG_PROBLEM in body.lower()
+        #: the NextAuth version its configuration-error body is worded in (None if it cannot be told)
+        self.flavor = flavor_of_server_error(body)
         said = " saying there is a problem with the server configuration" if self.config_problem else ""
         self.seen = f"HTTP {status}{said}"
         super().__init__(
@@ -779,6 +793,8 @@ class NextAuth:
             response = client.get(self.path(endpoint))
             said = _SERVER_CONFIG_PROBLEM in response.text[:500].lower()
             statuses[endpoint] = EndpointStatus(self.path(endpoint), response.status_code, said)
+            if said and self.flavor is None:
+                self.flavor = flavor_of_server_error(response.text[:500])
         return statuses
 
     def attempt_sign_in(

@@ -22,8 +22,9 @@ from urllib.parse import quote, quote_plus
 import httpcore  # noqa: F401  (see test_smoke_suite: one httpcore for in-process and subprocess runs)
 import pytest
 
-from opscheck.auth import UNCONFIGURED_AUTH_ADVICE
+from opscheck.auth_advice import configuration_advice
 from opscheck.demo import ReferenceApp, free_port
+from opscheck.nextauth import V4 as NEXTAUTH_V4
 from opscheck.pgcluster import LocalCluster
 from tests.support.certs import LocalPKI
 from tests.support.project import REPO, all_output_text
@@ -398,7 +399,9 @@ def test_missing_nextauth_secret_fails_with_remediation_naming_it(
     run = run_auth(pytester, tmp_path, app.base_url, *LOUD)
     check = assert_check(run, ENDPOINTS, "failed", severity="P1", says="HTTP 500 from /api/auth/csrf")
     assert "NEXTAUTH_SECRET" in check["message"]
-    assert UNCONFIGURED_AUTH_ADVICE in check["remediation"]
+    assert (
+        configuration_advice(NEXTAUTH_V4, None) in check["remediation"]
+    )  # v4's words: its 500 says "There is"
     assert "set it (`openssl rand -base64 32`) and redeploy" in (run.reports / "junit.xml").read_text()
     # the endpoint check judges the 5xx, the sign-in check its own callback; every other check that meets
     # a 5xx is inconclusive and points at the endpoint check

@@ -44,6 +44,7 @@ from opscheck.nextauth import (
     SetCookie,
     SignInAttempt,
     detect_flavor,
+    flavor_of_server_error,
     parse_set_cookie,
     returned_url,
     session_cookies,
@@ -650,3 +651,10 @@ def test_two_candidate_cookies_are_told_apart_by_session_else_none_is_guessed() 
     ambiguous = _cookies("theme=dark-mode-please; Path=/", "acme.sid=tok-1234567890; Path=/")
     assert session_cookies(ambiguous) == ()
     assert [c.name for c in session_cookies(ambiguous, "acme.sid")] == ["acme.sid"]
+
+
+def test_the_version_behind_a_configuration_500_is_told_by_its_wording() -> None:
+    v4 = '{"message":"There is a problem with the server configuration. Check the server logs for more information."}'
+    assert flavor_of_server_error(v4) is V4
+    assert flavor_of_server_error(v4.replace("There is", "There was")) is V5  # @auth/core's wording
+    assert flavor_of_server_error("Internal Server Error") is None

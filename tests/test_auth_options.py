@@ -19,6 +19,7 @@ from tests.test_auth_suite import (
     ENDPOINTS,
     HEALTHY_HTTP,
     LOUD,
+    OPEN_REDIRECT,
     PROVIDERS,
     SIGN_IN,
     AppFleet,
@@ -143,3 +144,32 @@ def test_a_configuration_500_with_the_secret_set_is_never_told_to_set_or_rotate_
         assert "Do not rotate the secret" in advice
         assert "openssl rand" not in advice
         assert "UNSUPPORTED_STRATEGY" in advice  # the kind of error code the server log names
+
+
+# -- over https ------------------------------------------------------------------------------------------------------
+def test_documented_options_over_https_pass_and_the_prefix_redirect_is_still_caught(
+    pytester: pytest.Pytester, tmp_path: Path, fleet: AppFleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """NextAuth at /auth, a custom sign-in page, and the prefix bug, with an https NEXTAUTH_URL (Secure,
+    prefixed cookies; payloads built from https://127.0.0.1:PORT)."""
+    options = fleet.get("custom-base-path,custom-signin", https=True)
+    signed_in_as_smoke_user(monkeypatch, options)
+    run = run_auth(
+        pytester,
+        tmp_path,
+        options.base_url,
+        ca_bundle=options.ca_bundle,
+        protected_paths=("/api/me", "/account"),
+        auth={"base_path": "/auth"},
+    )
+    healthy = dict.fromkeys(ALL_CHECKS, "passed") | {ACCOUNT_ANONYMOUS: "passed", ACCOUNT_SIGNED_IN: "passed"}
+    assert run.outcomes() == healthy, run.output
+    assert_no_leaks(run, options)
+
+    buggy = fleet.get("prefix-redirect", https=True)
+    signed_in_as_smoke_user(monkeypatch, buggy)
+    run = run_auth(pytester, tmp_path, buggy.base_url, name="prefix", ca_bundle=buggy.ca_bundle)
+    check = assert_check(run, OPEN_REDIRECT, "failed", severity="P2", says="host suffix https://127.0.0.1:")
+    assert "user info https://127.0.0.1:" in check["message"]
+    assert run.others(OPEN_REDIRECT) == {n: "passed" for n in ALL_CHECKS if n != OPEN_REDIRECT}
+    assert_no_leaks(run, buggy)

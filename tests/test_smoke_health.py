@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.reference_apps import V5, reference_apps  # noqa: F401 - the v5 app's fleet
+from tests.support.reference_apps import AppFleet as ReferenceApps
 from tests.support.suite_run import REPO, SuiteRun, isolate_from_caller, run_suite, write_opscheck_toml
 from tests.test_auth_suite import AppFleet
 from tests.test_auth_suite import fleet as fleet_fixture
@@ -98,3 +100,21 @@ def test_an_empty_health_path_is_a_configuration_error_naming_the_key(
     errors = result.stderr.str() + result.stdout.str()
     assert "environments.x.smoke.health_path is empty" in errors
     assert "Traceback" not in errors
+
+
+def test_the_v5_app_without_a_health_endpoint_is_told_which_key_to_set_then_passes_with_it(
+    pytester: pytest.Pytester,
+    tmp_path: Path,
+    reference_apps: ReferenceApps,  # noqa: F811
+) -> None:
+    app = reference_apps.get(V5)  # the Auth.js v5 reference app has no /api/health, like many real apps
+    default = smoke_run(pytester, tmp_path, app.base_url, "default")
+    check = default.check(HEALTH)
+    assert check["outcome"] == "failed", default.output
+    assert "there is no health endpoint at /api/health" in check["message"]
+    assert check["runbook_section"] == RUN_CONFIGURATION
+    assert "roll back" not in check["remediation"].lower()
+    explicit = smoke_run(pytester, tmp_path, app.base_url, "explicit", health_path=False)
+    assert explicit.check(HEALTH)["outcome"] == "skipped"
+    assert "failed" not in explicit.outcomes().values(), explicit.output
+    assert explicit.ret == 0, explicit.output

@@ -25,6 +25,7 @@ from opscheck import reaper, registry, shield
 from opscheck.allure_report import ReportRequest, generate
 from opscheck.coverage import collect, default_environment
 from opscheck.demo import DemoStack, project_root, pytest_command, pytest_executable
+from opscheck.demo_apps import APPS, DEFAULT_APP
 from opscheck.errors import OpscheckError
 from opscheck.shield import shielded
 
@@ -110,7 +111,7 @@ def demo(args: argparse.Namespace) -> int:
         print("demo: stopped the stack a previous --keep left running")
     suites = [s for s in (args.suites.split(",") if args.suites else DEMO_SUITES) if s]
     started = time.monotonic()
-    stack = DemoStack(workdir, root, fault=args.fault or "")
+    stack = DemoStack(workdir, root, fault=args.fault or "", app_name=args.app)
     keep = False
     try:
         print(
@@ -214,6 +215,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--stop-app", action="store_true", help="stop only the app of a kept stack (simulates an outage)"
     )
     d.add_argument("--suites", help=f"comma-separated suites to run (default: {','.join(DEMO_SUITES)})")
+    d.add_argument(
+        "--app",
+        choices=sorted(APPS),
+        default=DEFAULT_APP,
+        help="reference app: v4 = Next.js + next-auth 4 (default), v5 = Next.js + Auth.js v5",
+    )
     d.add_argument("--fault", help=argparse.SUPPRESS)  # reference-app fault modes, for opscheck's own tests
     d.add_argument("--workdir", help="where the demo keeps its config and logs (default .opscheck/demo)")
     d.add_argument("pytest_args", nargs="*", help="extra pytest arguments, after --")

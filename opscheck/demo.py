@@ -28,6 +28,7 @@ import httpx
 
 from opscheck import containers, pgcluster
 from opscheck.containers import ContainerCluster
+from opscheck.demo_apps import APPS, DEFAULT_APP
 from opscheck.demo_backups import BUCKET, PREFIX, LocalS3, write_backup_history
 from opscheck.errors import OpscheckError
 from opscheck.pgcluster import LocalCluster
@@ -220,6 +221,8 @@ class DemoStack:
     base_url: str = ""
     timings: dict[str, float] = field(default_factory=dict)
     fault: str = ""
+    #: which reference app (``opscheck.demo_apps.APPS``)
+    app_name: str = DEFAULT_APP
 
     @property
     def state_file(self) -> Path:
@@ -229,7 +232,8 @@ class DemoStack:
         self.workdir.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
         try:
-            self.app = ReferenceApp(self.root / "examples" / "nextjs-app", self.workdir / "logs")
+            spec = APPS[self.app_name]
+            self.app = ReferenceApp(self.root / "examples" / spec.directory, self.workdir / "logs")
             self.app.ensure_built()
             self.timings["build_s"] = time.monotonic() - started
             mark = time.monotonic()
@@ -247,9 +251,9 @@ class DemoStack:
             self.smoke_password = secrets.token_urlsafe(18)
             port = free_port()
             env = {
-                "DATABASE_URL": database_url,
-                "NEXTAUTH_SECRET": nextauth_secret,
-                "NEXTAUTH_URL": f"http://127.0.0.1:{port}",
+                **({"DATABASE_URL": database_url} if spec.uses_database else {}),
+                spec.secret_variable: nextauth_secret,
+                spec.url_variable: f"http://127.0.0.1:{port}",
                 "APP_VERSION": APP_VERSION,
                 "SMOKE_USER": "smoke@example.com",
                 "SMOKE_PASSWORD": self.smoke_password,
@@ -286,15 +290,18 @@ class DemoStack:
 
     def _write_config(self, database_url: str) -> Path:
         runbook = self.root / "examples" / "RUNBOOK.md"
+        spec = APPS[self.app_name]
+        smoke_keys = "\n".join(spec.smoke_keys)
+        auth_keys = "\n".join(spec.auth_keys)
+        version = f'expected_version = "{APP_VERSION}"\n' if spec.has_health_endpoint else ""
         text = f"""# Written by `opscheck demo`: the embedded default stack. Throwaway values, regenerated each run.
 [environments.demo]
 base_url = "{self.base_url}"
 runbook = "{runbook}"
-expected_version = "{APP_VERSION}"
-timeout_s = 5
+{version}timeout_s = 5
 
 [environments.demo.smoke]
-pages = ["/", "/login"]
+{smoke_keys}
 max_latency_ms = 2000
 version_wait_s = 10
 
@@ -319,12 +326,11 @@ roles = ["app"]
 [environments.demo.auth]
 username = "smoke@example.com"
 password = "{self.smoke_password}"
-expected_providers = ["credentials"]
-protected_paths = ["/api/me"]
+{auth_keys}
 
 [environments.demo.credentials]
 env_file = "app.env"
-required = ["DATABASE_URL", "NEXTAUTH_SECRET", "NEXTAUTH_URL"]
+required = {json.dumps(spec.required_variables)}
 """
         path = self.workdir / "opscheck.toml"
         path.write_text(text, encoding="utf-8")

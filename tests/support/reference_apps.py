@@ -31,6 +31,8 @@ from pathlib import Path
 import pytest
 
 from opscheck.demo import ReferenceApp, free_port
+from opscheck.demo_apps import APPS as DEMO_APPS
+from opscheck.demo_apps import DemoApp
 from opscheck.pgcluster import LocalCluster
 from tests.support.certs import LocalPKI
 from tests.support.project import REPO
@@ -53,22 +55,37 @@ SMOKE_USER = "smoke@example.com"
 
 @dataclass(frozen=True)
 class AppSpec:
-    """What a test needs to know about one reference app to start it and to point opscheck at it."""
+    """What a test needs to know about one reference app to start it and to point opscheck at it; where it
+    lives, its variables and whether it reads a database come from ``opscheck.demo_apps``."""
 
-    name: str
-    directory: Path
-    #: the variables that carry the auth secret and the public URL
-    secret_variable: str
-    url_variable: str
+    app: DemoApp
     #: where its auth routes live
     auth_base_path: str
     #: its session cookie's name over http (https adds ``__Secure-``)
     session_cookie: str
-    #: whether its health endpoint reads a PostgreSQL database (``DATABASE_URL``)
-    uses_database: bool
     #: fault modes that move the auth routes, and the path the public URL must then end in (next-auth 4
     #: takes its base path from ``NEXTAUTH_URL``)
     url_path_by_fault: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.app.name
+
+    @property
+    def directory(self) -> Path:
+        return REPO / "examples" / self.app.directory
+
+    @property
+    def secret_variable(self) -> str:
+        return self.app.secret_variable
+
+    @property
+    def url_variable(self) -> str:
+        return self.app.url_variable
+
+    @property
+    def uses_database(self) -> bool:
+        return self.app.uses_database
 
     @property
     def faults(self) -> tuple[str, ...]:
@@ -83,9 +100,11 @@ class AppSpec:
         paths = [self.url_path_by_fault[f] for f in fault.split(",") if f in self.url_path_by_fault]
         return paths[0] if paths else ""
 
-    def environment(self, public_url: str, password: str, fault: str) -> dict[str, str]:
+    def environment(self, public_url: str, password: str, secret: str, fault: str) -> dict[str, str]:
+        """The app's variables; ``LEAK_VALUE`` is the auth secret, so ``leak-secret`` leaks a real one."""
         return {
-            self.secret_variable: secrets.token_urlsafe(32),
+            self.secret_variable: secret,
+            "LEAK_VALUE": secret,
             self.url_variable: public_url + self.url_path(fault),
             "SMOKE_USER": SMOKE_USER,
             "SMOKE_PASSWORD": password,
@@ -95,25 +114,12 @@ class AppSpec:
 
 
 V4 = AppSpec(
-    name="v4",
-    directory=REPO / "examples" / "nextjs-app",
-    secret_variable="NEXTAUTH_SECRET",
-    url_variable="NEXTAUTH_URL",
+    DEMO_APPS["v4"],
     auth_base_path="/api/auth",
     session_cookie="next-auth.session-token",
-    uses_database=True,
     url_path_by_fault={"custom-base-path": "/auth"},
 )
-
-V5 = AppSpec(
-    name="v5",
-    directory=REPO / "examples" / "authjs-v5-app",
-    secret_variable="AUTH_SECRET",
-    url_variable="AUTH_URL",
-    auth_base_path="/auth",
-    session_cookie="opscheck-v5.sid",
-    uses_database=False,
-)
+V5 = AppSpec(DEMO_APPS["v5"], auth_base_path="/auth", session_cookie="opscheck-v5.sid")
 
 APPS: Mapping[str, AppSpec] = {spec.name: spec for spec in (V4, V5)}
 
@@ -127,6 +133,8 @@ class RunningApp:
     base_url: str
     ca_bundle: Path | None
     password: str
+    #: the value of its secret variable (``spec.secret_variable``)
+    secret: str
     proxy: RecordingProxy
     app: ReferenceApp
 
@@ -135,8 +143,8 @@ class RunningApp:
         return self.ca_bundle is not None
 
     def wire_secrets(self) -> set[str]:
-        """The smoke password and every session cookie and CSRF token the app has sent so far."""
-        return {self.password, *self.proxy.wire_secrets()}
+        """The smoke password, the auth secret and every session cookie and CSRF token sent so far."""
+        return {self.password, self.secret, *self.proxy.wire_secrets()}
 
     def log(self) -> str:
         """The app's own log (``next start`` output), for failure messages."""
@@ -181,7 +189,8 @@ def launch(
     proxy = RecordingProxy(ssl_context=context).start()
     app = ReferenceApp(spec.directory, log_dir)
     password = f"pw-{secrets.token_urlsafe(16)}"
-    env = spec.environment(proxy.url, password, fault)
+    secret = secrets.token_urlsafe(32)
+    env = spec.environment(proxy.url, password, secret, fault)
     if spec.uses_database:
         env["DATABASE_URL"] = database_url
     try:
@@ -194,7 +203,7 @@ def launch(
         finally:
             proxy.stop()
         raise
-    return RunningApp(spec, fault, proxy.url, ca_bundle, password, proxy, app)
+    return RunningApp(spec, fault, proxy.url, ca_bundle, password, secret, proxy, app)
 
 
 @contextmanager

@@ -152,8 +152,9 @@ class ReferenceApp:
             build_stamp.write_text(source_hash)
             self.built_now = True
 
-    def start(self, env: dict[str, str], port: int | None = None) -> str:
-        """Start ``next start`` on 127.0.0.1 and wait until it answers; returns its base URL."""
+    def start(self, env: dict[str, str], port: int | None = None, ready_path: str = "/api/health") -> str:
+        """Start ``next start`` on 127.0.0.1 and wait until ``ready_path`` answers (any status); returns its
+        base URL."""
         self.port = port or free_port()
         next_bin = self.directory / "node_modules" / "next" / "dist" / "bin" / "next"
         log = (self.log_dir / "app.log").open("ab")
@@ -175,7 +176,7 @@ class ReferenceApp:
                     f"{_tail(self.log_dir / 'app.log')}"
                 )
             with contextlib.suppress(httpx.HTTPError):
-                httpx.get(f"{url}/api/health", timeout=2.0)
+                httpx.get(f"{url}{ready_path}", timeout=2.0)
                 return url
             time.sleep(0.2)
         raise DemoError(f"the reference app did not answer on {url} within {_READY_TIMEOUT_S:g} s")

@@ -104,7 +104,7 @@ class Target:
         return table
 
 
-V4_TARGET = Target(V4, ("/", "/login"), ("/api/me",), auth={}, smoke={})
+V4_TARGET = Target(V4, ("/", "/login"), ("/api/me", "/account"), auth={}, smoke={})
 V5_TARGET = Target(
     V5, ("/", "/signin"), ("/api/me", "/dashboard"), auth={"base_path": "/auth"}, smoke={"health_path": False}
 )
@@ -160,8 +160,12 @@ def errored(section: str, says: str = "", severity: str | None = None) -> Caught
     return Caught("error", section, says, severity)
 
 
-def outage(target: Target, *, https: bool) -> dict[str, Caught]:
-    """Every auth route answers 500 (a missing secret, a configuration the auth library refuses)."""
+def outage(target: Target, *, https: bool, protected_paths_fail: bool = False) -> dict[str, Caught]:
+    """Every auth route answers 500 (a missing secret, a configuration the auth library refuses).
+
+    ``protected_paths_fail``: the protected paths answer 500 too (the v4 app without a secret), so whether they
+    are protected cannot be told; otherwise they still refuse without a session and pass.
+    """
     caught = {
         ENDPOINTS: failed(AUTH_SECTION, "HTTP 500"),
         SIGN_IN: failed(AUTH_SECTION, "HTTP 500"),
@@ -173,8 +177,10 @@ def outage(target: Target, *, https: bool) -> dict[str, Caught]:
     if https:
         needs_sign_in += [SECURE_PREFIX, HOST_PREFIX]
     caught.update({name: errored(AUTH_SECTION, "HTTP 500") for name in needs_sign_in})
-    if target is V4_TARGET:  # its /api/me answers 500 too: whether it is protected cannot be told
-        caught[anonymous("/api/me")] = errored(AUTH_SECTION, "cannot be told", "P0")
+    if protected_paths_fail:
+        caught.update(
+            {anonymous(p): errored(AUTH_SECTION, "cannot be told", "P0") for p in target.protected_paths}
+        )
     return caught
 
 
@@ -197,7 +203,7 @@ def expectations(target: Target, fault: str, *, https: bool) -> dict[str, Caught
             anonymous(p): failed(AUTH_SECTION, "without a session", "P0") for p in target.protected_paths
         },
         "cookie-no-httponly": {HTTPONLY: failed(AUTH_SECTION, "HttpOnly")},
-        "no-secret": outage(target, https=https),
+        "no-secret": outage(target, https=https, protected_paths_fail=target is V4_TARGET),
         "config-500": outage(target, https=https),
         "provider-no-issuer": outage(target, https=https),
         "foreign-callback": redirect,
@@ -241,23 +247,30 @@ def database_url(pg_cluster: LocalCluster) -> str:
     return pg_cluster.dsn()
 
 
-def run_against(
-    pytester: pytest.Pytester, tmp_path: Path, target: Target, app: RunningApp, database_url: str
-) -> SuiteRun:
-    env_file = tmp_path / "app.env"  # what `vercel env pull` would give: the exposure check looks for it
+def config_for(
+    target: Target, app: RunningApp, directory: Path, database_url: str
+) -> tuple[dict[str, Any], dict[str, dict[str, Any] | None]]:
+    """The top-level keys and the tables a user would write to point opscheck at ``app``; the app's secret goes
+    into a dotenv file in ``directory`` (what `vercel env pull` gives), where the exposure check finds it."""
+    env_file = directory / "app.env"
     env_file.write_text(f'{target.spec.secret_variable}="{app.secret}"\n', encoding="utf-8")
     top: dict[str, Any] = {"timeout_s": 5}
     if app.ca_bundle is not None:
         top["ca_bundle"] = str(app.ca_bundle)
-    config = write_opscheck_toml(
-        tmp_path,
-        base_url=app.base_url,
-        top=top,
-        smoke={"pages": list(target.pages), "max_latency_ms": MAX_LATENCY_MS, **target.smoke},
-        database={"url": database_url} if target.spec.uses_database else None,
-        auth=target.auth_table(app),
-        credentials={"env_file": str(env_file), "required": []},
-    )
+    tables: dict[str, dict[str, Any] | None] = {
+        "smoke": {"pages": list(target.pages), "max_latency_ms": MAX_LATENCY_MS, **target.smoke},
+        "database": {"url": database_url} if target.spec.uses_database else None,
+        "auth": target.auth_table(app),
+        "credentials": {"env_file": str(env_file), "required": []},
+    }
+    return top, tables
+
+
+def run_against(
+    pytester: pytest.Pytester, tmp_path: Path, target: Target, app: RunningApp, database_url: str
+) -> SuiteRun:
+    top, tables = config_for(target, app, tmp_path, database_url)
+    config = write_opscheck_toml(tmp_path, base_url=app.base_url, top=top, **tables)
     extra = [*(str(s) for s in SUITES[1:]), f"{EXPOSURE_CHECK}::{EXPOSURE}"]
     return run_suite(pytester, SUITES[0], config, tmp_path / "reports", *extra, timeout_s=RUN_TIMEOUT_S)
 
@@ -303,4 +316,6 @@ def test_suites_judge_the_reference_app_in_each_fault_mode(
     with start_app(target.spec, tmp_path / "app", fault=fault, https=https, database_url=database_url) as app:
         run = run_against(pytester, tmp_path, target, app, database_url)
         assert_verdicts(run, app, healthy(target, https=https), expectations(target, fault, https=https))
+        if not target.spec.uses_database:  # no health endpoint: a deliberate skip that names its key
+            assert "health_path" in run.check(HEALTH)["message"], run.check(HEALTH)
         assert_no_leaks(run, app)

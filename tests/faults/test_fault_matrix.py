@@ -27,7 +27,7 @@ import os
 import secrets
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -41,6 +41,7 @@ from tests.faults import hostile_targets
 from tests.faults.conftest import PLANTED_DB_PASSWORD, MatrixLog
 from tests.support.certs import LocalPKI
 from tests.support.moto import client_for
+from tests.support.reference_apps import start_app
 from tests.support.servers import LocalHTTPServer, Route, closed_port, silent_tcp_server
 from tests.support.slow_proxy import SlowProxy
 from tests.support.smoke_run import HEALTHY_BODY, healthy_routes
@@ -76,6 +77,15 @@ from tests.test_restore_suite import (  # the restore suite's own fixture and fa
     with_missing_extension,
     without_restrict,
     write_backup,
+)
+from tests.test_suites_on_reference_apps import (  # both reference apps, configured as their users would
+    SECURE_PREFIX,
+    V4_TARGET,
+    V5_TARGET,
+    Target,
+    anonymous,
+    auth_checks,
+    config_for,
 )
 
 pytest_plugins = ["tests.support.s3_server", "tests.support.redis_server"]
@@ -540,6 +550,14 @@ def maintenance_mode(site_url: str) -> dict[str, str]:
 REFERENCE_APP = pytest.mark.xdist_group("reference-app")
 #: what an auth run may spend: its timeout_s, and sign-ins against a real Next.js app on a loaded machine
 AUTH_BUDGET_S = 10.0
+REFERENCE_APP_V5 = pytest.mark.xdist_group("reference-app-v5")
+#: every auth check against the v5 app but the anonymous requests to its protected route and page
+V5_AUTH_BUT_ANONYMOUS = tuple(
+    name for name in auth_checks(V5_TARGET) if name not in {anonymous(p) for p in V5_TARGET.protected_paths}
+)
+PERFORMANCE_SECTION = "Performance Degradation"
+HEADERS_SECTION = "Security Headers"
+SECURITY_INCIDENT_SECTION = "Security Incident"
 
 
 def reference_app(mode: str) -> Builder:
@@ -564,6 +582,33 @@ def reference_app(mode: str) -> Builder:
         setup = Setup(app.base_url, tables={"auth": auth}, top={"timeout_s": 5})
         yield setup
         setup.planted.update({f"wire secret {i}": v for i, v in enumerate(sorted(app.wire_secrets()))})
+
+    return build
+
+
+def real_app(target: Target, mode: str, *, https: bool = False) -> Builder:
+    """Either real reference app (``V4_TARGET``/``V5_TARGET``) in fault mode ``mode``, over http or https,
+    configured the way its user would (tests/test_suites_on_reference_apps.py); started for this row only.
+
+    The smoke user's password, the app's secret and every session cookie and CSRF token are planted.
+    """
+
+    @contextmanager
+    def build(ctx: Ctx) -> Iterator[Setup]:
+        database_url = ctx.db_url if target.spec.uses_database else ""
+        with ExitStack() as stack:
+            # the app's own files stay out of the row's private TMPDIR (the run must leave that empty)
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setenv("TMPDIR", tempfile.gettempdir())
+                app = stack.enter_context(
+                    start_app(
+                        target.spec, ctx.tmp_path / "app", fault=mode, https=https, database_url=database_url
+                    )
+                )
+            top, tables = config_for(target, app, ctx.tmp_path, database_url)
+            setup = Setup(app.base_url, tables={k: v for k, v in tables.items() if v is not None}, top=top)
+            yield setup
+            setup.planted.update({f"wire secret {i}": v for i, v in enumerate(sorted(app.wire_secrets()))})
 
     return build
 
@@ -1091,6 +1136,149 @@ MATRIX = [
         (CACHE,),
         2,
         says="within timeout_s = 2 s",
+    ),
+    # -- the Auth.js v5 reference app (and the v4 one's foreign callback) ----------------------------------
+    fault(
+        "authjs-v5-without-secret",
+        AUTH,
+        real_app(V5_TARGET, "no-secret"),
+        ENDPOINTS,
+        "failed",
+        AUTH_SECTION,
+        # its protected route and page still refuse without a session (the session lookup fails closed)
+        V5_AUTH_BUT_ANONYMOUS,
+        AUTH_BUDGET_S,
+        says="problem with the server configuration",
+        marks=REFERENCE_APP_V5,
+    ),
+    fault(
+        "authjs-v5-provider-without-issuer",
+        AUTH,
+        real_app(V5_TARGET, "provider-no-issuer"),
+        ENDPOINTS,
+        "failed",
+        AUTH_SECTION,
+        V5_AUTH_BUT_ANONYMOUS,
+        AUTH_BUDGET_S,
+        says="problem with the server configuration",
+        marks=REFERENCE_APP_V5,
+    ),
+    fault(
+        "authjs-v5-any-password-accepted",
+        AUTH,
+        real_app(V5_TARGET, "any-password"),
+        WRONG_PASSWORD,
+        "failed",
+        AUTH_SECTION,
+        (WRONG_PASSWORD, UNKNOWN_USER),
+        AUTH_BUDGET_S,
+        says="ACCEPTED",
+        marks=REFERENCE_APP_V5,
+    ),
+    fault(
+        "authjs-v5-protected-page-open",
+        AUTH,
+        real_app(V5_TARGET, "open-protected"),
+        anonymous("/dashboard"),
+        "failed",
+        AUTH_SECTION,
+        (anonymous("/api/me"), anonymous("/dashboard")),
+        AUTH_BUDGET_S,
+        marks=REFERENCE_APP_V5,
+    ),
+    fault(
+        "authjs-v5-cookie-without-httponly",
+        AUTH,
+        real_app(V5_TARGET, "cookie-no-httponly"),
+        HTTPONLY,
+        "failed",
+        AUTH_SECTION,
+        (HTTPONLY,),
+        AUTH_BUDGET_S,
+        says="opscheck-v5.sid",
+        marks=REFERENCE_APP_V5,
+    ),
+    fault(
+        "authjs-v5-insecure-custom-cookie-on-https",
+        AUTH,
+        real_app(V5_TARGET, "insecure-custom-cookie", https=True),
+        SECURE_PREFIX,
+        "failed",
+        AUTH_SECTION,
+        (SECURE_PREFIX,),
+        AUTH_BUDGET_S,
+        says="sid",
+        marks=REFERENCE_APP_V5,
+    ),
+    fault(
+        "authjs-v5-foreign-callback-honoured",
+        AUTH,
+        real_app(V5_TARGET, "foreign-callback"),
+        OPEN_REDIRECT,
+        "failed",
+        AUTH_SECTION,
+        (OPEN_REDIRECT,),
+        AUTH_BUDGET_S,
+        says=".invalid",
+        marks=REFERENCE_APP_V5,
+    ),
+    fault(
+        "authjs-v5-prefix-check-redirect",
+        AUTH,
+        real_app(V5_TARGET, "prefix-redirect"),
+        OPEN_REDIRECT,
+        "failed",
+        AUTH_SECTION,
+        (OPEN_REDIRECT,),
+        AUTH_BUDGET_S,
+        says=".invalid",
+        marks=REFERENCE_APP_V5,
+    ),
+    fault(
+        "authjs-v5-no-security-headers",
+        SMOKE,
+        real_app(V5_TARGET, "no-security-headers"),
+        HEADERS[0],
+        "failed",
+        HEADERS_SECTION,
+        HEADERS,
+        AUTH_BUDGET_S,
+        marks=REFERENCE_APP_V5,
+    ),
+    fault(
+        "authjs-v5-slow-pages",
+        SMOKE,
+        real_app(V5_TARGET, "slow"),
+        "test_page_answers_within_budget[/]",
+        "failed",
+        PERFORMANCE_SECTION,
+        ("test_page_answers_within_budget[/]", "test_page_answers_within_budget[/signin]"),
+        AUTH_BUDGET_S,
+        marks=REFERENCE_APP_V5,
+    ),
+    fault(
+        "authjs-v5-secret-in-the-page",
+        CREDENTIALS,
+        real_app(V5_TARGET, "leak-secret"),
+        "test_secrets_are_not_exposed",
+        "failed",
+        SECURITY_INCIDENT_SECTION,
+        ("test_secrets_are_not_exposed",),
+        AUTH_BUDGET_S,
+        says="AUTH_SECRET",
+        marks=REFERENCE_APP_V5,
+    ),
+    fault(
+        "nextauth-v4-foreign-callback-honoured",
+        AUTH,
+        real_app(V4_TARGET, "foreign-callback"),
+        OPEN_REDIRECT,
+        "failed",
+        AUTH_SECTION,
+        (OPEN_REDIRECT,),
+        AUTH_BUDGET_S,
+        says=".invalid",
+        marks=REFERENCE_APP,
     ),
 ]
 

@@ -51,6 +51,9 @@ __all__ = [
 ]
 
 SMOKE_USER = "smoke@example.com"
+#: what the harness waits for after a start: an API route both apps have that no fault mode delays (their
+#: health and page routes sleep in the ``slow`` mode)
+READY_PATH = "/api/me"
 
 
 @dataclass(frozen=True)
@@ -196,7 +199,7 @@ def launch(
     try:
         port = free_port()
         proxy.upstream_port = port
-        app.start(env, port)
+        app.start(env, port, ready_path=READY_PATH)
     except BaseException:
         try:
             app.stop()

@@ -15,6 +15,7 @@ went over the wire.
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ from typing import Any
 import httpcore  # noqa: F401  (kept loaded: pytester's module snapshot would re-import it under httpx)
 import pytest
 
+from opscheck.config import ConfigError, load_config
 from opscheck.pgcluster import LocalCluster
 from tests.support.reference_apps import SMOKE_USER, V4, V5, AppSpec, RunningApp, start_app
 from tests.support.suite_run import REPO, SuiteRun, isolate_from_caller, run_suite, write_opscheck_toml
@@ -114,6 +116,25 @@ TARGETS = {"v4": V4_TARGET, "v5": V5_TARGET}
 MAX_LATENCY_MS = 2000
 
 
+def config_accepts(**tables: Mapping[str, Any]) -> bool:
+    """Whether this opscheck accepts an environment with ``tables`` (a feature another change adds)."""
+    with tempfile.TemporaryDirectory() as directory:
+        try:
+            load_config(write_opscheck_toml(Path(directory), **tables))
+        except ConfigError:
+            return False
+    return True
+
+
+#: the v5 app has no health endpoint: its user needs ``smoke.health_path = false`` (issue 11 finding 7). Until
+#: opscheck accepts it every run against the v5 app must fail (strict), and the day it does they must pass.
+PENDING_NO_HEALTH_PATH = pytest.mark.xfail(
+    not config_accepts(smoke={"health_path": False}),
+    reason="opscheck does not accept smoke.health_path = false yet (issue 11 finding 7)",
+    strict=True,
+)
+
+
 # -- the verdicts of a healthy app ------------------------------------------------------------------------------
 def auth_checks(target: Target) -> tuple[str, ...]:
     per_path = [name(p) for p in target.protected_paths for name in (anonymous, signed_in)]
@@ -192,7 +213,9 @@ def expectations(target: Target, fault: str, *, https: bool) -> dict[str, Caught
     no_headers = {name: failed(HEADERS_SECTION) for name in (NOSNIFF, FRAMING, REFERRER)}
     if https:
         no_headers[HSTS] = failed(HEADERS_SECTION)
-    redirect = {OPEN_REDIRECT: failed(AUTH_SECTION, ".invalid")}
+    foreign = {OPEN_REDIRECT: failed(AUTH_SECTION, "another host")}
+    # the prefix check honours URLs that start with the app's own origin (as the app spells it)
+    prefix = {OPEN_REDIRECT: failed(AUTH_SECTION, "host suffix")}
     table: dict[str, dict[str, Caught]] = {
         "": {},
         "any-password": {
@@ -206,8 +229,8 @@ def expectations(target: Target, fault: str, *, https: bool) -> dict[str, Caught
         "no-secret": outage(target, https=https, protected_paths_fail=target is V4_TARGET),
         "config-500": outage(target, https=https),
         "provider-no-issuer": outage(target, https=https),
-        "foreign-callback": redirect,
-        "prefix-redirect": redirect,
+        "foreign-callback": foreign,
+        "prefix-redirect": prefix,
         "no-security-headers": no_headers,
         "slow": slow,
         "leak-secret": {EXPOSURE: failed(SECURITY_INCIDENT, target.spec.secret_variable, "P0")},
@@ -234,7 +257,10 @@ def cases() -> list[Any]:
                         fault,
                         https,
                         id=f"{target.spec.name}-{fault or 'normal'}-{scheme}",
-                        marks=pytest.mark.xdist_group(f"reference-app-{target.spec.name}"),
+                        marks=[
+                            pytest.mark.xdist_group(f"reference-app-{target.spec.name}"),
+                            *([PENDING_NO_HEALTH_PATH] if target is V5_TARGET else []),
+                        ],
                     )
                 )
     return params

@@ -13,12 +13,10 @@ import pytest
 from opscheck.demo_apps import APPS
 from tests.support.project import REPO, checks_by_name, summary
 from tests.test_demo import demo, refused, urls_of
-from tests.test_suites_on_reference_apps import PENDING_NO_HEALTH_PATH
 
 pytestmark = pytest.mark.xdist_group("reference-app")
 
 
-@PENDING_NO_HEALTH_PATH  # the demo's config for the v5 app says smoke.health_path = false
 def test_demo_with_the_v5_app_runs_smoke_and_auth_green(tmp_path: Path) -> None:
     workdir = tmp_path / "demo"
     reports = tmp_path / "reports"

@@ -15,7 +15,6 @@ went over the wire.
 from __future__ import annotations
 
 import json
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,6 @@ from typing import Any
 import httpcore  # noqa: F401  (kept loaded: pytester's module snapshot would re-import it under httpx)
 import pytest
 
-from opscheck.config import ConfigError, load_config
 from opscheck.pgcluster import LocalCluster
 from tests.support.reference_apps import SMOKE_USER, V4, V5, AppSpec, RunningApp, start_app
 from tests.support.suite_run import REPO, SuiteRun, isolate_from_caller, run_suite, write_opscheck_toml
@@ -114,25 +112,6 @@ TARGETS = {"v4": V4_TARGET, "v5": V5_TARGET}
 
 #: a page in the ``slow`` mode waits 3 s: over this budget
 MAX_LATENCY_MS = 2000
-
-
-def config_accepts(**tables: Mapping[str, Any]) -> bool:
-    """Whether this opscheck accepts an environment with ``tables`` (a feature another change adds)."""
-    with tempfile.TemporaryDirectory() as directory:
-        try:
-            load_config(write_opscheck_toml(Path(directory), **tables))
-        except ConfigError:
-            return False
-    return True
-
-
-#: the v5 app has no health endpoint: its user needs ``smoke.health_path = false`` (issue 11 finding 7). Until
-#: opscheck accepts it every run against the v5 app must fail (strict), and the day it does they must pass.
-PENDING_NO_HEALTH_PATH = pytest.mark.xfail(
-    not config_accepts(smoke={"health_path": False}),
-    reason="opscheck does not accept smoke.health_path = false yet (issue 11 finding 7)",
-    strict=True,
-)
 
 
 # -- the verdicts of a healthy app ------------------------------------------------------------------------------
@@ -257,10 +236,7 @@ def cases() -> list[Any]:
                         fault,
                         https,
                         id=f"{target.spec.name}-{fault or 'normal'}-{scheme}",
-                        marks=[
-                            pytest.mark.xdist_group(f"reference-app-{target.spec.name}"),
-                            *([PENDING_NO_HEALTH_PATH] if target is V5_TARGET else []),
-                        ],
+                        marks=pytest.mark.xdist_group(f"reference-app-{target.spec.name}"),
                     )
                 )
     return params

@@ -79,7 +79,6 @@ from tests.test_restore_suite import (  # the restore suite's own fixture and fa
     write_backup,
 )
 from tests.test_suites_on_reference_apps import (  # both reference apps, configured as their users would
-    PENDING_NO_HEALTH_PATH,
     SECURE_PREFIX,
     V4_TARGET,
     V5_TARGET,
@@ -551,8 +550,7 @@ def maintenance_mode(site_url: str) -> dict[str, str]:
 REFERENCE_APP = pytest.mark.xdist_group("reference-app")
 #: what an auth run may spend: its timeout_s, and sign-ins against a real Next.js app on a loaded machine
 AUTH_BUDGET_S = 10.0
-#: the v5 app's rows configure smoke.health_path = false (it has no health endpoint): pending until accepted
-REFERENCE_APP_V5 = [pytest.mark.xdist_group("reference-app-v5"), PENDING_NO_HEALTH_PATH]
+REFERENCE_APP_V5 = pytest.mark.xdist_group("reference-app-v5")
 #: every auth check against the v5 app but the anonymous requests to its protected route and page
 V5_AUTH_BUT_ANONYMOUS = tuple(
     name for name in auth_checks(V5_TARGET) if name not in {anonymous(p) for p in V5_TARGET.protected_paths}

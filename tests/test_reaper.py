@@ -186,9 +186,10 @@ def test_a_run_killed_mid_drill_is_reaped_by_the_next_run(
 
 
 @pytest.mark.xdist_group("restore")
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 @pytest.mark.parametrize("provider", PROVIDERS, indirect=True)
-def test_sigterms_in_a_row_during_cleanup_leave_nothing_behind(
-    tmp_path: Path, slow_dump: bytes, run_tmpdir: Path, state_dir: Path, provider: str
+def test_signals_in_a_row_during_cleanup_leave_nothing_behind(
+    tmp_path: Path, slow_dump: bytes, state_dir: Path, provider: str, *, sig: signal.Signals, run_tmpdir: Path
 ) -> None:
     proc, _config, log = _start_drill(tmp_path, slow_dump, provider)
     container, cluster = "", None
@@ -197,15 +198,17 @@ def test_sigterms_in_a_row_during_cleanup_leave_nothing_behind(
         with _killed_at_exit(proc):
             client = _wait_mid_restore(proc, log)
             container, cluster = _server_of(client, provider, run_tmpdir)
-            # the first SIGTERM starts the cleanup; the others arrive while it runs (every 50 ms)
+            # the first signal starts the cleanup; the others arrive while it runs (every 50 ms)
             deadline = time.monotonic() + 30
             while proc.poll() is None and time.monotonic() < deadline:
-                proc.send_signal(signal.SIGTERM)
+                proc.send_signal(sig)
                 sent += 1
                 time.sleep(0.05)
-            assert proc.poll() is not None, f"still running after {sent} SIGTERMs:\n{log.read_text()[-3000:]}"
+            assert proc.poll() is not None, (
+                f"still running after {sent} {sig.name}s:\n{log.read_text()[-3000:]}"
+            )
         output = log.read_text(errors="replace")
-        print(f"{sent} SIGTERMs; the run exited with {proc.returncode}")
+        print(f"{sent} {sig.name}s; the run exited with {proc.returncode}")
         assert sent >= 2, output[-2000:]
         time.sleep(0.5)
         assert not _server_runs(container, cluster), f"the server was left running:\n{output[-3000:]}"

@@ -9,9 +9,13 @@ operation waits at most until that deadline; past it the request fails with a ti
 :func:`concurrently` runs requests in worker threads that an interrupt (Ctrl-C, SIGTERM) ends within a
 fraction of a second: queued ones never start, reads under way give up at the next slice.
 
-It also caps the body: more than ``max_body_bytes`` on the wire raises :class:`BodyTooLarge` (an
-*error*, "could not be verified": a check never passes on a body it did not read in full). Code that only
-needs a prefix streams it and stops early (see :meth:`opscheck.http.OpsClient.probe`).
+It also caps the body: more than ``max_body_bytes`` raises :class:`BodyTooLarge` (an *error*, "could
+not be verified": a check never passes on a body it did not read in full). The cap counts the body as the
+check sees it: a gzip or deflate body is decoded here, a step of at most 64 KB at a time, and its *decoded*
+size is capped too (a gzip bomb of a few hundred KB on the wire would otherwise expand to gigabytes); such a
+response reaches httpx without its ``Content-Encoding`` and ``Content-Length`` (they described the wire).
+A compressed body that ends before its compressed stream does is an error, not a short page. Code that
+only needs a prefix streams it and stops early (see :meth:`opscheck.http.OpsClient.probe`).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import ssl
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -48,6 +53,10 @@ R = TypeVar("R")
 
 #: how long a read in a worker thread waits before looking whether the run was interrupted
 _SLICE_S = 0.2
+#: the most a compressed body is decoded in one step (what a single read may expand to in memory)
+_DECODE_STEP = 64 * 1024
+#: the content codings decoded (and capped) here; they are the ones ``Accept-Encoding`` offers
+_DECODED = {"gzip": zlib.MAX_WBITS | 16, "deflate": zlib.MAX_WBITS}
 
 
 class BodyTooLarge(OpscheckError):
@@ -213,30 +222,76 @@ def bounded_http_transport(verify: ssl.SSLContext) -> httpx.HTTPTransport:
     return transport
 
 
+class _Decoder:
+    """A gzip or deflate body decoded in steps of at most :data:`_DECODE_STEP` bytes, so that no single read
+    expands past that in memory. ``deflate`` is zlib-wrapped (RFC 9110) or, as some servers send it, raw."""
+
+    def __init__(self, coding: str) -> None:
+        self.coding = coding
+        self._raw_fallback = coding == "deflate"
+        self._zlib = zlib.decompressobj(_DECODED[coding])
+
+    def decode(self, data: bytes) -> Iterator[bytes]:
+        while data and not self._zlib.eof:
+            try:
+                piece = self._zlib.decompress(data, _DECODE_STEP)
+            except zlib.error as exc:
+                if not self._raw_fallback:
+                    raise httpx.DecodingError(f"the {self.coding} body is corrupt: {exc}") from None
+                self._raw_fallback = False
+                self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
+                continue
+            self._raw_fallback = False
+            data = self._zlib.unconsumed_tail
+            if piece:
+                yield piece
+
+    def end(self) -> bytes:
+        """What is left once the body has ended; an error if it ended inside the compressed stream."""
+        if not self._zlib.eof:
+            raise httpx.DecodingError(f"the body ended before the end of its {self.coding} stream")
+        return self._zlib.flush()
+
+
 class _BoundedBody(httpx.SyncByteStream):
-    """A response body read under the request's deadline and cut off (with an error) past the cap."""
+    """A response body read under the request's deadline (decoded by ``decoder`` if any) and cut off (with
+    an error) past the cap, which applies to the bytes on the wire and to the decoded body alike."""
 
     def __init__(
-        self, inner: httpx.SyncByteStream, deadline: _Deadline, cap_bytes: int, checked: str
+        self,
+        inner: httpx.SyncByteStream,
+        deadline: _Deadline,
+        cap_bytes: int,
+        checked: str,
+        decoder: _Decoder | None = None,
     ) -> None:
         self._inner = inner
         self._deadline = deadline
         self._cap = cap_bytes
         self._checked = checked
+        self._decoder = decoder
 
     def __iter__(self) -> Iterator[bytes]:
-        read = 0
+        wire = read = 0
         chunks = iter(self._inner)
         while True:
             with _within(self._deadline), _timeouts_named(self._deadline):
                 chunk = next(chunks, None)
             if chunk is None:
+                pieces: Iterable[bytes] = [self._decoder.end()] if self._decoder else []
+            else:
+                wire += len(chunk)
+                if wire > self._cap and self._decoder is not None:
+                    raise BodyTooLarge(self._checked, self._cap)
+                pieces = self._decoder.decode(chunk) if self._decoder else [chunk]
+            for piece in pieces:
+                if read + len(piece) > self._cap:
+                    yield piece[: self._cap - read]  # up to the cap, for those who read only a prefix
+                    raise BodyTooLarge(self._checked, self._cap)
+                read += len(piece)
+                yield piece
+            if chunk is None:
                 return
-            if read + len(chunk) > self._cap:
-                yield chunk[: self._cap - read]  # up to the cap, for those who read only a prefix
-                raise BodyTooLarge(self._checked, self._cap)
-            read += len(chunk)
-            yield chunk
 
     def close(self) -> None:
         self._inner.close()
@@ -264,11 +319,20 @@ class BoundedTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         deadline = _Deadline(time.monotonic() + self.total_s, self.total_s)
+        if "accept-encoding" in request.headers:  # offer only what is decoded under the cap (not br, zstd)
+            offered = [c.strip() for c in request.headers["accept-encoding"].split(",")]
+            kept = [c for c in offered if c.split(";")[0].strip().lower() in {*_DECODED, "identity"}]
+            request.headers["Accept-Encoding"] = ", ".join(kept) or "identity"
         with _within(deadline), _timeouts_named(deadline):
             response = self.inner.handle_request(request)
         checked = f"{request.method} {mask_url(str(request.url))}"
         assert isinstance(response.stream, httpx.SyncByteStream)
-        response.stream = _BoundedBody(response.stream, deadline, self.max_body_bytes, checked)
+        coding = response.headers.get("content-encoding", "").strip().lower()
+        decoder = _Decoder(coding) if coding in _DECODED else None
+        if decoder is not None:  # decoded here, under the cap: httpx must not decode it again
+            del response.headers["content-encoding"]
+            response.headers.pop("content-length", None)
+        response.stream = _BoundedBody(response.stream, deadline, self.max_body_bytes, checked, decoder)
         return response
 
     def close(self) -> None:

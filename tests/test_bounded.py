@@ -14,10 +14,12 @@ import sys
 import textwrap
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from opscheck.bounded import BodyTooLarge
@@ -25,7 +27,8 @@ from opscheck.config import load_config
 from opscheck.errors import TargetUnreachable
 from opscheck.http import OpsClient
 from opscheck.nextauth import NextAuth
-from tests.support.hostile_http import DribblingServer, HugeBodyServer
+from tests.support.hostile_http import DribblingServer, HugeBodyServer, gzip_bomb, html_chunks
+from tests.support.servers import LocalHTTPServer, Route
 from tests.support.suite_run import REPO, write_opscheck_toml
 
 #: what a bounded request may take beyond its timeout_s on a loaded 2-core machine
@@ -178,3 +181,97 @@ def test_the_auth_client_caps_bodies_at_the_environments_max_body_mb(tmp_path: P
             _took, result = finishes_within(30, auth.csrf)
     assert isinstance(result, BodyTooLarge), repr(result)
     assert "max_body_mb = 1 MB" in str(result)
+
+
+GZIP_HTML = {"Content-Type": "text/html; charset=utf-8", "Content-Encoding": "gzip"}
+
+
+def test_a_gzip_bomb_is_capped_after_decompression() -> None:
+    """200 MB of zeros in 200 KB of gzip: small on the wire, so only a cap on the decoded body stops it."""
+    bomb = gzip_bomb(200_000_000)
+    assert len(bomb) < 1_000_000
+    with (
+        LocalHTTPServer({"/": Route(body=bomb, headers=GZIP_HTML)}) as server,
+        OpsClient(server.url, timeout_s=30, max_body_bytes=1_000_000) as client,
+    ):
+        _took, result = finishes_within(30, lambda: client.get("/"))
+        probe = client.probe("/")
+    assert isinstance(result, BodyTooLarge), f"read {len(result.content)} decoded bytes"
+    assert "max_body_mb = 1 MB" in str(result)
+    assert (probe.error, probe.truncated, len(probe.text)) == (None, True, 1_000_000), probe
+    assert probe.text == "\0" * 1_000_000
+
+
+@pytest.mark.parametrize(("encoding", "wbits"), [("gzip", 31), ("deflate", 15), ("deflate", -15)])
+def test_a_compressed_page_within_the_cap_is_decoded_in_full(encoding: str, wbits: int) -> None:
+    """gzip, deflate as RFC 9110 says (zlib-wrapped) and deflate as some servers send it (raw)."""
+    page = b"".join(html_chunks(900_000))
+    compressor = zlib.compressobj(6, zlib.DEFLATED, wbits)
+    body = compressor.compress(page) + compressor.flush()
+    headers = {"Content-Type": "text/html", "Content-Encoding": encoding}
+    with (
+        LocalHTTPServer({"/": Route(body=body, headers=headers)}) as server,
+        OpsClient(server.url, timeout_s=10, max_body_bytes=1_000_000) as client,
+    ):
+        response = client.get("/")
+        with client.stream("GET", "/") as streamed:
+            chunks = list(streamed.iter_bytes())
+    assert response.content == page
+    assert b"".join(chunks) == page
+
+
+def test_a_truncated_gzip_body_is_an_error_not_a_short_page() -> None:
+    body = gzip_bomb(3_000_000)
+    with (
+        LocalHTTPServer({"/": Route(body=body[: len(body) // 2], headers=GZIP_HTML)}) as server,
+        OpsClient(server.url, timeout_s=10) as client,
+        pytest.raises(httpx.DecodingError, match="ended before the end of its gzip stream"),
+    ):
+        client.get("/")
+
+
+def test_only_the_codings_decoded_under_the_cap_are_offered() -> None:
+    """httpx offers br and zstd when their libraries happen to be installed; they would be decoded uncapped."""
+    with (
+        LocalHTTPServer({"/": Route(body="ok")}) as server,
+        OpsClient(server.url, timeout_s=5) as client,
+    ):
+        sent = client.get("/", headers={"Accept-Encoding": "br, gzip;q=0.9, zstd, deflate"}).request
+    assert sent.headers["Accept-Encoding"] == "gzip;q=0.9, deflate"
+
+
+BOMB_RSS_SCRIPT = """
+import json, resource, sys
+from opscheck.bounded import BodyTooLarge
+from opscheck.http import OpsClient
+with OpsClient(sys.argv[1], timeout_s=120) as client:
+    try:
+        client.get("/")
+        outcome = "read in full"
+    except BodyTooLarge as exc:
+        outcome = str(exc)
+    probe = client.probe("/")
+peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"peak_mb": peak_mb, "outcome": outcome, "chars": len(probe.text), "truncated": probe.truncated}))
+"""
+
+
+def test_a_1_gb_gzip_bomb_is_read_in_bounded_memory() -> None:
+    """1 GB of zeros in about 1 MB of gzip, read with the default max_body_mb = 10: the read errors and
+    the memory stays that of the interpreter plus one capped body (measured: see README)."""
+    bomb = gzip_bomb(1_000_000_000)
+    with LocalHTTPServer({"/": Route(body=bomb, headers=GZIP_HTML)}) as server:
+        run = subprocess.run(
+            [sys.executable, "-c", textwrap.dedent(BOMB_RSS_SCRIPT), server.url],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            cwd=REPO,
+            check=False,
+        )
+    assert run.returncode == 0, run.stderr[-3000:]
+    seen = json.loads(run.stdout.strip().splitlines()[-1])
+    print(f"peak RSS reading a 1 GB gzip bomb ({len(bomb)} bytes on the wire): {seen['peak_mb']:.0f} MB")
+    assert "max_body_mb = 10 MB" in seen["outcome"], seen
+    assert (seen["truncated"], seen["chars"]) == (True, 10_000_000), seen
+    assert seen["peak_mb"] < 200, seen

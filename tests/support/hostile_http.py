@@ -15,11 +15,12 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import zlib
 from collections.abc import Iterator
 from types import TracebackType
 from typing import Self
 
-__all__ = ["DribblingProxy", "DribblingServer", "HugeBodyServer", "html_chunks"]
+__all__ = ["DribblingProxy", "DribblingServer", "HugeBodyServer", "gzip_bomb", "html_chunks"]
 
 LOOPBACK = "127.0.0.1"
 
@@ -159,6 +160,17 @@ def html_chunks(size: int, chunk: int = 64 * 1024) -> Iterator[bytes]:
         part = block[: min(chunk, size - sent)]
         sent += len(part)
         yield part
+
+
+def gzip_bomb(decoded_size: int, *, wbits: int = zlib.MAX_WBITS | 16) -> bytes:
+    """A real gzip stream (``wbits``: 31 gzip, 15 zlib, -15 raw deflate) of ``decoded_size`` zero bytes:
+    about a thousandth of that on the wire. Compressed a megabyte at a time, never held decoded."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, wbits)
+    block = bytes(1 << 20)
+    parts = [compressor.compress(block) for _ in range(decoded_size >> 20)]
+    parts.append(compressor.compress(bytes(decoded_size % (1 << 20))))
+    parts.append(compressor.flush())
+    return b"".join(parts)
 
 
 class HugeBodyServer(_RawServer):

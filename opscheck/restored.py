@@ -9,12 +9,15 @@ import psycopg
 from psycopg import sql
 
 from opscheck.errors import CheckFailed
+from opscheck.postgres import answered_within, connect_readonly
+from opscheck.secrets import mask_url
 from opscheck.tablenames import display_name, parse_table_name
 
 __all__ = [
     "MigrationState",
     "amcheck_indexes",
     "display_name",
+    "live_migration_state",
     "migration_state",
     "missing_tables",
     "parse_table_name",
@@ -101,6 +104,16 @@ def migration_state(conn: psycopg.Connection[Any], table: str = "_prisma_migrati
         [row[0] for row in unfinished],
         [row[0] for row in rolled_back],
     )
+
+
+def live_migration_state(url: str, *, timeout_s: float) -> MigrationState:
+    """:func:`migration_state` of the live database at ``url``, read in a read-only session whose
+    statements end by ``timeout_s`` (plus a second) like the ``db`` fixture's."""
+    with (
+        connect_readonly(url, timeout_s=timeout_s) as conn,
+        answered_within(conn, timeout_s + 1, f"_prisma_migrations of PostgreSQL at {mask_url(url)}"),
+    ):
+        return migration_state(conn)
 
 
 def amcheck_indexes(conn: psycopg.Connection[Any]) -> int:

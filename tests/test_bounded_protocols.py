@@ -8,13 +8,15 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from opscheck import credentials
+from opscheck import credentials, restored
 from opscheck.cache import ping_redis
 from opscheck.credentials import role_privileges
 from opscheck.errors import TargetUnreachable
 from opscheck.pgcluster import LocalCluster
 from opscheck.postgres import connect_readonly
 from opscheck.readonly_db import ReadOnlyDatabase
+from opscheck.restored import live_migration_state
+from opscheck.secrets import mask_url
 from opscheck.tls import inspect_certificate
 from tests.support.certs import LocalPKI
 from tests.support.hostile_http import DribblingProxy
@@ -78,4 +80,34 @@ def test_the_role_privileges_query_ends_by_the_timeout_when_its_answer_crawls(
         _took, result = finishes_within(2 + 1 + SLACK_S, lambda: role_privileges(url, timeout_s=2))
     assert isinstance(result, TargetUnreachable), result
     assert result.checked == "DATABASE_URL [least-privilege]: reading pg_roles"
+    assert result.reason == "did not answer within 3 s"
+
+
+def test_the_live_migration_state_read_ends_by_the_timeout_when_its_answer_crawls(
+    pg_cluster: LocalCluster, pg_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The restore suite compares the backup's newest migration with the live database's: that read of
+    production is bounded like the db fixture's statements."""
+    dbname = pg_database.rsplit("/", 1)[1].split("?", maxsplit=1)[0]
+    created = pg_cluster.psql(
+        "-q",
+        "-c",
+        "CREATE TABLE _prisma_migrations (migration_name text, finished_at timestamptz, "
+        "rolled_back_at timestamptz); INSERT INTO _prisma_migrations VALUES ('20240101_init', now(), NULL)",
+        dbname=dbname,
+    )
+    assert created.returncode == 0, created.stderr
+    with DribblingProxy(pg_cluster.port, interval_s=0.05, start=False) as proxy:
+        url = pg_database.replace(f":{pg_cluster.port}/", f":{proxy.port}/")
+        assert live_migration_state(url, timeout_s=2).latest == "20240101_init"
+
+        def connect_then_crawl(*args: Any, **kwargs: Any) -> Any:
+            conn = connect_readonly(*args, **kwargs)
+            proxy.dribbling.set()
+            return conn
+
+        monkeypatch.setattr(restored, "connect_readonly", connect_then_crawl)
+        _took, result = finishes_within(2 + 1 + SLACK_S, lambda: live_migration_state(url, timeout_s=2))
+    assert isinstance(result, TargetUnreachable), result
+    assert result.checked == f"_prisma_migrations of PostgreSQL at {mask_url(url)}"
     assert result.reason == "did not answer within 3 s"

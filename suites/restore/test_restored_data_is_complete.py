@@ -8,8 +8,14 @@ import pytest
 from opscheck.context import CheckRecord
 from opscheck.drill import Drill
 from opscheck.errors import CheckFailed
-from opscheck.postgres import connect_readonly
-from opscheck.restored import amcheck_indexes, migration_state, missing_tables, row_counts, table_names
+from opscheck.restored import (
+    amcheck_indexes,
+    live_migration_state,
+    migration_state,
+    missing_tables,
+    row_counts,
+    table_names,
+)
 
 
 @pytest.mark.runbook("data-recovery", severity="P0")
@@ -59,8 +65,7 @@ def test_migrations_are_complete(
     env = restore_drill.env
     if not env.has("database"):
         return
-    with connect_readonly(env.database.url.reveal(), timeout_s=env.timeout_s) as production:
-        live = migration_state(production)
+    live = live_migration_state(env.database.url.reveal(), timeout_s=env.timeout_s)
     check.metric("live_latest_migration", live.latest)
     if live.latest != restored.latest:
         raise CheckFailed(

@@ -1,6 +1,7 @@
 """Fault-matrix builders for hostile targets (issue 12): a site that dribbles every answer a byte at a time,
 a page that answers 200 with Next.js's error payload, a page larger than ``max_body_mb`` that must say
-something, a database whose configured role can write, and a database and a Redis whose answers crawl.
+something, a database whose configured role can write, and a database, a Redis and an S3 endpoint (backups,
+AWS credentials) whose answers crawl.
 
 Each yields the row's :class:`tests.faults.test_fault_matrix.Setup` (built by ``smoke_setup`` / ``Setup``,
 passed in, so this module imports nothing from the matrix).
@@ -8,12 +9,14 @@ passed in, so this module imports nothing from the matrix).
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from tests.support.hostile_http import DribblingProxy, DribblingServer
+from tests.support.moto import client_for
 from tests.support.servers import LocalHTTPServer, Route
 from tests.support.smoke_run import healthy_routes
 
@@ -117,6 +120,59 @@ def redis_dribbles(smoke_setup: Callable[..., Any]) -> Callable[[Any], Any]:
             setup = smoke_setup(site.url, ctx, timeout_s=2)
             setup.tables["cache"] = {"redis_url": redis.url().replace(f":{redis.port}/", f":{proxy.port}/")}
             setup.planted["redis password"] = redis.password
+            yield setup
+
+    return build
+
+
+@contextmanager
+def crawling_s3(ctx: Any, objects: dict[str, bytes]) -> Iterator[tuple[str, str]]:
+    """A new bucket holding ``objects`` on the session's moto, and the URL of a proxy in front of that moto
+    which passes its answers on a byte every 0.05 s: (bucket, endpoint URL)."""
+    endpoint: str = ctx.fixture("s3_server")
+    ctx.fixture("aws_env")
+    client = client_for(endpoint)
+    bucket = f"faults-crawl-{secrets.token_hex(5)}"
+    client.create_bucket(Bucket=bucket)
+    for key, body in objects.items():
+        client.put_object(Bucket=bucket, Key=key, Body=body)
+    with DribblingProxy(int(endpoint.rsplit(":", 1)[1]), interval_s=0.05) as proxy:
+        yield bucket, f"http://127.0.0.1:{proxy.port}"
+
+
+def s3_backups_crawl(
+    restore_setup: Callable[..., Any], backups: Callable[[Any], dict[str, bytes]], prefix: str
+) -> Callable[[Any], Any]:
+    @contextmanager
+    def build(ctx: Any) -> Iterator[Any]:
+        """Healthy backups in S3, but every answer of the endpoint crawls: listing them must end by timeout_s."""
+        with crawling_s3(ctx, backups(ctx)) as (bucket, endpoint):
+            setup = restore_setup(f"s3://{bucket}/{prefix}", endpoint=endpoint, retention_days=2)
+            setup.top["timeout_s"] = 2
+            setup.planted["AWS secret key"] = os.environ["AWS_SECRET_ACCESS_KEY"]
+            yield setup
+
+    return build
+
+
+def aws_answers_crawl(setup_type: Callable[..., Any]) -> Callable[[Any], Any]:
+    @contextmanager
+    def build(ctx: Any) -> Iterator[Any]:
+        """The credentials suite asks STS (at the backups' endpoint) whether the AWS keys are accepted; its
+        answer crawls: the check errors by timeout_s, the checks that need accepted keys skip."""
+        with crawling_s3(ctx, {}) as (bucket, endpoint), LocalHTTPServer(healthy_routes()) as site:
+            path = ctx.tmp_path / "x.env"
+            path.write_text(f'NEXTAUTH_URL="{site.url}"\n', encoding="utf-8")
+            backups = {"location": f"s3://{bucket}/db/", "s3_endpoint_url": endpoint, "rpo_hours": 24}
+            setup = setup_type(
+                site.url,
+                tables={
+                    "credentials": {"env_file": str(path), "required": ["NEXTAUTH_URL"]},
+                    "backups": backups,
+                },
+                top={"timeout_s": 2},
+            )
+            setup.planted["AWS secret key"] = os.environ["AWS_SECRET_ACCESS_KEY"]
             yield setup
 
     return build

@@ -36,6 +36,7 @@ from typing import Any
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
+from opscheck.credentials import BUCKET_RULES
 from opscheck.pgcluster import PostgresNotFound, find_postgres_bindir
 from tests.faults import hostile_targets
 from tests.faults.conftest import PLANTED_DB_PASSWORD, MatrixLog
@@ -140,6 +141,8 @@ DB_SSLMODE = "test_database_url_is_safe[sslmode]"
 URL_HTTPS = "test_nextauth_url_matches_the_site[https]"
 SENTRY_FORMAT = "test_sentry_dsn_is_valid[format]"
 MAINTENANCE_FLAG = "test_maintenance_flag_is_off"
+STS = "test_aws_credentials_are_accepted"
+KEY_AGE = "test_aws_access_key_is_recent"
 
 
 def required_var(name: str) -> str:
@@ -159,6 +162,7 @@ SYSTEM_RECOVERY = "Complete System Recovery"
 AUTH_SECTION = "Authentication Issues"
 ENV_VARS_SECTION = "Environment Variables"
 MONITORING_SECTION = "3. Monitoring"
+CREDENTIAL_ROTATION = "Credential Rotation"
 #: not a runbook section: the advice for a problem of the run's own configuration (an unset variable)
 RUN_CONFIGURATION = "Configuration of this opscheck run"
 
@@ -455,6 +459,11 @@ def s3_unencrypted(ctx: Ctx) -> Iterator[Setup]:
     setup = restore_setup(f"s3://{bucket}/{PREFIX}", endpoint=endpoint, retention_days=2)
     setup.planted["AWS secret key"] = os.environ["AWS_SECRET_ACCESS_KEY"]
     yield setup
+
+
+def s3_daily_backups(ctx: Ctx) -> dict[str, bytes]:
+    """Three daily backups of the real dump under ``PREFIX``, keyed by object key."""
+    return {PREFIX + backup_name(taken): ctx.dumps.gz for taken in daily(3)}
 
 
 @contextmanager
@@ -1125,6 +1134,29 @@ MATRIX = [
         DATABASE_SECTION,
         (DATABASE,),
         2 + 1,
+    ),
+    fault(
+        "s3-answers-crawl",
+        RESTORE,
+        hostile_targets.s3_backups_crawl(restore_setup, s3_daily_backups, PREFIX),
+        RPO,
+        "error",
+        BACKUP_STRATEGY,
+        ALL_RESTORE,
+        RESTORE_BUDGET_S,
+        says="took longer than timeout_s = 2 s",
+        marks=HEAVY,
+    ),
+    fault(
+        "aws-answers-crawl",
+        CREDENTIALS,
+        hostile_targets.aws_answers_crawl(Setup),
+        STS,
+        "error",
+        CREDENTIAL_ROTATION,
+        (STS, KEY_AGE, *(f"test_backup_bucket_is_protected[{rule}]" for rule in BUCKET_RULES)),
+        2,
+        says="STS GetCallerIdentity at http://127.0.0.1:",
     ),
     fault(
         "redis-answers-crawl",

@@ -344,6 +344,14 @@ def pytest_collectreport(report: pytest.CollectReport) -> None:
     scrub_report(report)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Reports from xdist workers arrive with their id unscrubbed (see :func:`scrub_report`): scrub it
+    before any reporter (JUnit, terminal, the summary) sees it."""
+    if getattr(report, "node", None) is not None:
+        report.nodeid = redactor().scrub(report.nodeid)
+
+
 class _ResultCollector:
     """Folds every phase report (also those xdist workers send to the controller) into the summary."""
 

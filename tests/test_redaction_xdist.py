@@ -1,0 +1,50 @@
+"""A secret inside a parametrized check id under xdist: the id is scrubbed for every report, and the
+workers still hand the controller ids it can match to its items (no INTERNALERROR)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.project import EXAMPLE_RUNBOOK, all_output_text, summary, write_config
+
+TOKEN = "xd-7c1f0a9e4b2d6f8a3c5e"
+
+CHECKS = """
+import os
+import pytest
+
+@pytest.mark.runbook("site-down-p0", severity="P0")
+@pytest.mark.parametrize("path", ["/status?access_token=" + os.environ["STATUS_API_TOKEN"], "/plain"])
+def test_page(path):
+    assert "plain" in path, "status page answered 503 (expected 200)"
+"""
+
+
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_a_secret_in_a_check_id_is_scrubbed_with_and_without_xdist(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, workers: str
+) -> None:
+    for name in (
+        "OPSCHECK_ENV",
+        "OPSCHECK_CONFIG",
+        "OPSCHECK_GATE",
+        "OPSCHECK_REPORTS",
+        "GITHUB_STEP_SUMMARY",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("STATUS_API_TOKEN", TOKEN)  # a secret-named variable: the redactor knows it
+    write_config(
+        pytester.path, {"staging": f'base_url = "http://127.0.0.1:9"\nrunbook = "{EXAMPLE_RUNBOOK}"'}
+    )
+    pytester.makepyfile(test_checks=CHECKS)
+    reports = pytester.path / "reports"
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--opscheck-reports", str(reports), "--env", "staging", "-n", workers, "-rA"
+    )
+    output = result.stdout.str() + result.stderr.str()
+    assert "INTERNALERROR" not in output, output[-3000:]
+    assert result.ret == 1
+    assert TOKEN not in output
+    assert TOKEN not in all_output_text(reports)
+    outcomes = sorted(check["outcome"] for check in summary(reports)["checks"])
+    assert outcomes == ["failed", "passed"]

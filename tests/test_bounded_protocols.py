@@ -111,3 +111,13 @@ def test_the_live_migration_state_read_ends_by_the_timeout_when_its_answer_crawl
     assert isinstance(result, TargetUnreachable), result
     assert result.checked == f"_prisma_migrations of PostgreSQL at {mask_url(url)}"
     assert result.reason == "did not answer within 3 s"
+
+
+def test_a_login_whose_answers_crawl_ends_by_the_timeout(pg_cluster: LocalCluster) -> None:
+    """Connecting (TCP, startup, authentication) is bounded as a whole too: psycopg's connect_timeout is one
+    deadline for the attempt, not a per-read timeout."""
+    with DribblingProxy(pg_cluster.port, interval_s=0.05) as proxy:
+        url = pg_cluster.dsn().replace(f":{pg_cluster.port}/", f":{proxy.port}/")
+        _took, result = finishes_within(2 + SLACK_S, lambda: connect_readonly(url, timeout_s=2))
+    assert isinstance(result, TargetUnreachable), result
+    assert "connection timeout expired" in result.reason

@@ -230,8 +230,10 @@ class _Decoder:
         self.coding = coding
         self._raw_fallback = coding == "deflate"
         self._zlib = zlib.decompressobj(_DECODED[coding])
+        self._fed = False
 
     def decode(self, data: bytes) -> Iterator[bytes]:
+        self._fed = self._fed or bool(data)
         while data and not self._zlib.eof:
             try:
                 piece = self._zlib.decompress(data, _DECODE_STEP)
@@ -247,8 +249,9 @@ class _Decoder:
                 yield piece
 
     def end(self) -> bytes:
-        """What is left once the body has ended; an error if it ended inside the compressed stream."""
-        if not self._zlib.eof:
+        """What is left once the body has ended; an error if it ended inside the compressed stream (an
+        empty body, as a HEAD request or a 204 gets, is empty whatever its headers say)."""
+        if self._fed and not self._zlib.eof:
             raise httpx.DecodingError(f"the body ended before the end of its {self.coding} stream")
         return self._zlib.flush()
 

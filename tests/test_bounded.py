@@ -275,3 +275,16 @@ def test_a_1_gb_gzip_bomb_is_read_in_bounded_memory() -> None:
     assert "max_body_mb = 10 MB" in seen["outcome"], seen
     assert (seen["truncated"], seen["chars"]) == (True, 10_000_000), seen
     assert seen["peak_mb"] < 200, seen
+
+
+def test_an_empty_body_labelled_gzip_is_empty_not_an_error() -> None:
+    """A HEAD request or a bodiless answer keeps the Content-Encoding its GET would have."""
+    routes = {
+        "/": Route(body=gzip_bomb(1000), headers=GZIP_HTML),
+        "/empty": Route(status=204, headers=GZIP_HTML),
+    }
+    with LocalHTTPServer(routes) as server, OpsClient(server.url, timeout_s=5) as client:
+        head = client.head("/")
+        empty = client.get("/empty")
+    assert (head.status_code, head.content) == (200, b"")
+    assert (empty.status_code, empty.content) == (204, b"")

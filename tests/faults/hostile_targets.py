@@ -1,6 +1,6 @@
 """Fault-matrix builders for hostile targets (issue 12): a site that dribbles every answer a byte at a time,
 a page that answers 200 with Next.js's error payload, a page larger than ``max_body_mb`` that must say
-something, a database whose configured role can write, and a database, a Redis and an S3 endpoint (backups,
+something (plain, or a gzip bomb small on the wire), a database whose configured role can write, and a database, a Redis and an S3 endpoint (backups,
 AWS credentials) whose answers crawl.
 
 Each yields the row's :class:`tests.faults.test_fault_matrix.Setup` (built by ``smoke_setup`` / ``Setup``,
@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from tests.support.hostile_http import DribblingProxy, DribblingServer
+from tests.support.hostile_http import DribblingProxy, DribblingServer, gzip_bomb
 from tests.support.moto import client_for
 from tests.support.servers import LocalHTTPServer, Route
 from tests.support.smoke_run import healthy_routes
@@ -60,6 +60,19 @@ def oversized_page(smoke_setup: Callable[..., Any]) -> Callable[[Any], Any]:
         body = "<p>" + "padding " * 400_000 + "</p><p>Sign in</p>"
         routes = healthy_routes(extra={"/login": Route(body=body, headers=HTML)})
         with LocalHTTPServer(routes) as server:
+            setup = smoke_setup(server.url, ctx, pages=["/", {"path": "/login", "contains": "Sign in"}])
+            setup.top["max_body_mb"] = 1
+            yield setup
+
+    return build
+
+
+def gzip_bomb_page(smoke_setup: Callable[..., Any]) -> Callable[[Any], Any]:
+    @contextmanager
+    def build(ctx: Any) -> Iterator[Any]:
+        """/login is 500 MB of zeros in half a megabyte of gzip (max_body_mb = 1) and must say "Sign in"."""
+        bomb = Route(body=gzip_bomb(500_000_000), headers={**HTML, "Content-Encoding": "gzip"})
+        with LocalHTTPServer(healthy_routes(extra={"/login": bomb})) as server:
             setup = smoke_setup(server.url, ctx, pages=["/", {"path": "/login", "contains": "Sign in"}])
             setup.top["max_body_mb"] = 1
             yield setup

@@ -1115,6 +1115,17 @@ MATRIX = [
         says="could not be verified",
     ),
     fault(
+        "page-gzip-bomb",
+        SMOKE,
+        hostile_targets.gzip_bomb_page(smoke_setup),
+        "test_page_answers_200[/login]",
+        "error",
+        SITE_DOWN,
+        ("test_page_answers_200[/login]",),
+        3,
+        says="could not be verified",
+    ),
+    fault(
         "database-role-can-write",
         CREDENTIALS,
         hostile_targets.role_can_write(Setup),

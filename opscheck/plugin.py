@@ -22,6 +22,7 @@ from _pytest.reports import CollectReport
 from opscheck import allure_bridge, history, hookspecs, shield
 from opscheck.context import CheckRecord, recording
 from opscheck.errors import OpscheckError, SectionNotConfigured, UsageError
+from opscheck.interrupts import Interrupts
 from opscheck.markers import MARKERS, CheckSpec, InvalidMarker, check_spec, is_destructive
 from opscheck.redaction import install_log_redaction, scrub_report, wrap_terminal
 from opscheck.report import markdown_summary, terminal_lines
@@ -126,6 +127,7 @@ def pytest_configure(config: pytest.Config) -> None:
         if not config.option.xmlpath:
             config.option.xmlpath = str(session.reports_dir / "junit.xml")
         _install_sigterm(config)
+    config.pluginmanager.register(Interrupts(config, is_worker=session.is_worker), "opscheck-interrupts")
     # allure-pytest writes raw values; opscheck registers allure's listener itself with a redacting
     # file logger, in pytest_sessionstart (after allure-pytest's own pytest_configure has run)
     if allure_bridge.available():

@@ -1,5 +1,8 @@
-"""SIGINT and SIGTERM during an xdist run (``-n 2``): the controller exits promptly, the summary JSON says
-``"interrupted": true``, and nothing of the run is left: no worker, no server process, no temp directory.
+"""SIGINT and SIGTERM during an xdist run (``-n 2``): within ``PROMPT_S`` of the signal the run has exited,
+the summary JSON says ``"interrupted": true``, and nothing of the run is left: no worker, no server
+process, no temp directory. The signal goes to the controller alone (``kill``, a CI runner cancelling a
+job) or, like Ctrl-C in a terminal, to the whole process group (so a worker may hear it twice: from the
+terminal and forwarded by the controller).
 
 The suite's checks each start a server process (a Python ``http.server`` whose command line carries the
 run's unique marker) and make a temp directory in a fixture, then sleep. The run gets a private ``TMPDIR``
@@ -27,8 +30,18 @@ import pytest
 
 from tests.support.suite_run import ENV, REPO, write_opscheck_toml
 
-#: the controller must be gone this long after the signal
-PROMPT_S = 15.0
+#: the run (controller, workers, their servers and directories) must be gone this long after the signal
+PROMPT_S = 1.0
+#: what is left after the signal is ~0.1 s of CPU per process (teardown, reports, interpreter exit); on a
+#: machine with more runnable processes than cores each gets a share of one, so the bound grows with the
+#: load average per core, up to this factor (10 s of xdist's exit timeout stays far outside it)
+MAX_LOAD_FACTOR = 3.0
+
+
+def _bound_s() -> float:
+    per_core = os.getloadavg()[0] / (os.cpu_count() or 1)
+    return PROMPT_S * min(MAX_LOAD_FACTOR, max(1.0, per_core))
+
 
 SLEEPY_SUITE = """
 import os, pathlib, subprocess, sys, tempfile, time
@@ -113,9 +126,13 @@ def private_tmpdir() -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize(
+    ("signum", "to_group"),
+    [(signal.SIGINT, False), (signal.SIGTERM, False), (signal.SIGINT, True), (signal.SIGTERM, True)],
+    ids=["SIGINT-controller", "SIGTERM-controller", "Ctrl-C-process-group", "SIGTERM-process-group"],
+)
 def test_signal_during_an_xdist_run_ends_promptly_and_leaves_nothing(
-    tmp_path: Path, private_tmpdir: Path, signum: signal.Signals
+    tmp_path: Path, private_tmpdir: Path, signum: signal.Signals, to_group: bool
 ) -> None:
     marker = f"opscheck-int-{uuid.uuid4().hex}"
     project = tmp_path / "project"
@@ -157,26 +174,32 @@ def test_signal_during_an_xdist_run_ends_promptly_and_leaves_nothing(
         assert len(_with_marker(marker)) >= 2, "each running check has a server process"
         assert len(list(private_tmpdir.iterdir())) >= 2, "each running check has a scratch directory"
 
+        bound = _bound_s()
         signalled = time.monotonic()
-        proc.send_signal(signum)
+        if to_group:
+            os.killpg(proc.pid, signum)
+        else:
+            proc.send_signal(signum)
         try:
-            proc.wait(timeout=PROMPT_S)
+            proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            pytest.fail(f"still running {PROMPT_S} s after {signum.name}:\n{log.read_text()[-3000:]}")
+            pytest.fail(f"still running 30 s after {signum.name}:\n{log.read_text()[-3000:]}")
         took = time.monotonic() - signalled
+        while (_alive(children) or _with_marker(marker)) and time.monotonic() < signalled + bound:
+            time.sleep(0.02)
+        all_gone = time.monotonic() - signalled
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
 
     output = log.read_text(errors="replace")
-    print(f"the run ended {took:.1f} s after {signum.name}")
-    assert took < PROMPT_S, took
-    # the workers' own teardown may finish a moment after the controller has exited
-    deadline = time.monotonic() + 5
-    while (_alive(children) or _with_marker(marker)) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert _alive(children) == {}, f"processes left behind after {signum.name}:\n{output[-3000:]}"
+    print(f"the run ended {took:.2f} s after {signum.name}, its last process {all_gone:.2f} s after")
+    load = os.getloadavg()[0]
+    assert took < bound, (
+        f"the run ended {took:.2f} s after {signum.name}, expected < {bound:.1f} s (load {load})"
+    )
+    assert _alive(children) == {}, f"processes left {bound:.1f} s after {signum.name}:\n{output[-3000:]}"
     assert _with_marker(marker) == {}, "a server process of the run is still running"
     assert sorted(p.name for p in private_tmpdir.iterdir()) == [], "the run left files in its TMPDIR"
 

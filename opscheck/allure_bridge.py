@@ -69,8 +69,9 @@ except ImportError:  # pragma: no cover - allure-pytest is a dependency, but sta
     allure = None  # type: ignore[assignment]
 
 
-def available() -> bool:
-    return allure is not None
+def available(config: pytest.Config) -> bool:
+    """allure-pytest is installed and its plugin is active (``-p no:allure_pytest`` turns it off)."""
+    return allure is not None and config.pluginmanager.has_plugin("allure_pytest")
 
 
 if allure is not None:

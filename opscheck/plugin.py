@@ -124,13 +124,13 @@ def pytest_configure(config: pytest.Config) -> None:
         return  # listing checks writes no reports: the last real run's stay as they are
     if not session.is_worker:
         session.reports_dir.mkdir(parents=True, exist_ok=True)
-        if not config.option.xmlpath:
+        if config.pluginmanager.has_plugin("junitxml") and not config.option.xmlpath:
             config.option.xmlpath = str(session.reports_dir / "junit.xml")
         _install_sigterm(config)
     config.pluginmanager.register(Interrupts(config, is_worker=session.is_worker), "opscheck-interrupts")
     # allure-pytest writes raw values; opscheck registers allure's listener itself with a redacting
     # file logger, in pytest_sessionstart (after allure-pytest's own pytest_configure has run)
-    if allure_bridge.available():
+    if allure_bridge.available(config):
         chosen = getattr(config.option, "allure_report_dir", None)
         session.allure_dir = Path(chosen).resolve() if chosen else session.reports_dir / "allure-results"
         config.option.allure_report_dir = None
@@ -243,6 +243,8 @@ def _label(item: pytest.Item, spec: CheckSpec, ops: OpscheckSession) -> None:
     parts = path.split("/")
     suite = parts[-2] if len(parts) >= 2 else "checks"
     module = Path(path).stem.removeprefix("test_").replace("_", " ")
+    if not allure_bridge.available(item.config):
+        return
     title = remedy.title if remedy else None
     description = allure_bridge.check_description(
         spec.severity,

@@ -1,10 +1,11 @@
-"""The optional Redis cache: reachable and answering PING."""
+"""The optional Redis cache: reachable and answering PING.
+
+redis-py is imported when a PING is made: most runs configure no cache and never pay for importing it.
+"""
 
 from __future__ import annotations
 
 import time
-
-import redis
 
 from opscheck.bounded import finish_within
 from opscheck.errors import CheckFailed, TargetUnreachable
@@ -15,6 +16,8 @@ __all__ = ["ping_redis"]
 
 def ping_redis(url: str, *, timeout_s: float) -> float:
     """PING the Redis server at ``url``; return the round trip in milliseconds."""
+    import redis  # noqa: PLC0415 - only runs that PING a cache pay for importing redis-py
+
     where = f"Redis at {mask_url(url)}"
     client = redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
     started = time.perf_counter()

@@ -15,13 +15,14 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
-
-import psycopg
+from typing import TYPE_CHECKING, Any
 
 from opscheck.conninfo import isolated_conninfo
 from opscheck.errors import CheckFailed, TargetUnreachable
 from opscheck.secrets import mask_url, redactor
+
+if TYPE_CHECKING:
+    import psycopg
 
 __all__ = ["ProbeResult", "answered_within", "connect_readonly", "probe_database"]
 
@@ -46,6 +47,8 @@ def _reason(exc: psycopg.Error) -> str:
 
 def connect_readonly(url: str, *, timeout_s: float, application_name: str = "opscheck") -> psycopg.Connection:
     """A read-only connection to ``url``; unreachable → TargetUnreachable, bad login → CheckFailed."""
+    import psycopg  # noqa: PLC0415 - only runs that talk to PostgreSQL pay for importing psycopg
+
     where = f"PostgreSQL at {mask_url(url)}"
     try:
         conn = psycopg.connect(
@@ -76,6 +79,8 @@ def answered_within(conn: psycopg.Connection[Any], timeout_s: float, where: str)
     work): a server or network that stops answering, or crawls, would hang the check. At the deadline the
     connection's socket is shut down, which ends the wait; the connection is unusable afterwards.
     """
+    import psycopg  # noqa: PLC0415 - see connect_readonly
+
     severed = threading.Event()
 
     def sever() -> None:
@@ -113,6 +118,8 @@ class ProbeResult:
 
 def probe_database(url: str, *, timeout_s: float) -> ProbeResult:
     """Connect read-only, run ``SELECT 1``, and time both."""
+    import psycopg  # noqa: PLC0415 - see connect_readonly
+
     started = time.perf_counter()
     conn = connect_readonly(url, timeout_s=timeout_s)
     connected = time.perf_counter()

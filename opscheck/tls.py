@@ -24,11 +24,15 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-
-from cryptography import x509
-from cryptography.x509.oid import NameOID
+from typing import TYPE_CHECKING
 
 from opscheck.errors import CheckFailed, TargetUnreachable, UsageError
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+# cryptography is imported where a certificate is read (https targets only): an http run, and every
+# run's collection, never pay for importing it
 
 __all__ = ["CertificateInfo", "check_certificate", "inspect_certificate"]
 
@@ -128,6 +132,8 @@ def inspect_certificate(
         der = _fetch_certificate(
             host, port, sni=sni, context=_non_verifying_context(), deadline=deadline, checked=checked
         )
+
+    from cryptography import x509  # noqa: PLC0415 - see the note at the imports
 
     try:
         cert = x509.load_der_x509_certificate(der)
@@ -292,11 +298,15 @@ def _name_attribute(name: x509.Name, oid: x509.ObjectIdentifier) -> str | None:
 
 
 def _common_name(name: x509.Name) -> str | None:
+    from cryptography.x509.oid import NameOID  # noqa: PLC0415 - see the note at the imports
+
     return _name_attribute(name, NameOID.COMMON_NAME)
 
 
 def _short_name(name: x509.Name) -> str:
     """The most telling single attribute of a name: CN, else OU, else O, else the whole DN."""
+    from cryptography.x509.oid import NameOID  # noqa: PLC0415 - see the note at the imports
+
     for oid in (NameOID.COMMON_NAME, NameOID.ORGANIZATIONAL_UNIT_NAME, NameOID.ORGANIZATION_NAME):
         value = _name_attribute(name, oid)
         if value:
@@ -305,6 +315,8 @@ def _short_name(name: x509.Name) -> str:
 
 
 def _subject_alt_names(cert: x509.Certificate) -> x509.SubjectAlternativeName | None:
+    from cryptography import x509  # noqa: PLC0415 - see the note at the imports
+
     try:
         return cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
@@ -312,12 +324,16 @@ def _subject_alt_names(cert: x509.Certificate) -> x509.SubjectAlternativeName | 
 
 
 def _dns_names(cert: x509.Certificate) -> tuple[str, ...]:
+    from cryptography import x509  # noqa: PLC0415 - see the note at the imports
+
     san = _subject_alt_names(cert)
     return () if san is None else tuple(san.get_values_for_type(x509.DNSName))
 
 
 def _names_covered(cert: x509.Certificate) -> list[str]:
     """Every identity the certificate is for (DNS and IP SANs, else the CN), for messages."""
+    from cryptography import x509  # noqa: PLC0415 - see the note at the imports
+
     san = _subject_alt_names(cert)
     names: list[str] = []
     if san is not None:

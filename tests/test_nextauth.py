@@ -24,12 +24,8 @@ from opscheck.auth import (
     cookie_rule_problem,
     expect_anonymous_refused,
     expect_endpoints_healthy,
-    expect_no_open_redirect,
     expect_rejected,
     expect_session_for,
-    honoured,
-    redirect_payloads,
-    try_redirect,
 )
 from opscheck.context import CheckRecord
 from opscheck.errors import CheckFailed, TargetUnreachable
@@ -50,6 +46,7 @@ from opscheck.nextauth import (
     session_cookies,
     url_error,
 )
+from opscheck.open_redirect import expect_no_open_redirect, honoured, redirect_payloads, try_redirect
 from opscheck.secrets import Secret, redactor
 from tests.support.servers import closed_port
 

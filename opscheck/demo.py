@@ -15,24 +15,25 @@ import os
 import secrets
 import shlex
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
-from opscheck import containers, pgcluster
+from opscheck import containers, pgcluster, registry
 from opscheck.containers import ContainerCluster
 from opscheck.demo_apps import APPS, DEFAULT_APP
 from opscheck.demo_backups import BUCKET, PREFIX, LocalS3, write_backup_history
 from opscheck.errors import OpscheckError
+from opscheck.owner import run_owner, stop_process_group
 from opscheck.pgcluster import LocalCluster
 from opscheck.pgserver import ThrowawayPostgres
+from opscheck.reaper import stop_recorded_process
 
 __all__ = ["DemoError", "DemoStack", "ReferenceApp", "project_root", "pytest_command", "pytest_executable"]
 
@@ -47,7 +48,6 @@ _APP_SOURCES = (
     "lib",
 )
 _READY_TIMEOUT_S = 90.0
-_STOP_TIMEOUT_S = 10.0
 
 
 class DemoError(OpscheckError):
@@ -152,9 +152,15 @@ class ReferenceApp:
             build_stamp.write_text(source_hash)
             self.built_now = True
 
-    def start(self, env: dict[str, str], port: int | None = None, ready_path: str = "/api/health") -> str:
+    def start(
+        self,
+        env: dict[str, str],
+        port: int | None = None,
+        ready_path: str = "/api/health",
+        on_started: Callable[[int], None] | None = None,
+    ) -> str:
         """Start ``next start`` on 127.0.0.1 and wait until ``ready_path`` answers (any status); returns its
-        base URL."""
+        base URL. ``on_started`` gets the process id as soon as the process exists."""
         self.port = port or free_port()
         next_bin = self.directory / "node_modules" / "next" / "dist" / "bin" / "next"
         log = (self.log_dir / "app.log").open("ab")
@@ -167,6 +173,8 @@ class ReferenceApp:
             start_new_session=True,
         )
         log.close()
+        if on_started is not None:
+            on_started(self.process.pid)
         url = f"http://127.0.0.1:{self.port}"
         deadline = time.monotonic() + _READY_TIMEOUT_S
         while time.monotonic() < deadline:
@@ -189,24 +197,6 @@ class ReferenceApp:
                 process.wait(timeout=1)
 
 
-def stop_process_group(pid: int) -> None:
-    """SIGTERM a process group, SIGKILL it when it outlives the grace period."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(pid, sig)
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + _STOP_TIMEOUT_S
-        while time.monotonic() < deadline:
-            try:
-                os.killpg(pid, 0)
-            except ProcessLookupError:
-                return
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, os.WNOHANG)
-            time.sleep(0.05)
-
-
 @dataclass
 class DemoStack:
     """PostgreSQL + the reference app + a ``demo`` environment in ``workdir/opscheck.toml``."""
@@ -221,6 +211,7 @@ class DemoStack:
     config_path: Path | None = None
     base_url: str = ""
     timings: dict[str, float] = field(default_factory=dict)
+    records: dict[str, registry.ServerRecord] = field(default_factory=dict)
     fault: str = ""
     #: which reference app (``opscheck.demo_apps.APPS``)
     app_name: str = DEFAULT_APP
@@ -245,6 +236,8 @@ class DemoStack:
             self.timings["database_s"] = time.monotonic() - mark
             mark = time.monotonic()
             self.s3 = LocalS3(free_port(), self.workdir / "logs" / "moto.log").start()
+            assert self.s3.process is not None
+            self._record("s3", self.s3.process.pid, "the demo's local S3, moto_server")
             write_backup_history(self.cluster, "app", self.s3)
             self.timings["backups_s"] = time.monotonic() - mark
             mark = time.monotonic()
@@ -260,7 +253,9 @@ class DemoStack:
                 "SMOKE_PASSWORD": self.smoke_password,
                 "OPSCHECK_APP_FAULT": self.fault,
             }
-            self.base_url = self.app.start(env, port)
+            self.base_url = self.app.start(
+                env, port, on_started=lambda pid: self._record("app", pid, "the demo's app")
+            )
             self.timings["app_s"] = time.monotonic() - mark
             self._write_app_env(env)
             self._write_state()
@@ -344,12 +339,20 @@ required = {json.dumps(spec.required_variables)}
         assert self.app.process is not None
         assert self.cluster is not None
         state = {
-            "app_pid": self.app.process.pid,
+            "app": self._process_state("app"),
             "cluster": self.cluster.state(),
-            "s3_pid": self.s3.process.pid if self.s3 and self.s3.process else None,
+            "s3": self._process_state("s3"),
             "base_url": self.base_url,
         }
         self.state_file.write_text(json.dumps(state))
+
+    def _record(self, name: str, pid: int, what: str) -> None:
+        """Record a process of the stack, so a later run reaps it if this demo dies (SIGKILL) with it."""
+        self.records[name] = registry.record_process(pid, what, run_owner())
+
+    def _process_state(self, name: str) -> dict[str, str] | None:
+        record = self.records.get(name)
+        return None if record is None else {**record.state, "record": record.id}
 
     @property
     def check_env(self) -> dict[str, str]:
@@ -378,11 +381,14 @@ required = {json.dumps(spec.required_variables)}
         app, self.app = self.app, None
         cluster, self.cluster = self.cluster, None
         s3, self.s3 = self.s3, None
+        records, self.records = self.records, {}
         try:
             if app is not None:
                 app.stop()
             if s3 is not None:
                 s3.stop()
+            for record in records.values():
+                registry.forget(record.id)
         finally:
             if cluster is not None:
                 cluster.stop()
@@ -399,6 +405,10 @@ required = {json.dumps(spec.required_variables)}
         self.app.process = None
         self.app = None
         self.cluster = None
+        for record in self.records.values():  # kept: no run reaps them, `--stop` or `cleanup` do
+            record.owner = None
+            registry.write(record)
+        self.records = {}
 
     @classmethod
     def stop_kept(cls, workdir: Path, *, app_only: bool = False) -> bool:
@@ -407,14 +417,14 @@ required = {json.dumps(spec.required_variables)}
         if not state_file.is_file():
             return False
         state = json.loads(state_file.read_text())
-        if state.get("app_pid"):
-            stop_process_group(int(state["app_pid"]))
-            state["app_pid"] = None
+        if state.get("app"):
+            stop_recorded_process(state["app"])
+            state["app"] = None
             state_file.write_text(json.dumps(state))
         if app_only:
             return True
-        if state.get("s3_pid"):
-            stop_process_group(int(state["s3_pid"]))
+        if state.get("s3"):
+            stop_recorded_process(state["s3"])
         cluster = state["cluster"]
         if cluster.get("provider") == "testcontainers":
             containers.stop_detached(cluster)

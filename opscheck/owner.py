@@ -12,13 +12,18 @@ others stop using it). :func:`set_run_owner` is called on xdist workers with the
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import signal
 import socket
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Owner", "machine_id", "run_owner", "set_run_owner"]
+__all__ = ["Owner", "machine_id", "run_owner", "set_run_owner", "stop_process_group"]
+
+_STOP_TIMEOUT_S = 10.0
 
 _BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
 
@@ -119,3 +124,21 @@ def set_run_owner(owner: Owner | None) -> None:
 def run_owner() -> Owner:
     """The owner new throwaway servers record: the run's controller under xdist, else this process."""
     return _run_owner if _run_owner is not None else Owner.current()
+
+
+def stop_process_group(pid: int, timeout_s: float = _STOP_TIMEOUT_S) -> None:
+    """SIGTERM the process group ``pid`` leads, SIGKILL it when it outlives the grace period."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(pid, 0)
+            except ProcessLookupError:
+                return
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
+            time.sleep(0.05)

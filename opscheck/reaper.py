@@ -22,10 +22,11 @@ from typing import Any, Literal
 
 from opscheck import pgcluster, registry
 from opscheck.errors import OpscheckError
-from opscheck.owner import Owner
+from opscheck.owner import Owner, stop_process_group
 from opscheck.registry import ServerRecord
+from opscheck.shield import shielded
 
-__all__ = ["Found", "reap_orphans", "remove", "survey"]
+__all__ = ["Found", "reap_orphans", "remove", "stop_recorded_process", "survey"]
 
 Status = Literal["orphaned", "kept", "in use", "elsewhere"]
 
@@ -127,6 +128,8 @@ def remove(server: Found) -> None:
         from opscheck import containers  # noqa: PLC0415 - the Docker SDK only when needed
 
         containers.stop_detached(state)
+    elif server.kind == "process":
+        stop_recorded_process(state)
     elif server.kind == "local":
         if state.get("tmpdir"):
             pgcluster.stop_detached(state)
@@ -134,6 +137,18 @@ def remove(server: Found) -> None:
             registry.forget(server.record_id)
     else:
         raise OpscheckError(f"unknown kind of server {server.kind!r} in record {server.record_id}")
+
+
+def stop_recorded_process(state: dict[str, str]) -> None:
+    """Stop the process group of a recorded server process, only if that very process still runs (the
+    same pid and start time: never a later process that got its pid), then forget its record."""
+    with shielded():
+        pid = state.get("pid", "")
+        running = Owner.of(int(pid)) if pid.isdigit() else None
+        if running is not None and str(running.start_ticks) == state.get("start_ticks"):
+            stop_process_group(running.pid)
+        if state.get("record"):
+            registry.forget(state["record"])
 
 
 @contextlib.contextmanager

@@ -2,7 +2,8 @@
 
 Each server writes ``<state dir>/servers/<id>.json`` *before* it creates anything (directory, container)
 and deletes it only after everything is gone, so a process killed at any point leaves a record that a
-later run can act on. A record names the kind of server, what :func:`opscheck.reaper.stop_server` needs
+later run can act on. A record names the kind of server (a local cluster, a container, or a server process such as the
+demo's app), what :func:`opscheck.reaper.remove` needs
 to remove it, and its owner (see :mod:`opscheck.owner`); a server kept on purpose (``opscheck demo
 --keep``) has no owner and is only removed by ``opscheck demo --stop`` or ``opscheck cleanup``.
 
@@ -33,6 +34,7 @@ __all__ = [
     "keep_ledger",
     "namespace",
     "new_record_id",
+    "record_process",
     "records",
     "state_dir",
     "write",
@@ -82,6 +84,8 @@ class ServerRecord:
         return self.owner is None
 
     def describe(self) -> str:
+        if self.kind == "process":
+            return f"process {self.state.get('pid', '?')} ({self.state.get('what', '?')}), started {self.created_at}"
         if self.kind == "testcontainers":
             where = f"container {self.state.get('container_id', '')[:12] or self.state.get('label', '?')}"
             where += f" ({self.state.get('image', 'unknown image')})"
@@ -128,6 +132,16 @@ def _write_into(directory: Path, record: ServerRecord) -> None:
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(record.to_json())
     os.replace(temporary, path)
+
+
+def record_process(pid: int, what: str, owner: Owner | None) -> ServerRecord:
+    """Record a server process opscheck started (the demo's app, its local S3) by its identity (pid and
+    start time: a later process with the same pid is never taken for it); returns the written record."""
+    me = Owner.of(pid)
+    state = {"pid": str(pid), "start_ticks": str(me.start_ticks if me else ""), "what": what}
+    record = ServerRecord(new_record_id(), "process", owner, state)
+    write(record)
+    return record
 
 
 def write(record: ServerRecord) -> None:

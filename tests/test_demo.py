@@ -164,7 +164,7 @@ def test_a_signal_during_the_demo_stops_everything_promptly(tmp_path: Path, sig:
     assert refused(app_url)
     assert refused(database_url)
     assert cluster_gone(state["cluster"])
-    assert not Path(f"/proc/{state['app_pid']}").exists()
+    assert not Path(f"/proc/{state['app']['pid']}").exists()
     assert not (workdir / "stack.json").exists()
 
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -353,3 +355,83 @@ def test_cleanup_finds_an_orphaned_container_by_its_labels_even_without_a_record
     finally:
         if container in _labelled_containers():
             _remove_container(container)
+
+
+# ==================================================================================== the demo's stack
+
+DEMO = [sys.executable, "-m", "opscheck.cli", "demo", "--suites", "smoke"]
+
+
+def _refused(url: str) -> bool:
+    host, _, port = url.split("://", 1)[1].partition(":")
+    with socket.socket() as sock:
+        sock.settimeout(2)
+        return sock.connect_ex((host, int(port.split("/", 1)[0]))) != 0
+
+
+def _stack(workdir: Path) -> tuple[str, str]:
+    """The app's and the local S3's URLs the demo wrote into its config."""
+    text = (workdir / "opscheck.toml").read_text()
+    app = re.search(r'base_url = "([^"]+)"', text)
+    s3 = re.search(r's3_endpoint_url = "([^"]+)"', text)
+    assert app is not None
+    assert s3 is not None
+    return app.group(1), s3.group(1)
+
+
+@pytest.mark.xdist_group("reference-app")
+def test_cleanup_removes_a_kept_demo_stack_and_a_run_reaps_a_killed_demo(
+    tmp_path: Path, state_dir: Path
+) -> None:
+    kept_dir, killed_dir = tmp_path / "kept", tmp_path / "killed"
+    kept = subprocess.run(
+        [*DEMO, "--keep", "--workdir", str(kept_dir)], cwd=REPO, capture_output=True, text=True,
+        timeout=600, check=False,
+    )  # fmt: skip
+    assert kept.returncode == 0, kept.stdout[-3000:] + kept.stderr[-3000:]
+    kept_app, kept_s3 = _stack(kept_dir)
+
+    log = tmp_path / "killed.log"
+    with log.open("wb") as out:
+        demo = subprocess.Popen(
+            [*DEMO, "--workdir", str(killed_dir)], cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )  # fmt: skip
+    with _killed_at_exit(demo):
+        deadline = time.monotonic() + 600
+        while "demo: PostgreSQL via" not in log.read_text(errors="replace"):
+            assert demo.poll() is None, log.read_text()[-3000:]
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.02)
+        # the demo and the pytest it is starting die (a CI job's hard timeout kills its process group);
+        # the stack's servers run in sessions of their own and are left behind
+        os.killpg(demo.pid, signal.SIGKILL)
+        demo.wait(timeout=10)
+        killed_app, killed_s3 = _stack(killed_dir)
+        assert not _refused(killed_app)
+        assert not _refused(killed_s3)
+
+        listed = _opscheck("cleanup", "--dry-run")
+        print(listed.stdout)
+        assert listed.stdout.count("kept (opscheck demo --keep)") == 3, listed.stdout  # cluster, S3, app
+        assert listed.stdout.count(f"owner pid {demo.pid} is gone") == 3, listed.stdout
+
+        empty = tmp_path / "empty"
+        empty.mkdir()
+        run = subprocess.run(
+            [sys.executable, "-m", "pytest", str(empty), "-p", "no:cacheprovider"],
+            capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False, cwd=empty,
+        )  # fmt: skip
+        assert "reaped process" in run.stdout, run.stdout
+        assert run.stdout.count(f"owner pid {demo.pid} is gone") == 3, run.stdout
+        assert _refused(killed_app)
+        assert _refused(killed_s3)
+        assert not _refused(kept_app), "a run reaped the kept stack"
+
+        removed = _opscheck("cleanup")
+        assert removed.returncode == 0, removed.stdout + removed.stderr
+        assert removed.stdout.count("removed:") == 3, removed.stdout
+        assert _refused(kept_app)
+        assert _refused(kept_s3)
+        assert _records(state_dir) == []
+    assert _opscheck("demo", "--stop", "--workdir", str(kept_dir)).returncode == 0  # nothing left to stop

@@ -262,6 +262,26 @@ def as_connection_string(value: Any, key: str, base: Path) -> Secret:
     return secret
 
 
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+_HEADER_VALUE_FORBIDDEN = re.compile(r"[\r\n\x00]")
+
+
+def as_secret_headers(value: Any, key: str, base: Path) -> dict[str, Secret]:
+    """Request headers (name -> value); every value is a credential (a bypass token, an API key)."""
+    if not isinstance(value, dict):
+        raise ConfigError(f"{key} must be a table of header names to strings, got {type(value).__name__}")
+    headers: dict[str, Secret] = {}
+    for name, text in value.items():
+        if not _HEADER_NAME.match(name):
+            raise ConfigError(f"{key}: {name!r} is not a valid HTTP header name")
+        if not isinstance(text, str):  # the message must not echo what may be a credential
+            raise ConfigError(f"{key}.{name} must be a string, got {type(text).__name__}")
+        if _HEADER_VALUE_FORBIDDEN.search(text):
+            raise ConfigError(f"{key}.{name} must be one line (it holds a line break or NUL)")
+        headers[name] = Secret(text)
+    return headers
+
+
 def as_optional_path(value: Any, key: str, base: Path) -> Path | None:
     text = as_str(value, key, base).strip()
     if not text:
@@ -541,6 +561,7 @@ class AuthSettings(Section):
         "",
         doc="where protected paths send visitors without a session; default: detected",
     )
+    flavor = Setting(as_choice("auto", "v4", "v5"), "auto", doc="next-auth 4 or Auth.js v5; auto: detected")
 
 
 class CredentialsSettings(Section):
@@ -582,6 +603,7 @@ class EnvironmentSettings(Section):
     max_body_mb = Setting(as_positive_float, 10.0, doc="largest response body read, in MB")
     retries = Setting(whole_number_in(0, 10), 3, doc="attempts for transient network errors")
     runbook_sections = Setting(as_str_map, {}, doc="section slug -> your runbook's heading")
+    headers = Setting(as_secret_headers, {}, secret=True, doc="sent with every request; values are secrets")
 
 
 SECTIONS: dict[str, type[Section]] = {
@@ -601,6 +623,22 @@ class Environment(EnvironmentSettings):
     """The selected environment's settings; each section is a typed attribute."""
 
     name: str = ""
+    #: where ``base_url`` comes from: the config file, or ``--base-url`` / ``OPSCHECK_BASE_URL``
+    base_url_source: str = "config"
+    _base_url_override: str | None = None
+
+    def with_base_url(self, url: str, source: str) -> Environment:
+        """This environment aimed at ``url`` instead of its configured ``base_url``."""
+        env = Environment(self.raw, self.key, self.environment, self.base_dir, self.environ)
+        env.name = self.name
+        env.base_url_source = source
+        env._base_url_override = url
+        return env
+
+    def resolve(self, setting: Setting[T]) -> T:
+        if setting.name == "base_url" and self._base_url_override is not None:
+            return self._base_url_override  # type: ignore[return-value]
+        return super().resolve(setting)
 
     def section(self, name: str) -> Section:
         cls = SECTIONS[name]

@@ -37,6 +37,9 @@ class OpscheckError(Exception):
     advice: str | None = None
     #: advice specific to this problem, shown before the runbook section's (which it does not replace)
     lead: str | None = None
+    #: severity that overrides the check's own (a problem of the whole deployment, not of the check); None
+    #: keeps the check's
+    severity: str | None = None
 
 
 class UsageError(OpscheckError):

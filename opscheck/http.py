@@ -20,10 +20,10 @@ import re
 import socket
 import ssl
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from tenacity import (
@@ -41,6 +41,9 @@ from opscheck.context import note_retry, retry_sink
 from opscheck.errors import TargetUnreachable
 from opscheck.secrets import mask_url, redactor
 
+if TYPE_CHECKING:
+    from opscheck.config import Environment
+
 __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
     "RETRY_STATUSES",
@@ -48,6 +51,7 @@ __all__ = [
     "Probe",
     "describe_transport_error",
     "register_cookie_secrets",
+    "request_headers",
     "ssl_context",
 ]
 
@@ -58,6 +62,11 @@ RETRY_STATUSES = frozenset({502, 503, 504})
 _RETRY_ERRORS = (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
 _SECRET_COOKIE = re.compile(r"session|csrf|token|auth|sid|jwt", re.IGNORECASE)
 _NOT_SECRET_COOKIE = re.compile(r"callback", re.IGNORECASE)
+
+
+def request_headers(env: Environment) -> dict[str, str]:
+    """The environment's extra request headers (``headers = {...}``), values revealed for sending."""
+    return {name: value.reveal() for name, value in env.headers.items()}
 
 
 def ssl_context(ca_bundle: Path | None) -> ssl.SSLContext:
@@ -201,6 +210,7 @@ class OpsClient(httpx.Client):
         ca_bundle: Path | None = None,
         attempts: int = 3,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        headers: Mapping[str, str] | None = None,
         **kwargs: Any,
     ) -> None:
         verify: ssl.SSLContext = ssl_context(ca_bundle)
@@ -217,11 +227,25 @@ class OpsClient(httpx.Client):
             transport=transport,
             event_hooks=hooks,
             follow_redirects=False,
-            headers={"User-Agent": "opscheck"},
+            headers={"User-Agent": "opscheck", **(headers or {})},
             **kwargs,
         )
         self.timeout_s = timeout_s
         self.max_body_bytes = max_body_bytes
+
+    @classmethod
+    def for_environment(cls, env: Environment, **kwargs: Any) -> OpsClient:
+        """A client on ``env``'s base URL with its timeout, CA bundle, retries, body cap and extra
+        ``headers`` (e.g. Vercel's ``x-vercel-protection-bypass``), sent with every request; ``kwargs``
+        override any of them."""
+        settings: dict[str, Any] = {
+            "timeout_s": env.timeout_s,
+            "ca_bundle": env.ca_bundle,
+            "attempts": int(env.retries),
+            "max_body_bytes": env.max_body_bytes,
+            "headers": request_headers(env),
+        }
+        return cls(env.base_url, **{**settings, **kwargs})
 
     def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
         try:

@@ -42,7 +42,7 @@ import httpx
 
 from opscheck.config import Environment
 from opscheck.errors import CheckFailed, OpscheckError, TargetUnreachable
-from opscheck.http import DEFAULT_MAX_BODY_BYTES, OpsClient
+from opscheck.http import DEFAULT_MAX_BODY_BYTES, OpsClient, request_headers
 from opscheck.secrets import Secret, clip, mask_url, redactor
 
 __all__ = [
@@ -583,6 +583,7 @@ class NextAuth:
         session_cookie: str = "",
         credentials: Credentials | None = None,
         client_factory: ClientFactory | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.base_path = "/" + base_path.strip("/")
@@ -596,6 +597,7 @@ class NextAuth:
                 ca_bundle=ca_bundle,
                 attempts=attempts,
                 max_body_bytes=max_body_bytes,
+                headers=headers,
             )
         )
         self._clients: list[httpx.Client] = []
@@ -622,6 +624,7 @@ class NextAuth:
             base_path=auth.base_path if auth else AUTH_BASE_PATH,
             session_cookie=auth.session_cookie if auth else "",
             credentials=credentials,
+            headers=request_headers(env),
         )
 
     # -- plumbing ----------------------------------------------------------------------------------

@@ -65,6 +65,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="environment of opscheck.toml to verify (env OPSCHECK_ENV)",
     )
     group.addoption(
+        "--base-url",
+        dest="opscheck_base_url",
+        metavar="URL",
+        help="deployment to verify instead of the environment's base_url, e.g. a preview deployment's URL "
+        "(env OPSCHECK_BASE_URL)",
+    )
+    group.addoption(
         "--opscheck-config",
         dest="opscheck_config",
         metavar="PATH",

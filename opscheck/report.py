@@ -48,7 +48,8 @@ class CheckResult:
         """Fold one phase (setup, call, teardown) into the result."""
         self.phases.add(when)
         self.duration_s = round(self.duration_s + duration, 3)
-        self.severity = data.get("severity", self.severity)
+        if not self.failing:  # the failing phase's severity stands (an error may raise it, see OpscheckError)
+            self.severity = data.get("severity", self.severity)
         self.runbook_slug = data.get("section_slug", self.runbook_slug)
         self.metrics.update(data.get("metrics", {}))
         self.notes.extend(n for n in data.get("notes", []) if n not in self.notes)

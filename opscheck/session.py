@@ -6,6 +6,7 @@ report header says which one won, so nobody has to guess which environment a gre
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from opscheck.config import ConfigFile, Environment, find_config, load_config
+from opscheck.config import ConfigFile, Environment, as_base_url, find_config, load_config
 from opscheck.context import CheckRecord
 from opscheck.errors import ConfigError, OpscheckError, UsageError
 from opscheck.markers import CheckSpec
@@ -150,6 +151,8 @@ class OpscheckSession:
     ) -> dict[str, Any]:
         """The JSON-able result of one phase of a check, attached to its report."""
         data: dict[str, Any] = {"severity": spec.severity, "section_slug": spec.section}
+        if isinstance(error, OpscheckError) and error.severity is not None:
+            data["severity"] = error.severity
         if report.when == "call":
             data.update(metrics=dict(record.metrics), notes=list(record.notes), retries=list(record.retries))
         if flaky_failed:
@@ -179,12 +182,17 @@ class OpscheckSession:
         env = self.environment
         assert env is not None
         lines = [
-            f"opscheck: environment {env.name} ({self.env.source}), target {mask_url(env.base_url)}"
+            f"opscheck: environment {env.name} ({self.env.source}), target {mask_url(env.base_url)} "
+            f"({'base_url' if env.base_url_source == 'config' else env.base_url_source})"
             + (" [production: checks marked destructive are refused]" if env.production else ""),
             f"opscheck: config {self.config_path} ({self.config_source})",
             f"opscheck: gate {self.gate} ({self.gate_source.source}), reports {self.reports_dir} "
             f"({self.reports.source})",
         ]
+        with contextlib.suppress(OpscheckError):  # an unset ${VAR} errors the checks that send them
+            if env.headers:
+                names = ", ".join(sorted(env.headers))
+                lines.append(f"opscheck: extra request headers: {names} (values are secret)")
         if self.runbook is not None:
             lines.append(f"opscheck: runbook {self.runbook.path} ({len(self.runbook.sections)} sections)")
         else:
@@ -259,7 +267,7 @@ def resolve_session(config: pytest.Config) -> OpscheckSession:
             f"--env {ops.env.value} needs a config file: none at {config.rootpath / 'opscheck.toml'}; "
             "give --opscheck-config PATH or OPSCHECK_CONFIG"
         )
-    env = ops.config_file.environment(ops.env.value)
+    env = _aimed(ops.config_file.environment(ops.env.value), config)
     try:
         preflight(env)
     except ConfigError as exc:
@@ -276,6 +284,14 @@ def resolve_session(config: pytest.Config) -> OpscheckSession:
     r.add_all(secret_env_values())
     r.add_all(env.credential_values())
     return ops
+
+
+def _aimed(env: Environment, config: pytest.Config) -> Environment:
+    """``env`` aimed at ``--base-url`` / ``OPSCHECK_BASE_URL`` when one is given (a preview deployment)."""
+    chosen = _sourced(config, "opscheck_base_url", "OPSCHECK_BASE_URL", None, "--base-url")
+    if not chosen.value:
+        return env
+    return env.with_base_url(as_base_url(chosen.value.strip(), chosen.source, Path.cwd()), chosen.source)
 
 
 def _load_runbook(ops: OpscheckSession, env: Environment) -> None:

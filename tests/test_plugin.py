@@ -156,7 +156,7 @@ def test_header_says_where_each_setting_came_from(
     result = run(pytester, "--env", "staging")
     result.stdout.fnmatch_lines(
         [
-            "opscheck: environment staging (option --env), target http://127.0.0.1:9",
+            "opscheck: environment staging (option --env), target http://127.0.0.1:9 (base_url)",
             f"opscheck: config {pytester.path / 'opscheck.toml'} (default <rootdir>/opscheck.toml)",
             "opscheck: gate P1 (env OPSCHECK_GATE), reports * (option --opscheck-reports)",
             f"opscheck: runbook {EXAMPLE_RUNBOOK} (* sections)",

@@ -20,7 +20,7 @@ import ssl
 import subprocess
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -125,9 +125,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         for name, value in self.headers.items():
             key = name.lower()
             headers[key] = f"{headers[key]}, {value}" if key in headers else value
-        self.server.owner._record(RecordedRequest(self.command, path, query, headers, body))
+        request = RecordedRequest(self.command, path, query, headers, body)
+        self.server.owner._record(request)
 
-        route = self.server.owner.routes.get(path)
+        gate = self.server.owner.gate
+        route = gate(request) if gate is not None else None
+        if route is None:
+            route = self.server.owner.routes.get(path)
         if route is None:
             route = Route(status=404, body=f"no route for {path}\n")
         if route.delay_s > 0:
@@ -186,7 +190,8 @@ class LocalHTTPServer:
 
     Use as a context manager: ``__enter__`` binds and starts serving in a daemon thread, ``__exit__``
     always shuts the server down and closes its socket. ``routes`` may be changed while it runs; the
-    path is matched without the query string and an unknown path gets 404. With ``ssl_context`` (a
+    path is matched without the query string and an unknown path gets 404. ``gate`` sees every request
+    first and may answer it instead of the routes (e.g. a login wall); None lets it through. With ``ssl_context`` (a
     server-side context holding a certificate) it speaks HTTPS and ``url`` uses ``hostname`` (default
     ``localhost``, the name test certificates are issued for); it always listens on 127.0.0.1 only.
     """
@@ -198,8 +203,10 @@ class LocalHTTPServer:
         ssl_context: ssl.SSLContext | None = None,
         hostname: str | None = None,
         port: int = 0,
+        gate: Callable[[RecordedRequest], Route | None] | None = None,
     ) -> None:
         self.routes: dict[str, Route] = dict(routes or {})
+        self.gate = gate
         self.ssl_context = ssl_context
         self.hostname = hostname or ("localhost" if ssl_context is not None else LOOPBACK)
         self._requested_port = port

@@ -451,7 +451,7 @@ def test_well_configured_environment_passes_every_check_or_skips_with_a_reason(
     assert set(skipped) == {url_rule("https"), db_rule("not-localhost"), db_rule("sslmode"), MAINTENANCE}
     assert all("production = false" in message for message in skipped.values()), skipped
     assert {o for n, o in run.outcomes().items() if n not in skipped} == {"passed"}, run.output
-    assert len(run.checks) == 26
+    assert len(run.checks) == 28  # 26 + the secret-source and URL-source checks of next-auth 4 and 5
     assert run.check(CONNECT)["metrics"]["server_version"]
     assert run.check(secret_rule("key-material"))["metrics"]["key_bytes"] == 32
     assert run.check(KEY_AGE)["metrics"]["access_key_age_days"] < 1

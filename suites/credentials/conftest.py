@@ -1,13 +1,28 @@
-"""Credentials suite fixtures: the environment's variables (read once per run) and its AWS access."""
+"""Credentials suite fixtures: the environment's variables (read once per run), the next-auth flavour they
+are read by, and the environment's AWS access."""
 
 from __future__ import annotations
 
 import pytest
 
+from opscheck.authjs import FlavorChoice, choose_flavor, configured_flavor, live_flavor, required_names
 from opscheck.config import ConfigFile, Environment
 from opscheck.credentials import AwsAccess, CredentialSource, load_source
 from opscheck.errors import CheckFailed, OpscheckError, TargetUnreachable
 from opscheck.session import state
+
+
+def _required_at_collection(env: Environment) -> list[str]:
+    """``credentials.required``, else the defaults of the flavour that the config or the variables' names
+    say (no network at collection; v4's names when undecided, resolved against the live app later)."""
+    credentials = env.credentials
+    if credentials.is_set("required"):
+        return credentials.required
+    try:
+        names = list(load_source(credentials).values)
+    except OpscheckError:
+        names = []
+    return required_names(None, choose_flavor(configured_flavor(env), names).flavor)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -18,7 +33,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     names: list[str] = []
     if ops is not None and ops.environment is not None:
         try:
-            names = ops.environment.credentials.required
+            names = _required_at_collection(ops.environment)
         except OpscheckError:
             names = []
     if not names:
@@ -32,6 +47,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def credential_source(opscheck_env: Environment) -> CredentialSource:
     """The environment's variables: ``credentials.env_file`` if set, else the process environment."""
     return load_source(opscheck_env.credentials)
+
+
+@pytest.fixture(scope="session")
+def auth_flavor(opscheck_env: Environment, credential_source: CredentialSource) -> FlavorChoice:
+    """next-auth 4 or 5: ``auth.flavor``, else the variables' names, else the live app's cookie prefix."""
+    return choose_flavor(
+        configured_flavor(opscheck_env), credential_source.values, lambda: live_flavor(opscheck_env)
+    )
 
 
 @pytest.fixture(scope="session")

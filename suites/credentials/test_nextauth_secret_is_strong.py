@@ -1,15 +1,16 @@
-"""Authentication Issues: NEXTAUTH_SECRET is long, random and nobody else's."""
+"""Authentication Issues: every auth secret (AUTH_SECRET, AUTH_SECRET_1…_3, NEXTAUTH_SECRET) is long, random
+and nobody else's."""
 
 import pytest
 
+from opscheck.authjs import AUTH_SECRET_RULES, FlavorChoice, secret_rule_finding
 from opscheck.context import CheckRecord
-from opscheck.credentials import NEXTAUTH_SECRET_RULES, CredentialSource, enforce, nextauth_secret_finding
+from opscheck.credentials import CredentialSource, enforce
 
 
 @pytest.mark.runbook("authentication-issues", severity="P1")
-@pytest.mark.parametrize("rule", NEXTAUTH_SECRET_RULES)
+@pytest.mark.parametrize("rule", AUTH_SECRET_RULES)
 def test_nextauth_secret_is_strong(
-    rule: str, credential_source: CredentialSource, check: CheckRecord
+    rule: str, credential_source: CredentialSource, auth_flavor: FlavorChoice, check: CheckRecord
 ) -> None:
-    secret = credential_source.value("NEXTAUTH_SECRET")
-    enforce(nextauth_secret_finding(rule, secret), check, credential_source.origin)
+    enforce(secret_rule_finding(rule, credential_source.values, auth_flavor), check, credential_source.origin)

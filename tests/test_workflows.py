@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from opscheck.config import load_config
 from tests.support.project import REPO
 
 # one worker runs the module, so its module-scoped fixture runs once (.ci/run uses --dist loadgroup)
@@ -148,3 +149,33 @@ def test_the_linters_catch_injection_unpinned_actions_and_kept_credentials(
     assert zizmor.returncode != 0
     for audit in ("template-injection", "unpinned-uses", "artipacked"):
         assert audit in zizmor.stdout, audit
+
+
+def test_smoke_gate_gates_each_preview_deployment_at_its_own_url_through_the_bypass() -> None:
+    workflow = load("smoke-gate.yml")
+    production, preview = workflow["jobs"]["smoke"], workflow["jobs"]["preview"]
+    # production keeps its own settings: environment, secrets, serialised runs
+    assert production["environment"] == "production"
+    assert production["concurrency"] == {"group": "smoke-gate-production", "cancel-in-progress": False}
+    assert "preview" not in production["if"]
+    assert "concurrency" not in workflow  # a workflow-wide group would cancel queued preview gates
+    condition = preview["if"]
+    assert "github.event.deployment_status.state == 'success'" in condition
+    assert "startsWith(github.event.deployment.environment, 'preview')" in condition
+    assert preview["environment"] == "preview"
+    assert "github.event.deployment.id" in preview["concurrency"]["group"]
+    gate = next(s for s in preview["steps"] if "suites/smoke" in s.get("run", ""))
+    assert gate["run"] == "python -m pytest suites/smoke --env preview --gate P1"
+    assert "${{" not in gate["run"]  # the URL is data, never part of the script
+    assert gate["env"]["OPSCHECK_BASE_URL"] == "${{ github.event.deployment_status.environment_url }}"
+    assert gate["env"]["VERCEL_AUTOMATION_BYPASS_SECRET"] == "${{ secrets.VERCEL_AUTOMATION_BYPASS_SECRET }}"
+    upload = next(s for s in preview["steps"] if s.get("uses", "").startswith("actions/upload-artifact@"))
+    assert upload["if"] == "always()"
+
+
+def test_example_config_has_a_preview_environment_that_sends_the_bypass_header() -> None:
+    env = load_config(REPO / "examples" / "opscheck.toml").environment(
+        "preview", {"VERCEL_AUTOMATION_BYPASS_SECRET": "s" * 32}
+    )
+    assert set(env.headers) == {"x-vercel-protection-bypass"}
+    assert env.production is False

@@ -279,6 +279,27 @@ def _same(values: Mapping[str, str], a: str, b: str) -> bool:
     return hmac.compare_digest(values[a].strip().encode(), values[b].strip().encode())
 
 
+def _verdict(
+    variable: str,
+    rule: str,
+    expected: str,
+    problems: Sequence[str],
+    *,
+    notes: Sequence[str],
+    choice: FlavorChoice,
+    metrics: Mapping[str, object],
+) -> Finding:
+    """A finding broken by ``problems`` (none: met), noting what was resolved and the flavour used."""
+    return Finding(
+        variable,
+        rule,
+        expected,
+        "; ".join(problems) or None,
+        notes=(*notes, f"flavour: {choice}"),
+        metrics=metrics,
+    )
+
+
 def secret_source_finding(values: Mapping[str, str], choice: FlavorChoice) -> Finding:
     """The secret next-auth signs with is unambiguous: not two different values under AUTH_SECRET and
     NEXTAUTH_SECRET, and no rotation variable that next-auth ignores."""
@@ -325,14 +346,7 @@ def secret_source_finding(values: Mapping[str, str], choice: FlavorChoice) -> Fi
         if p.signing
     )
     metrics = {"signing_secret": signing[flavors[0]] or ""} if len(set(signing.values())) == 1 else {}
-    return Finding(
-        variable,
-        rule,
-        expected,
-        "; ".join(problems) or None,
-        notes=(*notes, f"flavour: {choice}"),
-        metrics=metrics,
-    )
+    return _verdict(variable, rule, expected, problems, notes=notes, choice=choice, metrics=metrics)
 
 
 # ============================================================================================== URL
@@ -458,14 +472,7 @@ def origin_finding(values: Mapping[str, str], choice: FlavorChoice, base_url: st
     notes = tuple(dict.fromkeys(n for o in origins.values() for n in o.notes))
     notes += tuple(f"{_LABEL[f]} takes the public URL from {s}" for f, s in sources.items())
     metrics = {"auth_url_source": next(iter(sources.values()))} if len(set(sources.values())) == 1 else {}
-    return Finding(
-        variable,
-        rule,
-        expected,
-        "; ".join(problems) or None,
-        notes=(*notes, f"flavour: {choice}"),
-        metrics=metrics,
-    )
+    return _verdict(variable, rule, expected, problems, notes=notes, choice=choice, metrics=metrics)
 
 
 def url_rule_finding(rule: str, values: Mapping[str, str], *, base_url: str, production: bool) -> Finding:

@@ -630,7 +630,7 @@ def test_find_config_resolves_relative_option_against_working_directory(
 # ---------------------------------------------------------------------------------------------------
 def test_example_config_loads_and_validates() -> None:
     config = load_config(EXAMPLE_CONFIG, {})
-    assert sorted(config.environments) == ["production", "staging"]
+    assert sorted(config.environments) == ["preview", "production", "staging"]
 
 
 def test_example_config_production_settings_are_typed() -> None:

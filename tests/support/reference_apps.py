@@ -140,6 +140,8 @@ class RunningApp:
     secret: str
     proxy: RecordingProxy
     app: ReferenceApp
+    #: the variables the app was started with (its deployment's environment, as `vercel env pull` gives it)
+    environment: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def https(self) -> bool:
@@ -206,7 +208,7 @@ def launch(
         finally:
             proxy.stop()
         raise
-    return RunningApp(spec, fault, proxy.url, ca_bundle, password, secret, proxy, app)
+    return RunningApp(spec, fault, proxy.url, ca_bundle, password, secret, proxy, app, env)
 
 
 @contextmanager

@@ -161,23 +161,28 @@ def _alias_reader(name: str, values: Mapping[str, str], flavor: Flavor) -> str |
 
 
 def required_variable_finding(
-    name: str, values: Mapping[str, str], choice: FlavorChoice, *, from_defaults: bool
+    name: str, values: Mapping[str, str], choice: FlavorChoice, *, from_defaults: bool, base_url: str = ""
 ) -> Finding:
     """``name`` is set to a real value; for the secret and URL, the variable next-auth reads in its place
-    counts (``NEXTAUTH_SECRET`` is satisfied by ``AUTH_SECRET`` under next-auth 5, and so on)."""
+    counts (``NEXTAUTH_SECRET`` is satisfied by ``AUTH_SECRET`` under next-auth 5, and so on). A default
+    URL name is not needed by next-auth 5, nor on Vercel / Cloudflare Pages, which set the trusted Host."""
     literal = required_finding(name, values.get(name))
     if literal.ok or (values.get(name) or "").strip():
         return literal
     if name not in (*URL_NAMES, "AUTH_SECRET", "NEXTAUTH_SECRET"):
         return literal
     flavors = (choice.flavor,) if choice.flavor else FLAVORS
-    needs_url = choice.flavor is None or any(n in REQUIRED_BY_FLAVOR[choice.flavor] for n in URL_NAMES)
-    if from_defaults and name in URL_NAMES and not needs_url:
-        why = (
-            f"{choice.label} does not need it ({choice.source}); which URL the app uses is checked by "
-            "test_auth_url_source_is_pinned"
-        )
-        return Finding(name, "set", literal.expected, skipped=why)
+    if from_defaults and name in URL_NAMES:
+        origins = [resolve_origin(values, flavor, base_url) for flavor in flavors]
+        on_platform = all(o.url_variable is None and o.trusted_by in ("VERCEL", "CF_PAGES") for o in origins)
+        needs_url = choice.flavor is None or any(n in REQUIRED_BY_FLAVOR[choice.flavor] for n in URL_NAMES)
+        if on_platform or not needs_url:
+            because = f"{origins[0].trusted_by} is set" if on_platform else choice.source
+            why = (
+                f"{choice.label} does not need it ({because}); which URL the app uses is checked by "
+                "test_auth_url_source_is_pinned"
+            )
+            return Finding(name, "set", literal.expected, skipped=why)
     readers = {flavor: _alias_reader(name, values, flavor) for flavor in flavors}
     usable = {
         flavor: reader

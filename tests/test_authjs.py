@@ -219,3 +219,20 @@ def test_a_default_name_the_flavour_does_not_need_is_skipped_with_the_reason() -
 def test_a_placeholder_is_still_a_placeholder_under_either_name() -> None:
     finding = required_variable_finding("AUTH_SECRET", {"AUTH_SECRET": "changeme"}, V5, from_defaults=True)
     assert finding.rule == "placeholder"
+
+
+def test_a_default_url_name_is_not_needed_where_vercel_sets_the_trusted_host() -> None:
+    values = {"NEXTAUTH_SECRET": key(), "VERCEL": "1"}
+    finding = required_variable_finding("NEXTAUTH_URL", values, V4, from_defaults=True)
+    assert finding.skipped is not None
+    assert "VERCEL is set" in finding.skipped
+    on_vercel_app = required_variable_finding(
+        "NEXTAUTH_URL",
+        {"NEXTAUTH_SECRET": key()},
+        V4,
+        from_defaults=True,
+        base_url="https://x-acme.vercel.app",
+    )
+    assert on_vercel_app.skipped is not None
+    # listed by hand, it is required all the same
+    assert required_variable_finding("NEXTAUTH_URL", values, V4, from_defaults=False).seen == "it is not set"

@@ -10,7 +10,7 @@ how to configure the header, not as a failure per check.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -20,6 +20,7 @@ from opscheck.config import load_config
 from opscheck.http import OpsClient
 from opscheck.nextauth import NextAuth
 from opscheck.protection import BYPASS_HEADER, is_protection_wall
+from opscheck.secrets import redactor
 from tests.support.servers import LocalHTTPServer, RecordedRequest, Route, closed_port
 from tests.support.smoke_run import healthy_routes
 from tests.support.suite_run import REPO, isolate_from_caller, run_suite, write_opscheck_toml
@@ -37,8 +38,13 @@ SSO_PAGE = (
 
 
 @pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """No caller variables in; no secret this module registers in-process (bypass secret, CSRF token, cookie)
+    left in the process-wide redactor for later tests."""
     isolate_from_caller(monkeypatch, tmp_path)
+    redactor().clear()
+    yield
+    redactor().clear()
 
 
 def vercel_wall(secret: str) -> Callable[[RecordedRequest], Route | None]:

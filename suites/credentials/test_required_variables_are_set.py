@@ -23,6 +23,7 @@ def test_required_variable_is_set(
             credential_source.values,
             request.getfixturevalue("auth_flavor"),
             from_defaults=not opscheck_env.credentials.is_set("required"),
+            base_url=opscheck_env.base_url,
         )
     else:
         finding = required_finding(variable, credential_source.get(variable))

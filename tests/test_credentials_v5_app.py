@@ -5,17 +5,20 @@ next-auth 5 reads it: AUTH_SECRET and AUTH_URL, no NEXTAUTH_* names needed."""
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 import httpcore  # noqa: F401  (kept loaded: pytester's module snapshot would re-import it under httpx)
+import httpx
 import pytest
 
-from tests.support.reference_apps import V5, start_app
+from tests.support.reference_apps import SMOKE_USER, V5, RunningApp, start_app
 from tests.support.suite_run import REPO, isolate_from_caller, run_suite, write_opscheck_toml
 
 pytestmark = pytest.mark.xdist_group("reference-app")
 
 CREDENTIALS_SUITE = REPO / "suites" / "credentials"
+TIMEOUT_S = 15.0
 
 
 def dotenv(values: dict[str, str]) -> str:
@@ -74,3 +77,83 @@ def test_the_v5_apps_deployment_env_passes_the_credentials_suite(
     text = run.all_text()
     assert deployed["AUTH_SECRET"] not in text
     assert app.password not in text
+
+
+# ---- the two next-auth 5 facts the suite reports that a reading of the docs would not predict, shown on the app
+
+
+def _secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def _session_token(app: RunningApp) -> str:
+    """Sign the smoke user in the way the app's README says and return the session cookie's value."""
+    with httpx.Client(base_url=app.base_url, timeout=TIMEOUT_S, follow_redirects=False) as client:
+        token = client.get("/auth/csrf").json()["csrfToken"]
+        answer = client.post(
+            "/auth/callback/credentials",
+            data={"csrfToken": token, "username": SMOKE_USER, "password": app.password, "callbackUrl": "/"},
+            headers={"X-Auth-Return-Redirect": "1"},
+        )
+        value = client.cookies.get(V5.session_cookie)
+    assert value, f"no {V5.session_cookie} after sign-in: HTTP {answer.status_code}\n{app.log()[-1500:]}"
+    return value
+
+
+def _session_user(app: RunningApp, token: str) -> object:
+    headers = {"Cookie": f"{V5.session_cookie}={token}"}
+    with httpx.Client(base_url=app.base_url, timeout=TIMEOUT_S, follow_redirects=False) as client:
+        session = client.get("/auth/session", headers=headers).json()
+    return (session or {}).get("user")
+
+
+def _suite_on(pytester: pytest.Pytester, tmp_path: Path, app: RunningApp, check: str) -> dict[str, object]:
+    env_file = tmp_path / ".env.production"
+    env_file.write_text(dotenv({k: v for k, v in app.environment.items() if v}), encoding="utf-8")
+    config = write_opscheck_toml(
+        tmp_path, base_url=app.base_url, top={"timeout_s": 10}, credentials={"env_file": env_file.name}
+    )
+    return run_suite(pytester, CREDENTIALS_SUITE, config, tmp_path / "reports", "-k", check).check(check)
+
+
+def test_next_auth_5_signs_with_auth_secret_and_ignores_auth_secret_1_next_to_it(
+    pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    isolate_from_caller(monkeypatch, tmp_path)
+    current, rotated_in = _secret(), _secret()
+    with start_app(
+        V5, tmp_path / "both", overrides={"AUTH_SECRET": current, "AUTH_SECRET_1": rotated_in}
+    ) as app:
+        token = _session_token(app)
+        verdict = _suite_on(pytester, tmp_path, app, "test_auth_secret_is_unambiguous")
+    # which secret encrypted the session: only the app that has AUTH_SECRET's value can read it
+    with start_app(V5, tmp_path / "old", overrides={"AUTH_SECRET": current}) as app:
+        assert _session_user(app, token) is not None
+    with start_app(V5, tmp_path / "new", overrides={"AUTH_SECRET": rotated_in}) as app:
+        assert _session_user(app, token) is None
+    assert verdict["outcome"] == "failed", verdict
+    assert "AUTH_SECRET_1 is set but ignored" in str(verdict["message"])
+
+
+def test_next_auth_5_with_nextauth_url_alone_answers_500_and_the_suite_says_why(
+    pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    isolate_from_caller(monkeypatch, tmp_path)
+    with start_app(V5, tmp_path / "renamed", renames={"AUTH_URL": "NEXTAUTH_URL"}) as app:
+        with httpx.Client(base_url=app.base_url, timeout=TIMEOUT_S) as client:
+            untrusted = client.get("/auth/csrf").status_code
+        verdict = _suite_on(pytester, tmp_path, app, "test_auth_url_source_is_pinned")
+    with (
+        start_app(
+            V5,
+            tmp_path / "trusted",
+            renames={"AUTH_URL": "NEXTAUTH_URL"},
+            overrides={"AUTH_TRUST_HOST": "true"},
+        ) as app,
+        httpx.Client(base_url=app.base_url, timeout=TIMEOUT_S) as client,
+    ):
+        trusted = client.get("/auth/csrf").status_code
+    assert (untrusted, trusted) == (500, 200)
+    assert verdict["outcome"] == "failed", verdict
+    assert "rename NEXTAUTH_URL to AUTH_URL" in str(verdict["message"])
+    assert "UntrustedHost" in str(verdict["message"])

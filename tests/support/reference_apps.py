@@ -176,11 +176,15 @@ def launch(
     https: bool = False,
     database_url: str = "",
     pki: LocalPKI | None = None,
+    overrides: Mapping[str, str | None] | None = None,
+    renames: Mapping[str, str] | None = None,
 ) -> RunningApp:
     """Start ``spec`` (already built) in ``fault`` mode behind a recording proxy; the caller stops it.
 
     ``https`` puts a TLS terminator with a certificate from ``pki`` (a new one in ``workdir`` if None) in
     front, and the app's public URL is https, so its auth library really sets Secure, prefixed cookies.
+    ``overrides`` replaces the app's variables (None removes one) and ``renames`` moves a value to another
+    name (``{"AUTH_URL": "NEXTAUTH_URL"}``), e.g. to start it with other auth variables.
     """
     name = f"{spec.name}-{fault or 'normal'}-{'https' if https else 'http'}"
     log_dir = workdir / name
@@ -198,6 +202,13 @@ def launch(
     env = spec.environment(proxy.url, password, secret, fault)
     if spec.uses_database:
         env["DATABASE_URL"] = database_url
+    for old, new in (renames or {}).items():
+        env[new] = env.pop(old)
+    for name, value in (overrides or {}).items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
     try:
         port = free_port()
         proxy.upstream_port = port
@@ -213,11 +224,26 @@ def launch(
 
 @contextmanager
 def start_app(
-    spec: AppSpec, workdir: Path, *, fault: str = "", https: bool = False, database_url: str = ""
+    spec: AppSpec,
+    workdir: Path,
+    *,
+    fault: str = "",
+    https: bool = False,
+    database_url: str = "",
+    overrides: Mapping[str, str | None] | None = None,
+    renames: Mapping[str, str] | None = None,
 ) -> Iterator[RunningApp]:
     """Build (cached) and start ``spec``; it and its proxy stop when the block ends, also on failure."""
     build(spec, workdir / "build")
-    running = launch(spec, workdir, fault=fault, https=https, database_url=database_url)
+    running = launch(
+        spec,
+        workdir,
+        fault=fault,
+        https=https,
+        database_url=database_url,
+        overrides=overrides,
+        renames=renames,
+    )
     try:
         yield running
     finally:

@@ -54,6 +54,8 @@ STS = "test_aws_credentials_are_accepted"
 KEY_AGE = "test_aws_access_key_is_recent"
 REUSE = "test_secrets_are_not_reused"
 EXPOSURE = "test_secrets_are_not_exposed"
+#: reads database.url through the db fixture: skipped (naming the section) where no [database] is configured
+READ_ONLY_ROLE = "test_opscheck_database_role_is_read_only"
 NO_REMOTE_DB = "not database_credentials_work and not least_privileged"
 DEMO_REQUIRED = ["DATABASE_URL", "NEXTAUTH_SECRET", "NEXTAUTH_URL"]
 
@@ -448,10 +450,17 @@ def test_well_configured_environment_passes_every_check_or_skips_with_a_reason(
 
     assert run.result.ret == 0, run.output
     skipped = {name: c["message"] for name, c in run.checks.items() if c["outcome"] == "skipped"}
-    assert set(skipped) == {url_rule("https"), db_rule("not-localhost"), db_rule("sslmode"), MAINTENANCE}
+    assert set(skipped) == {
+        url_rule("https"),
+        db_rule("not-localhost"),
+        db_rule("sslmode"),
+        MAINTENANCE,
+        READ_ONLY_ROLE,
+    }
+    assert "database] is not configured" in skipped.pop(READ_ONLY_ROLE)
     assert all("production = false" in message for message in skipped.values()), skipped
-    assert {o for n, o in run.outcomes().items() if n not in skipped} == {"passed"}, run.output
-    assert len(run.checks) == 28  # 26 + the secret-source and URL-source checks of next-auth 4 and 5
+    assert {o for n, o in run.outcomes().items() if n not in skipped and n != READ_ONLY_ROLE} == {"passed"}
+    assert len(run.checks) == 29  # and the secret-source and URL-source checks of next-auth 4 and 5
     assert run.check(CONNECT)["metrics"]["server_version"]
     assert run.check(secret_rule("key-material"))["metrics"]["key_bytes"] == 32
     assert run.check(KEY_AGE)["metrics"]["access_key_age_days"] < 1
@@ -502,7 +511,8 @@ def test_well_configured_production_over_https_passes(
     )
     assert "AccessDenied" in key_age["message"]
     assert_verdict(run, REUSE, "skipped", says=("only environment",))
-    assert {o for n, o in run.outcomes().items() if n not in (KEY_AGE, REUSE)} == {"passed"}, run.output
+    assert run.check(READ_ONLY_ROLE)["outcome"] == "skipped"
+    assert {o for n, o in run.outcomes().items() if n not in (KEY_AGE, REUSE, READ_ONLY_ROLE)} == {"passed"}
     secrets_planted = {
         "NEXTAUTH_SECRET": nextauth_secret,
         "database": db_password,
@@ -838,6 +848,7 @@ def test_demo_stack_configuration_passes_or_skips_with_reasons(
         KEY_AGE: "AWS_ACCESS_KEY_ID [max-age]: IAM has no access keys for arn:aws:sts::123456789012:user/moto "
         "(NoSuchEntity): it is not an IAM user's key",
         REUSE: "secrets [not-reused]: nothing to compare with: it is the only environment in the config",
+        READ_ONLY_ROLE: "[environments.demo.database] is not configured for environment 'demo'",
     }
     assert {o for n, o in run.outcomes().items() if n not in skipped} == {"passed"}, run.output
     # the app's own secrets: DATABASE_URL, NEXTAUTH_SECRET, SMOKE_PASSWORD (the S3 keys are opscheck's, not the app's)
@@ -863,9 +874,11 @@ def test_missing_env_file_errors_every_check_naming_the_path(
     run = run_suite(pytester, write_project(tmp_path, {"x": env}), tmp_path / "reports")
 
     assert run.result.ret == 1, run.output
-    assert set(run.outcomes().values()) == {"error"}, run.output
+    assert run.check(READ_ONLY_ROLE)["outcome"] == "skipped"  # it reads database.url, not the env file
+    reading = {n: c for n, c in run.checks.items() if n != READ_ONLY_ROLE}
+    assert {c["outcome"] for c in reading.values()} == {"error"}, run.output
     expected = f"credentials.env_file {tmp_path / 'secrets' / 'missing.env'} does not exist"
-    assert {c["message"] for c in run.checks.values()} == {expected}
+    assert {c["message"] for c in reading.values()} == {expected}
 
 
 def test_malformed_env_file_errors_with_line_numbers_and_no_value(
@@ -883,7 +896,8 @@ def test_malformed_env_file_errors_with_line_numbers_and_no_value(
     env = Env("https://app.acme-corp.test", env_file="app.env")
     run = run_suite(pytester, write_project(tmp_path, {"x": env}), tmp_path / "reports")
 
-    assert set(run.outcomes().values()) == {"error"}, run.output
+    assert run.check(READ_ONLY_ROLE)["outcome"] == "skipped"  # it reads database.url, not the env file
+    assert {o for n, o in run.outcomes().items() if n != READ_ONLY_ROLE} == {"error"}, run.output
     message = run.check(secret_rule("entropy"))["message"]
     assert message == (
         f"credentials.env_file {tmp_path / 'app.env'}: line 3, line 4 (API_TOKEN) are not a valid dotenv "

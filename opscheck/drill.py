@@ -1,18 +1,18 @@
-"""The restore drill as the suite runs it: one integrity pass, one restore, shared by every check.
+"""The restore drill as the suite runs it: one pass over the backup that verifies and restores it, shared
+by every check, then one verification of the restored database.
 
 Each step runs once per session; a step that fails is remembered, so the check that owns it fails with
-the reason while the checks that depend on it error with "see that check", never pass.
+the reason while the checks that depend on it error with "see that check", never pass. The stream check
+and the restore are two verdicts of the same pass (:class:`~opscheck.restore.DrillPass`): the backup is
+downloaded and read once.
 """
 
 from __future__ import annotations
 
 import contextlib
-import shutil
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -20,17 +20,20 @@ import psycopg
 from opscheck.backups import Backup, BackupStore, open_store, select_backup
 from opscheck.config import Environment
 from opscheck.context import CheckRecord
-from opscheck.dumps import DumpFacts, stream_verifier, verify_custom
+from opscheck.dumps import DumpFacts
 from opscheck.errors import OpscheckError
 from opscheck.restore import (
+    DrillPass,
     Restored,
     RestoreGuard,
-    Server,
+    ServerStart,
     cpu_jobs,
-    restore_backup,
+    restore_custom_pass,
+    restore_plain_pass,
     start_server,
 )
 from opscheck.runshare import RunShare
+from opscheck.verification import Verification, verify_restored
 
 __all__ = ["DRILL_CHECK", "STREAM_CHECK", "Drill", "StepFailed"]
 
@@ -48,9 +51,14 @@ class StepFailed(OpscheckError):
         super().__init__(f"{step} failed, so this cannot be verified: see {owner}")
 
 
+def _floor(facts: DumpFacts) -> int:
+    """The oldest server major that may restore a dump: its source's, and its client tools' pg_dump's."""
+    return max(facts.source_major or 0, facts.pg_dump_major or 0)
+
+
 @dataclass
 class Drill:
-    """Lazily does, once each: list backups, pick one, verify its stream, restore it."""
+    """Lazily does, once each: list backups, pick one, read it once (verify + restore), verify the result."""
 
     env: Environment
     backup_spec: str
@@ -62,10 +70,11 @@ class Drill:
     _store: BackupStore | None = None
     _catalog: list[Backup] | None = None
     _backup: Backup | None = None
+    _pass: DrillPass | None = None
     _facts: tuple[DumpFacts, set[str]] | None = None
     _restored: Restored | None = None
-    _server: Server | None = None
-    _dsn: str | None = None
+    _verification: Verification | None = None
+    _starting: ServerStart | None = None
     _errors: dict[str, BaseException] = field(default_factory=dict)
 
     # -- steps -------------------------------------------------------------------------------------
@@ -89,15 +98,35 @@ class Drill:
         return self._backup
 
     def facts(self) -> tuple[DumpFacts, set[str]]:
-        """One full pass over the selected backup: stream integrity, versions, referenced roles."""
+        """The stream check's verdict: integrity, versions, referenced roles (from the one pass)."""
         if self._facts is None:
-            self._facts = self._remember("verifying the backup stream", self._verify)
+            self._facts = self._remember("verifying the backup stream", self._stream_facts)
         return self._facts
 
     def restored(self) -> Restored:
         if self._restored is None:
-            self._restored, self.provider, self._dsn = self._remember("restoring the backup", self._restore)
+            self._restored = self._remember("restoring the backup", self._restore)
         return self._restored
+
+    def read_once(self) -> DrillPass:
+        """The one pass over the backup: its stream verdict and its restore (started on first need)."""
+        if self._pass is None:
+            self._pass = self._remember("reading the backup", self._read_and_restore)
+            self.provider = self._pass.provider
+        return self._pass
+
+    def verification(self, owner: str = DRILL_CHECK) -> Verification:
+        """The restored database's tables, row counts and amcheck, queried in parallel once."""
+        try:
+            restored = self.restored()
+        except OpscheckError:
+            raise StepFailed("restoring the backup", owner) from None
+        if self._verification is None:
+            exact = set(self.env.restore.min_rows)
+            self._verification = self._remember(
+                "verifying the restored database", lambda: verify_restored(self._dsn(restored), exact)
+            )
+        return self._verification
 
     def _remember(self, step: str, make: Any) -> Any:
         if step in self._errors:
@@ -111,25 +140,19 @@ class Drill:
     def failed_step(self, step: str) -> BaseException | None:
         return self._errors.get(step)
 
-    def _verify(self) -> tuple[DumpFacts, set[str]]:
-        backup = self.backup()
-        with contextlib.closing(self.store.open(backup)) as stream:
-            if backup.format == "custom":
-                workdir = Path(tempfile.mkdtemp(prefix="opscheck-verify-"))
-                try:
-                    path = workdir / backup.name
-                    with path.open("wb") as out:
-                        shutil.copyfileobj(stream, out, 1 << 20)
-                    facts = verify_custom(path, shutil.which("pg_restore") or "pg_restore")
-                finally:
-                    shutil.rmtree(workdir, ignore_errors=True)
-            else:
-                verifier = stream_verifier(backup.format, backup.name)
-                for chunk in iter(lambda: stream.read(1 << 20), b""):
-                    for _piece in verifier.pieces(chunk):
-                        pass
-                facts = verifier.finish()
-        return facts, set(facts.roles)
+    def _stream_facts(self) -> tuple[DumpFacts, set[str]]:
+        outcome = self.read_once()
+        if outcome.stream_error is not None:
+            raise outcome.stream_error
+        assert outcome.facts is not None
+        return outcome.facts, set(outcome.facts.roles)
+
+    def _restore(self) -> Restored:
+        outcome = self.read_once()
+        if outcome.restore_error is not None:
+            raise outcome.restore_error
+        assert outcome.restored is not None
+        return outcome.restored
 
     def roles(self) -> tuple[list[str], list[str]]:
         """(roles the dump needs, those of them ``restore.roles`` does not declare), sorted."""
@@ -140,50 +163,61 @@ class Drill:
         declared = set(self.env.restore.roles)
         return sorted(needed), sorted(needed - declared)
 
-    def _restore(self) -> tuple[Restored, tuple[str, str], str]:
-        """The restored backup, the provider that ran it, and the restored database's URL."""
+    def _read_and_restore(self) -> DrillPass:
+        """Download and read the backup once: checked and restored in the same stream, the throwaway
+        server booting meanwhile (see :func:`~opscheck.restore.restore_plain_pass`)."""
         backup = self.backup()
-        facts, roles = self.facts()
         restore = self.env.restore
-        # the server must be at least the source's major, and its client tools at least pg_dump's
-        floor = max(facts.source_major or 0, facts.pg_dump_major or 0)
-        self._server, chosen, why = start_server(restore.provider, restore.image, floor)
-        provider = self.provider = (chosen, why)
+
+        def starting(floor: int) -> ServerStart:
+            self._starting = ServerStart(lambda: start_server(restore.provider, restore.image, floor))
+            return self._starting
+
         guard = RestoreGuard(self.protected_urls)
         deadline = self.env.backups.rto_minutes * 60
+        roles = set(restore.roles)
         with contextlib.closing(self.store.open(backup)) as stream:
-            restored = restore_backup(
-                self._server,
-                guard,
-                backup,
-                stream,
-                roles=roles | set(restore.roles),
-                deadline_s=deadline,
-                jobs=cpu_jobs(),
-                verified=facts,
-            )
-        return restored, provider, self._server.dsn(restored.dbname)
+            if backup.format == "custom":
+                outcome = restore_custom_pass(
+                    starting, guard, backup, stream, roles=roles, jobs=cpu_jobs(), deadline_s=deadline,
+                    min_major=_floor,
+                )  # fmt: skip
+            else:
+                outcome = restore_plain_pass(
+                    starting, guard, backup, stream, roles=roles, deadline_s=deadline
+                )
+        server = self._starting.server if self._starting is not None else None
+        if outcome.restored is not None and server is not None:  # for every worker that shares it
+            outcome.dsn = server.dsn(outcome.restored.dbname)
+        return outcome
+
+    def _dsn(self, restored: Restored) -> str:
+        dsn = self.read_once().dsn
+        assert dsn is not None, restored
+        return dsn
 
     @contextlib.contextmanager
     def connect(self, owner: str = DRILL_CHECK) -> Iterator[psycopg.Connection[Any]]:
         """A connection to the restored database, for checks that verify it (they error if the restore did)."""
         try:
-            self.restored()
+            restored = self.restored()
         except OpscheckError:
             raise StepFailed("restoring the backup", owner) from None
-        assert self._dsn is not None
-        with psycopg.connect(self._dsn, autocommit=True, connect_timeout=10) as conn:
+        with psycopg.connect(self._dsn(restored), autocommit=True, connect_timeout=10) as conn:
             yield conn
 
     def close(self) -> None:
-        """Stop the throwaway server; a server shared with other xdist workers is left to the run's
-        controller, which stops it when every worker is done."""
-        server, self._server = self._server, None
-        if server is not None:
-            if self.share is not None and self.share.shared:
+        """Stop the throwaway server (waiting for a start still under way); a server shared with other
+        xdist workers is left to the run's controller, which stops it when every worker is done."""
+        starting, self._starting = self._starting, None
+        if starting is None:
+            return
+        if self.share is not None and self.share.shared:
+            server = starting.finished()
+            if server is not None:
                 server.detach(kept=False)
-            else:
-                server.stop()
+        else:
+            starting.stop_server()
 
     # -- what every restore check reports ----------------------------------------------------------
     def record_metrics(self, check: CheckRecord) -> None:
@@ -195,8 +229,12 @@ class Drill:
             check.metric("backup_key", backup.key)
             check.metric("backup_age_hours", round(backup.age_hours(self.now), 2))
             check.metric("backup_bytes", backup.size)
+        if self._pass is not None and self._pass.server_seconds is not None:
+            check.metric("server_start_seconds", round(self._pass.server_seconds, 2))
         if self._restored is not None:
             check.metric("restore_seconds", round(self._restored.seconds, 2))
             check.metric("restore_mb_per_s", self._restored.mb_per_s)
+        if self._verification is not None:
+            check.metric("verification_seconds", round(self._verification.seconds, 2))
         if self.provider is not None:
             check.metric("restore_provider", self.provider[0])

@@ -16,6 +16,8 @@ A target that cannot be reached is an *error*; a target that answers wrongly is 
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "CheckFailed",
     "ConfigError",
@@ -40,6 +42,18 @@ class OpscheckError(Exception):
     #: severity that overrides the check's own (a problem of the whole deployment, not of the check); None
     #: keeps the check's
     severity: str | None = None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as its class, arguments and attributes (subclasses' ``__init__`` take other arguments),
+        so a step's result holding an error can be handed to another process."""
+        return (_rebuild, (type(self), self.args, dict(vars(self))))
+
+
+def _rebuild(cls: type[OpscheckError], args: tuple[Any, ...], attributes: dict[str, Any]) -> OpscheckError:
+    error = cls.__new__(cls, *args)
+    error.args = args
+    vars(error).update(attributes)
+    return error
 
 
 class UsageError(OpscheckError):

@@ -17,7 +17,10 @@ __all__ = [
     "MigrationState",
     "amcheck_indexes",
     "display_name",
+    "estimated_counts",
+    "exact_counts",
     "live_migration_state",
+    "merge_counts",
     "migration_state",
     "missing_tables",
     "parse_table_name",
@@ -50,6 +53,11 @@ def row_counts(
     Tables named in ``exact`` (``[schema.]table``) get an exact ``count(*)`` under that name; every other
     table the planner's estimate (after ANALYZE), under ``schema.table`` (``table`` for public).
     """
+    return merge_counts(estimated_counts(conn), *exact_counts(conn, exact or set()))
+
+
+def estimated_counts(conn: psycopg.Connection[Any]) -> dict[str, int]:
+    """ANALYZE, then the planner's row estimate of every table under ``schema.table`` (``table`` for public)."""
     conn.execute("ANALYZE")
     estimates = conn.execute(
         "SELECT n.nspname, c.relname, greatest(c.reltuples, 0)::bigint FROM pg_class c "
@@ -57,11 +65,15 @@ def row_counts(
         "WHERE c.relkind IN ('r', 'p') "
         "AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'"
     ).fetchall()
-    counts = {display_name(schema, name): int(count) for schema, name, count in estimates}
+    return {display_name(schema, name): int(count) for schema, name, count in estimates}
+
+
+def exact_counts(conn: psycopg.Connection[Any], names: set[str]) -> tuple[dict[str, int], dict[str, str]]:
+    """``count(*)`` of each ``[schema.]table`` named: (counts by the name as given, failed → why)."""
+    counts: dict[str, int] = {}
     failed: dict[str, str] = {}
-    for name in sorted(exact or set()):
+    for name in sorted(names):
         schema, table = parse_table_name(name)
-        counts.pop(display_name(schema, table), None)
         try:
             row = conn.execute(
                 sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, table))
@@ -70,6 +82,17 @@ def row_counts(
             failed[name] = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             continue
         counts[name] = int(row[0]) if row else 0
+    return counts, failed
+
+
+def merge_counts(
+    estimates: dict[str, int], exact: dict[str, int], failed: dict[str, str]
+) -> tuple[dict[str, int], dict[str, str]]:
+    """Estimates, with each exactly counted (or uncountable) table under the name it was asked by instead."""
+    counts = dict(estimates)
+    for name in [*exact, *failed]:
+        counts.pop(display_name(*parse_table_name(name)), None)
+    counts.update(exact)
     return counts, failed
 
 

@@ -21,6 +21,7 @@ import io
 import itertools
 import json
 import os
+import pickle
 import re
 import shlex
 import shutil
@@ -29,6 +30,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -40,15 +42,27 @@ from typing import Any
 import psycopg
 import pytest
 
-from opscheck.backups import FileStore
+from opscheck import drill as drill_module
+from opscheck import verification
+from opscheck.backups import Backup, FileStore
+from opscheck.config import load_config
 from opscheck.containers import DEFAULT_IMAGE, docker_available, image_present
+from opscheck.drill import Drill
 from opscheck.dumps import verify_plain_gzip
-from opscheck.errors import CheckFailed
+from opscheck.errors import CheckFailed, TargetUnreachable
 from opscheck.pgcluster import LocalCluster, PostgresNotFound, find_postgres_bindir
-from opscheck.restore import RestoreGuard, RestoreRefused, restore_backup
+from opscheck.restore import DrillPass, RestoreGuard, RestoreRefused, restore_backup
 from tests.support.moto import TEST_ACCESS_KEY, TEST_SECRET_KEY, MotoServer, client_for
 from tests.support.servers import closed_port
-from tests.support.suite_run import ENV, REPO, RESTORE_SUITE, SuiteRun, run_suite, write_opscheck_toml
+from tests.support.suite_run import (
+    ENV,
+    REPO,
+    RESTORE_SUITE,
+    SuiteRun,
+    isolate_from_caller,
+    run_suite,
+    write_opscheck_toml,
+)
 
 pytest_plugins = ["tests.support.s3_server"]
 
@@ -509,6 +523,8 @@ def test_local_directory_of_plain_backups_restores_and_every_check_passes(
     assert drill["rto_minutes"] == 10
     assert 0.9 < drill["backup_age_hours"] < 1.2
     assert drill["restore_provider"] == "local"
+    assert drill["server_start_seconds"] > 0  # reported apart from the pass (the server boots meanwhile)
+    assert run.check(ROWS)["metrics"]["verification_seconds"] > 0  # reported apart from the restore
     for name in RESTORED:  # everything that ran after the restore carries the restore metrics too
         assert_contract_metrics(run.check(name)["metrics"], str(newest), len(dumps.gz))
 
@@ -1079,10 +1095,12 @@ def test_signal_during_the_restore_ends_promptly_and_leaves_nothing(
     assert summary["exit_status"] == pytest.ExitCode.INTERRUPTED
     assert ("KeyboardInterrupt: signal 15" if sig == signal.SIGTERM else "KeyboardInterrupt") in output
     assert "INTERRUPTED" in output
-    drill = next((c for c in summary["checks"] if c["nodeid"].endswith("::" + DRILL)), None)
-    assert drill is not None
-    assert drill["outcome"] == "error"  # interrupted mid-restore: never reported as passed
-    assert drill["message"] == "did not finish: the run was interrupted"
+    # the backup is read once, checked and restored in the same pass: the first check that needs it (the
+    # stream check) is the one the signal interrupts; neither it nor the drill is ever reported as passed
+    checks = {c["nodeid"].split("::")[-1]: c for c in summary["checks"]}
+    assert checks[STREAM]["outcome"] == "error", checks[STREAM]
+    assert checks[STREAM]["message"] == "did not finish: the run was interrupted"
+    assert checks.get(DRILL, {"outcome": "not run"})["outcome"] != "passed"
 
 
 # ===================================================================================== ROLES, EXTENSIONS
@@ -1158,3 +1176,111 @@ def test_a_create_dump_of_a_database_every_server_has_fails_before_restoring_wit
         restore_backup(server, RestoreGuard([]), backup, stream, deadline_s=60, verified=facts)
     assert "it creates database 'postgres', which every fresh server already has" in caught.value.seen
     assert "take the backup without -C" in caught.value.seen
+
+
+# ================================================================================= one pass over the backup
+
+
+class _Watched(io.RawIOBase):
+    """A backup file handed out 16 KiB per read; the read at half of it waits (up to 5 s) for ``go`` and
+    records whether it came."""
+
+    def __init__(self, path: str, go: Any) -> None:
+        super().__init__()
+        self._file = open(path, "rb")  # noqa: SIM115 - closed in close()
+        self._half = os.path.getsize(path) // 2
+        self._go = go
+        self.waited_for_the_server: bool | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._file.tell() >= self._half and self.waited_for_the_server is None:
+            self.waited_for_the_server = self._go.wait(timeout=5)
+        return self._file.readinto(memoryview(buffer)[: 16 * 1024])
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+
+def test_the_drill_reads_the_backup_once_booting_the_server_meanwhile_and_verifies_in_parallel(
+    tmp_path: Path, dumps: Dumps, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    isolate_from_caller(monkeypatch, tmp_path)
+    directory = backup_dir(tmp_path, daily(3), dumps.gz)
+    config = restore_config(tmp_path, directory.as_uri(), retention_days=2, min_rows=dumps.counts)
+    drill = Drill(load_config(config).environment(ENV), "latest", [])
+    starting = threading.Event()
+    real_start = drill_module.start_server
+
+    def start_server(*args: Any) -> Any:
+        starting.set()
+        return real_start(*args)
+
+    opened: list[_Watched] = []
+
+    def open_backup(backup: Backup) -> Any:
+        opened.append(_Watched(backup.key, starting))
+        return opened[-1]
+
+    monkeypatch.setattr(drill_module, "start_server", start_server)
+    monkeypatch.setattr(drill.store, "open", open_backup)
+    try:
+        facts, roles = drill.facts()
+        restored = drill.restored()
+        verified = drill.verification()
+    finally:
+        drill.close()
+
+    assert len(opened) == 1, "the backup was read more than once"
+    assert opened[0].waited_for_the_server is True, "the server started only after the backup was read"
+    # the stream check's verdict comes from the pass that restored it
+    assert facts.uncompressed_bytes == restored.uncompressed_bytes == len(dumps.plain)
+    assert roles == {"app"}
+    assert restored.roles_created == ["app"]
+    assert verified.counts == dumps.counts
+    assert verified.indexes_checked >= 7
+    assert verified.seconds > 0
+
+
+def test_verification_queries_run_side_by_side(
+    pg_cluster: LocalCluster, pg_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    psql_ok(pg_cluster, "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 100)",
+            dbname=pg_database.rsplit("/", 1)[1])  # fmt: skip
+
+    def slowed(query: Any) -> Any:
+        def run(*args: Any) -> Any:
+            time.sleep(1.0)
+            return query(*args)
+
+        return run
+
+    for name in ("estimated_counts", "exact_counts", "amcheck_indexes"):
+        monkeypatch.setattr(verification, name, slowed(getattr(verification, name)))
+    began = time.monotonic()
+    verified = verification.verify_restored(pg_database, {"t"})
+    took = time.monotonic() - began
+
+    assert verified.counts == {"t": 100}
+    assert verified.amcheck() == 1
+    assert took < 2.5, f"three 1 s queries took {took:.1f} s: not side by side"
+
+
+def test_a_drill_pass_with_its_errors_survives_pickling() -> None:
+    """xdist workers share the drill's pass as a pickle: the errors in it must come back as they were."""
+    stream = CheckFailed("gzip stream of b.sql.gz", "complete", "truncated after 10 compressed bytes")
+    unreachable = TargetUnreachable("download of s3://b/k", "connection ended early")
+    outcome = DrillPass(None, stream, None, unreachable)
+
+    back = pickle.loads(pickle.dumps(outcome))  # noqa: S301 - our own bytes
+
+    assert isinstance(back.stream_error, CheckFailed)
+    assert (back.stream_error.checked, back.stream_error.expected, back.stream_error.seen) == (
+        stream.checked, stream.expected, stream.seen,
+    )  # fmt: skip
+    assert str(back.stream_error) == str(stream)
+    assert isinstance(back.restore_error, TargetUnreachable)
+    assert back.restore_error.reason == "connection ended early"

@@ -1,4 +1,8 @@
-"""Data Recovery: the restored database has the expected tables, enough rows and finished migrations."""
+"""Data Recovery: the restored database has the expected tables, enough rows and finished migrations.
+
+Tables, row counts and amcheck come from one verification of the restored database whose queries run in
+parallel (``restore_drill.verification()``); its time is the ``verification_seconds`` metric.
+"""
 
 from typing import Any
 
@@ -8,23 +12,15 @@ import pytest
 from opscheck.context import CheckRecord
 from opscheck.drill import Drill
 from opscheck.errors import CheckFailed
-from opscheck.restored import (
-    amcheck_indexes,
-    live_migration_state,
-    migration_state,
-    missing_tables,
-    row_counts,
-    table_names,
-)
+from opscheck.restored import live_migration_state, migration_state, table_names
 
 
 @pytest.mark.runbook("data-recovery", severity="P0")
-def test_expected_tables_exist(
-    restored_db: psycopg.Connection[Any], restore_drill: Drill, check: CheckRecord
-) -> None:
+def test_expected_tables_exist(restore_drill: Drill, check: CheckRecord) -> None:
+    verified = restore_drill.verification()
     restore_drill.record_metrics(check)
     expected = restore_drill.env.restore.expect_tables
-    missing = missing_tables(restored_db, expected)
+    missing = verified.missing(expected)
     if missing:
         raise CheckFailed(
             "tables in the restored database", ", ".join(expected), f"missing {', '.join(missing)}"
@@ -32,12 +28,11 @@ def test_expected_tables_exist(
 
 
 @pytest.mark.runbook("data-recovery", severity="P0")
-def test_tables_have_minimum_rows(
-    restored_db: psycopg.Connection[Any], restore_drill: Drill, check: CheckRecord
-) -> None:
+def test_tables_have_minimum_rows(restore_drill: Drill, check: CheckRecord) -> None:
+    verified = restore_drill.verification()
     restore_drill.record_metrics(check)
     minimums = restore_drill.env.restore.min_rows
-    counts, uncounted = row_counts(restored_db, exact=set(minimums))
+    counts, uncounted = verified.counts, verified.uncounted
     check.metric("row_counts", counts)
     short = {table: counts[table] for table, least in minimums.items() if counts.get(table, least) < least}
     if short or uncounted:
@@ -76,8 +71,7 @@ def test_migrations_are_complete(
 
 
 @pytest.mark.runbook("data-recovery", severity="P1")
-def test_indexes_pass_amcheck(
-    restored_db: psycopg.Connection[Any], restore_drill: Drill, check: CheckRecord
-) -> None:
+def test_indexes_pass_amcheck(restore_drill: Drill, check: CheckRecord) -> None:
+    verified = restore_drill.verification()
     restore_drill.record_metrics(check)
-    check.metric("indexes_checked", amcheck_indexes(restored_db))
+    check.metric("indexes_checked", verified.amcheck())

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from opscheck import backups
 from opscheck.backups import (
     Backup,
     FileStore,
@@ -614,3 +615,45 @@ def test_download_cut_midway_is_unreachable_not_a_short_backup(s3_server: str, b
         f"download of s3://{bucket}/backup_20240110_020000.sql.gz from http://127.0.0.1:"
     )
     assert "bytes" in caught.value.reason
+
+
+@pytest.mark.parametrize("versioned", [False, True], ids=["etag", "version"])
+def test_s3_large_object_downloads_in_concurrent_ranged_parts_of_one_version(
+    s3_server: str, bucket: str, monkeypatch: pytest.MonkeyPatch, *, versioned: bool
+) -> None:
+    monkeypatch.setattr(backups, "RANGED_FROM_BYTES", 2 * MiB)
+    monkeypatch.setattr(backups, "PART_BYTES", 512 * KiB)
+    if versioned:
+        client_for(s3_server).put_bucket_versioning(
+            Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}
+        )
+    body = os.urandom(5 * MiB + 123)
+    put(s3_server, bucket, "backup_20240110_020000.sql.gz", body)
+    store = S3Store(bucket, "", endpoint_url=s3_server, timeout_s=10)
+    (listed,) = store.list()
+    backup = store.details(listed)
+    assert (backup.version_id is not None) is versioned
+    parts: list[tuple[int, int]] = []
+    fetch = store._part
+    monkeypatch.setattr(
+        store, "_part", lambda b, first, last: parts.append((first, last)) or fetch(b, first, last)
+    )
+
+    with store.open(backup) as stream:
+        digest = hashlib.sha256()
+        while chunk := stream.read(300 * KiB):
+            digest.update(chunk)
+
+    assert digest.digest() == hashlib.sha256(body).digest()
+    assert sorted(parts) == [
+        (at, min(at + 512 * KiB, len(body)) - 1) for at in range(0, len(body), 512 * KiB)
+    ]
+
+    # the object replaced after details(): the parts pin the version seen, never mix two versions
+    put(s3_server, bucket, "backup_20240110_020000.sql.gz", os.urandom(len(body)))
+    with store.open(backup) as stream:
+        if versioned:
+            assert hashlib.sha256(stream.read()).digest() == hashlib.sha256(body).digest()
+        else:
+            with pytest.raises(CheckFailed, match="PreconditionFailed"):
+                stream.read()

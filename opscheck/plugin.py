@@ -121,6 +121,8 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     config.stash[STATE] = session
     install_log_redaction()
+    if not session.is_worker:
+        config.pluginmanager.register(_NodeidScrubber(), "opscheck-nodeid-scrubber")
     if not session.active:
         return
     config.pluginmanager.register(_ResultCollector(session), "opscheck-results")
@@ -355,11 +357,13 @@ def pytest_collectreport(report: pytest.CollectReport) -> None:
     scrub_report(report)
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    """Reports from xdist workers arrive with their id unscrubbed (see :func:`scrub_report`): scrub it
-    before any reporter (JUnit, terminal, the summary) sees it."""
-    if getattr(report, "node", None) is not None:
+class _NodeidScrubber:
+    """A parametrized value is part of a check's id (JUnit testcase names, the terminal, the summary):
+    scrub it before any reporter sees it. Never on an xdist worker, which must send the controller the id
+    it can match to its items; the controller scrubs the reports as they arrive."""
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         report.nodeid = redactor().scrub(report.nodeid)
 
 

@@ -15,7 +15,6 @@ check prints with ``-s`` or ``--capture=tee-sys``.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import sys
 from collections.abc import Callable
@@ -66,10 +65,6 @@ def scrub_report(report: pytest.TestReport | pytest.CollectReport) -> None:
         path, line, reason = longrepr
         report.longrepr = (path, line, r.scrub(reason))
     report.sections = [(r.scrub(title), r.scrub(body)) for title, body in report.sections]
-    if not os.environ.get("PYTEST_XDIST_WORKER"):
-        # a parametrized value is part of the id (JUnit testcase names). An xdist worker must send the id
-        # unchanged (the controller matches reports to items by it); the controller scrubs it on arrival
-        report.nodeid = r.scrub(report.nodeid)
     if isinstance(report, pytest.TestReport):
         path, lineno, domain = report.location
         report.location = (path, lineno, r.scrub(domain))

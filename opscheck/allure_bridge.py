@@ -21,8 +21,10 @@ import inspect
 import io
 import json
 import os
+import shutil
 import uuid
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -61,9 +63,7 @@ _PARAMETER_METRICS = {
 try:
     import allure
     import allure_commons
-    from allure_commons.logger import AllureFileLogger
     from allure_pytest.listener import AllureListener
-    from allure_pytest.plugin import cleanup_factory
     from attr import asdict
 except ImportError:  # pragma: no cover - allure-pytest is a dependency, but stay optional
     allure = None  # type: ignore[assignment]
@@ -74,17 +74,36 @@ def available(config: pytest.Config) -> bool:
     return allure is not None and config.pluginmanager.has_plugin("allure_pytest")
 
 
-if allure is not None:
+class RedactingFileLogger:
+    """Writes allure results like allure's own file logger, through allure-commons' public hooks only,
+    with every byte passed through the redactor first (allure writes parameters, messages and attachments
+    raw, masked parameters included)."""
 
-    class RedactingFileLogger(AllureFileLogger):
-        """allure's file logger, with every byte passed through the redactor first."""
+    def __init__(self, report_dir: Path, clean: bool) -> None:
+        self._report_dir = report_dir
+        if clean and report_dir.is_dir():
+            shutil.rmtree(report_dir)
+        report_dir.mkdir(parents=True, exist_ok=True)
 
-        def _report_item(self, item: Any) -> None:
-            filename = item.file_pattern.format(prefix=uuid.uuid4())
-            data = redactor().scrub_obj(asdict(item, filter=lambda _, v: v or v is False))
-            tmp = self._report_dir / f"{filename}.tmp"
-            tmp.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
-            os.replace(tmp, self._report_dir / filename)
+    def _write(self, name: str, data: bytes) -> None:
+        tmp = self._report_dir / f"{name}.tmp"
+        tmp.write_bytes(data)
+        os.replace(tmp, self._report_dir / name)
+
+    def _report_item(self, item: Any) -> None:
+        filename = item.file_pattern.format(prefix=uuid.uuid4())
+        data = redactor().scrub_obj(asdict(item, filter=lambda _, v: v or v is False))
+        self._write(filename, json.dumps(data, ensure_ascii=False).encode("utf-8"))
+
+    if allure is not None:
+
+        @allure_commons.hookimpl
+        def report_result(self, result: Any) -> None:
+            self._report_item(result)
+
+        @allure_commons.hookimpl
+        def report_container(self, container: Any) -> None:
+            self._report_item(container)
 
         @allure_commons.hookimpl
         def report_attached_file(self, source: str, file_name: str) -> None:
@@ -93,9 +112,7 @@ if allure is not None:
         @allure_commons.hookimpl
         def report_attached_data(self, body: str | bytes, file_name: str) -> None:
             data = body.encode("utf-8") if isinstance(body, str) else body
-            tmp = self._report_dir / f"{file_name}.tmp"
-            tmp.write_bytes(redactor().scrub_bytes(data))
-            os.replace(tmp, self._report_dir / file_name)
+            self._write(file_name, redactor().scrub_bytes(data))
 
 
 def start_results(config: pytest.Config, results_dir: Path, clean: bool) -> None:
@@ -104,11 +121,10 @@ def start_results(config: pytest.Config, results_dir: Path, clean: bool) -> None
         return
     listener = AllureListener(config)
     config.pluginmanager.register(listener, "allure_listener")
-    allure_commons.plugin_manager.register(listener)
-    config.add_cleanup(cleanup_factory(listener))
-    file_logger = RedactingFileLogger(str(results_dir), clean)  # type: ignore[no-untyped-call]
-    allure_commons.plugin_manager.register(file_logger)
-    config.add_cleanup(cleanup_factory(file_logger))
+    file_logger = RedactingFileLogger(results_dir, clean)
+    for plugin in (listener, file_logger):
+        allure_commons.plugin_manager.register(plugin)
+        config.add_cleanup(partial(allure_commons.plugin_manager.unregister, plugin))
 
 
 def label_markers(

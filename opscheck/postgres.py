@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from opscheck.conninfo import isolated_conninfo
 from opscheck.errors import CheckFailed, TargetUnreachable
 from opscheck.secrets import mask_url, redactor
 
@@ -48,6 +47,8 @@ def _reason(exc: psycopg.Error) -> str:
 def connect_readonly(url: str, *, timeout_s: float, application_name: str = "opscheck") -> psycopg.Connection:
     """A read-only connection to ``url``; unreachable → TargetUnreachable, bad login → CheckFailed."""
     import psycopg  # noqa: PLC0415 - only runs that talk to PostgreSQL pay for importing psycopg
+
+    from opscheck.conninfo import isolated_conninfo  # noqa: PLC0415 - it imports psycopg
 
     where = f"PostgreSQL at {mask_url(url)}"
     try:

@@ -5,12 +5,16 @@ A local threaded HTTP server (127.0.0.1, listen backlog 128) serves 40 pages tha
 answer, a fast ``/`` and a fast ``/api/health``. The script writes an ``opscheck.toml`` listing the 40
 pages and times, wall clock, as separate processes:
 
-* ``python -m pytest suites/smoke --env bench --opscheck-config … -p no:cacheprovider -q``   (target ≤ 3 s)
+* ``python -m pytest suites/smoke --env bench --opscheck-config … -p no:cacheprovider -q``
+* the floor: ``python -m pytest --collect-only`` of an empty directory, with the same plugins installed
+  (opscheck, xdist, allure-pytest, anyio), run right before the gate in the same repetition
 * the plain sequential baseline: one httpx client GETting the 40 pages in a loop            (≥ 10 s)
-* the pytest start-up floor: ``python -m pytest --version`` and ``--collect-only`` of an empty directory
-  (plus ``python -c pass`` for the interpreter alone)
+* for reference ``python -m pytest --version`` and ``python -c pass`` (the interpreter alone)
 
-Each is repeated ``--repeat`` times (default 3); the median is reported.
+Target (issue 14.2): the gate ends within 0.5 s of the floor (the pages' 250 ms wait is inside that).
+Each is repeated ``--repeat`` times (default 5); the gap is taken per repetition (gate minus the floor
+measured next to it) and the median gap is judged, in wall time and in child CPU time (which moves much
+less with the load of a shared machine). The load average is printed at start and end.
 
     .venv/bin/python benchmarks/smoke_gate.py
 """
@@ -20,6 +24,7 @@ from __future__ import annotations
 import argparse
 import http.server
 import json
+import os
 import re
 import resource
 import statistics
@@ -37,7 +42,7 @@ from _common import REPO, machine, print_machine, stats, table, verdict, write_r
 
 PAGES = 40
 PAGE_DELAY_S = 0.25
-SMOKE_TARGET_S = 3.0
+GAP_TARGET_S = 0.5
 BASELINE_FLOOR_S = 10.0
 RUN_TIMEOUT_S = 120.0
 SECURITY_HEADERS = {
@@ -176,7 +181,7 @@ print(time.perf_counter() - started)
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeat", type=int, default=3, help="repetitions of each measurement (default 3)")
+    parser.add_argument("--repeat", type=int, default=5, help="repetitions of each measurement (default 5)")
     args = parser.parse_args(argv)
 
     info = machine()
@@ -258,6 +263,10 @@ def main(argv: list[str] | None = None) -> int:
     summary_stats = {name: stats(values) for name, values in walls.items()}
     smoke_median = summary_stats["smoke_gate"]["median"]
     baseline_median = summary_stats["baseline_loop"]["median"]
+    pairs = zip(walls["smoke_gate"], walls["pytest_collect_empty"], strict=True)
+    gap_wall = stats(gate - floor for gate, floor in pairs)
+    cpu_pairs = zip(cpus["smoke_gate"], cpus["pytest_collect_empty"], strict=True)
+    gap_cpu = stats(gate - floor for gate, floor in cpu_pairs)
     results = {
         "benchmark": "smoke_gate",
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -273,8 +282,11 @@ def main(argv: list[str] | None = None) -> int:
         "child_cpu_s": {name: stats(values) for name, values in cpus.items()},
         "pytest_reported_session_s": stats(in_session) if in_session else None,
         "smoke_outcomes": outcomes,
-        "targets": {"smoke_max_s": SMOKE_TARGET_S, "baseline_min_s": BASELINE_FLOOR_S},
-        "smoke_target_met": smoke_median <= SMOKE_TARGET_S,
+        "loadavg_at_end": [round(x, 2) for x in os.getloadavg()],
+        "gap_to_floor_wall_s": gap_wall,
+        "gap_to_floor_cpu_s": gap_cpu,
+        "targets": {"gap_to_floor_max_s": GAP_TARGET_S, "baseline_min_s": BASELINE_FLOOR_S},
+        "gap_target_met": gap_wall["median"] <= GAP_TARGET_S,
         "baseline_as_expected": baseline_median >= BASELINE_FLOOR_S,
         "speedup": round(baseline_median / smoke_median, 2),
     }
@@ -314,8 +326,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"smoke outcomes: {outcomes}")
     print(
-        f"\ntarget smoke gate <= {SMOKE_TARGET_S:g} s: {verdict(results['smoke_target_met'])} "
-        f"({smoke_median:.2f} s median)"
+        f"\ngap to the floor (gate - collect-only of an empty dir, per repetition): median "
+        f"{gap_wall['median']:.2f} s wall (runs {gap_wall['runs']}), {gap_cpu['median']:.2f} s CPU"
+    )
+    print(
+        f"target gap <= {GAP_TARGET_S:g} s: {verdict(results['gap_target_met'])} "
+        f"(gate {smoke_median:.2f} s, floor {summary_stats['pytest_collect_empty']['median']:.2f} s median; "
+        f"load average {info['loadavg_at_start']} at start, {results['loadavg_at_end']} at end)"
     )
     print(
         f"baseline >= {BASELINE_FLOOR_S:g} s: {'yes' if results['baseline_as_expected'] else 'NO'} "

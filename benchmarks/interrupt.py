@@ -109,7 +109,7 @@ def one_run(work: Path, signum: int, to_group: bool) -> dict[str, float | bool]:
     env.update(TMPDIR=str(private_tmp), STARTED_DIR=str(started))
     argv = [
         sys.executable, "-m", "pytest", "test_sleepy.py", "-n", "2", "--env", "bench",
-        "--opscheck-reports", str(reports), "-p", "no:cacheprovider", "--basetemp", str(run / "basetemp"),
+        "--opscheck-config", str(project / "opscheck.toml"), "--opscheck-reports", str(reports), "-p", "no:cacheprovider", "--basetemp", str(run / "basetemp"),
     ]  # fmt: skip
     with (run / "run.log").open("wb") as log:
         proc = subprocess.Popen(

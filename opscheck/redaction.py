@@ -10,6 +10,9 @@ Loaded as a pytest plugin (by ``opscheck.plugin``), this module also scrubs test
 parametrized page path would otherwise name a JUnit testcase, which is named by the report's node id),
 the ``--debug`` trace file, and what a
 check prints with ``-s`` or ``--capture=tee-sys``.
+
+PYTEST_DONT_REWRITE: library code, imported by the plugin before pytest loads it as a plugin; without
+this marker pytest warned "Module already imported so cannot be rewritten" on every run.
 """
 
 from __future__ import annotations

@@ -42,3 +42,15 @@ def test_a_run_without_an_optional_plugin_reports_its_checks(tmp_path: Path, plu
     assert [c["outcome"] for c in summary["checks"]] == ["passed"], summary["checks"]
     assert (reports / "junit.xml").exists() is (plugin != "junitxml")
     assert (reports / "allure-results").exists() is (plugin != "allure_pytest")
+
+
+def test_a_run_prints_no_warning_about_opscheck_itself(tmp_path: Path) -> None:
+    """pytest warned "Module already imported so cannot be rewritten; opscheck.redaction" on every run."""
+    argv = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", str(tmp_path)]
+    env = {"PATH": "/usr/bin:/bin"}  # opscheck as installed (its entry point), as users run it
+    proc = subprocess.run(
+        argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == pytest.ExitCode.NO_TESTS_COLLECTED, output[-3000:]
+    assert "warning" not in output.lower(), output[-3000:]

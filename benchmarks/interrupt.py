@@ -127,7 +127,11 @@ def one_run(work: Path, signum: int, to_group: bool) -> dict[str, float | bool]:
             os.killpg(proc.pid, signum)
         else:
             os.kill(proc.pid, signum)
-        proc.wait(timeout=60)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            log = (run / "run.log").read_text()[-3000:]
+            raise RuntimeError(f"still running 60 s after the signal:\n{log}") from None
         exited = time.monotonic() - signalled
         while _running(processes) and time.monotonic() - signalled < 30:
             time.sleep(0.005)
@@ -149,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=3, help="runs per mode (default 3)")
     args = parser.parse_args(argv)
+    # started in the background by a shell, this process (and so each run) would ignore SIGINT
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     info = machine()
     print_machine(info)
     runs: dict[str, list[dict[str, float | bool]]] = {mode: [] for mode in MODES}

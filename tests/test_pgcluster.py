@@ -300,3 +300,21 @@ def test_stop_kills_the_postmaster_when_pg_ctl_stop_fails(bindir_whose_pg_ctl_ca
     assert not _alive(pid)
     assert not tmpdir.exists()
     assert _processes_mentioning(str(tmpdir)) == []
+
+
+def test_a_table_created_and_filled_in_one_transaction_writes_next_to_no_wal(
+    pg_cluster: LocalCluster, pg_database: str
+) -> None:
+    """The drill restores in one transaction: on the throwaway server its COPYs skip WAL (wal_level minimal)."""
+    sql = (
+        "SELECT pg_current_wal_insert_lsn() AS before \\gset\n"
+        "BEGIN;\n"
+        "CREATE TABLE filled (id bigint, note text);\n"
+        "INSERT INTO filled SELECT g, md5(g::text) FROM generate_series(1, 200000) g;\n"
+        "COMMIT;\n"
+        "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), :'before')::bigint;\n"
+    )
+    proc = pg_cluster.psql("-q", "-At", input=sql, dbname=pg_database.rsplit("/", 1)[1])
+    assert proc.returncode == 0, proc.stderr
+    wal_bytes = int(proc.stdout.split()[-1])
+    assert wal_bytes < 1_000_000, f"{wal_bytes} bytes of WAL for a table made and filled in one transaction"

@@ -480,17 +480,22 @@ class _S3BodyReader(io.RawIOBase):
 
 class _RangedS3Reader(io.RawIOBase):
     """A large object read as ranged GETs of ``part_bytes``, ``workers`` of them under way at once, handed
-    out in order: one download, streamed, at the speed of several connections. At most ``workers + 1``
-    parts are held in memory. ``fetch(first, last)`` returns the bytes ``first..last`` (inclusive)."""
+    out in order: one download, streamed, at the speed of several connections. Parts are read into
+    ``workers + 1`` buffers allocated once and reused, so memory stays flat whatever the object's size.
+    ``fetch(first, last, into)`` fills ``into`` with the bytes ``first..last`` (inclusive)."""
 
-    def __init__(self, fetch: Callable[[int, int], bytes], size: int, part_bytes: int, workers: int) -> None:
+    def __init__(
+        self, fetch: Callable[[int, int, memoryview], None], size: int, part_bytes: int, workers: int
+    ) -> None:
         super().__init__()
         self._fetch = fetch
         self._size = size
         self._part = part_bytes
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="opscheck-s3-part")
-        self._pending: collections.deque[Future[bytes]] = collections.deque()
+        self._pending: collections.deque[tuple[Future[None], memoryview, int]] = collections.deque()
+        self._free = [memoryview(bytearray(min(part_bytes, size))) for _ in range(workers + 1)]
         self._next = 0
+        self._held: memoryview | None = None  # the buffer of the part being handed out
         self._current = memoryview(b"")
         for _ in range(workers):
             self._submit()
@@ -498,7 +503,9 @@ class _RangedS3Reader(io.RawIOBase):
     def _submit(self) -> None:
         if self._next < self._size:
             last = min(self._next + self._part, self._size) - 1
-            self._pending.append(self._pool.submit(self._fetch, self._next, last))
+            buffer, length = self._free.pop(), last - self._next + 1
+            future = self._pool.submit(self._fetch, self._next, last, buffer[:length])
+            self._pending.append((future, buffer, length))
             self._next = last + 1
 
     def readable(self) -> bool:
@@ -507,9 +514,14 @@ class _RangedS3Reader(io.RawIOBase):
     def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer).cast("B")
         if not self._current:
+            if self._held is not None:
+                self._free.append(self._held)
+                self._held = None
             if not self._pending:
                 return 0
-            self._current = memoryview(self._pending.popleft().result())
+            future, part, length = self._pending.popleft()
+            future.result()
+            self._held, self._current = part, part[:length]
             self._submit()
         count = min(len(view), len(self._current))
         view[:count] = self._current[:count]
@@ -518,7 +530,7 @@ class _RangedS3Reader(io.RawIOBase):
 
     def close(self) -> None:
         if not self.closed:
-            for future in self._pending:
+            for future, _buffer, _length in self._pending:
                 future.cancel()
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pending.clear()
@@ -701,7 +713,10 @@ class S3Store(BackupStore):
         :meth:`details`) in concurrent ranged parts of exactly that version (or ETag), smaller ones in one GET."""
         if backup.size >= RANGED_FROM_BYTES and (backup.version_id or backup.etag):
             raw: io.RawIOBase = _RangedS3Reader(
-                lambda first, last: self._part(backup, first, last), backup.size, PART_BYTES, PART_WORKERS
+                lambda first, last, into: self._part(backup, first, last, into),
+                backup.size,
+                PART_BYTES,
+                PART_WORKERS,
             )
             return io.BufferedReader(raw, buffer_size=_STREAM_BUFFER)
         if backup.version_id:
@@ -724,8 +739,9 @@ class S3Store(BackupStore):
         )
         return io.BufferedReader(raw, buffer_size=_STREAM_BUFFER)
 
-    def _part(self, backup: Backup, first: int, last: int) -> bytes:
-        """Bytes ``first..last`` of exactly the version :meth:`details` saw (VersionId, else If-Match ETag)."""
+    def _part(self, backup: Backup, first: int, last: int, into: memoryview) -> None:
+        """Bytes ``first..last`` of exactly the version :meth:`details` saw (VersionId, else If-Match ETag)
+        into ``into``, read a MiB at a time."""
         span = f"bytes={first}-{last}"
         response = self._call(
             "GetObject",
@@ -744,18 +760,15 @@ class S3Store(BackupStore):
         what = f"s3://{self.bucket}/{backup.key} (bytes {first}-{last})"
         reader = _S3BodyReader(response["Body"], what, self.endpoint, self.timeout_s)
         try:
-            data = bytearray(last - first + 1)
-            view = memoryview(data)
             got = 0
-            while got < len(data) and (count := reader.readinto(view[got:])):
+            while got < len(into) and (count := reader.readinto(into[got : got + _STREAM_BUFFER])):
                 got += count
         finally:
             reader.close()
-        if got != len(data):
+        if got != len(into):
             raise TargetUnreachable(
                 f"download of {what} from {self.endpoint}", f"connection ended early, after {got} bytes"
             )
-        return bytes(data)
 
     # -- bucket settings
 

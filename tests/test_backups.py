@@ -627,7 +627,7 @@ def test_s3_large_object_downloads_in_concurrent_ranged_parts_of_one_version(
         client_for(s3_server).put_bucket_versioning(
             Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}
         )
-    body = os.urandom(5 * MiB + 123)
+    body = os.urandom(16 * MiB + 123)
     put(s3_server, bucket, "backup_20240110_020000.sql.gz", body)
     store = S3Store(bucket, "", endpoint_url=s3_server, timeout_s=10)
     (listed,) = store.list()
@@ -636,15 +636,23 @@ def test_s3_large_object_downloads_in_concurrent_ranged_parts_of_one_version(
     parts: list[tuple[int, int]] = []
     fetch = store._part
     monkeypatch.setattr(
-        store, "_part", lambda b, first, last: parts.append((first, last)) or fetch(b, first, last)
+        store,
+        "_part",
+        lambda b, first, last, into: parts.append((first, last)) or fetch(b, first, last, into),
     )
 
-    with store.open(backup) as stream:
-        digest = hashlib.sha256()
-        while chunk := stream.read(300 * KiB):
-            digest.update(chunk)
+    tracemalloc.start()
+    try:
+        with store.open(backup) as stream:
+            digest = hashlib.sha256()
+            while chunk := stream.read(300 * KiB):
+                digest.update(chunk)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
 
     assert digest.digest() == hashlib.sha256(body).digest()
+    assert peak < 8 * MiB, f"reading 16 MiB in 512 KiB parts peaked at {peak / MiB:.1f} MiB"
     assert sorted(parts) == [
         (at, min(at + 512 * KiB, len(body)) - 1) for at in range(0, len(body), 512 * KiB)
     ]

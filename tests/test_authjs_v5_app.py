@@ -7,6 +7,7 @@ pin the app's contract independently of the suites that are judged against it.
 from __future__ import annotations
 
 import os
+import re
 import ssl
 from pathlib import Path
 
@@ -16,8 +17,10 @@ import pytest
 from tests.support.certs import client_context
 from tests.support.reference_apps import (
     SMOKE_USER,
+    V4,
     V5,
     AppFleet,
+    AppSpec,
     RunningApp,
     start_app,
 )
@@ -173,3 +176,12 @@ def test_start_app_stops_the_app_and_its_proxy_also_when_the_block_fails(tmp_pat
         os.kill(pid, 0)
     with pytest.raises(httpx.ConnectError), client(app) as http:
         http.get("/")
+
+
+@pytest.mark.parametrize("spec", [V4, V5], ids=["v4", "v5"])
+def test_the_harness_knows_every_fault_mode_the_apps_readme_documents(spec: AppSpec) -> None:
+    readme = (spec.directory / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Fault modes", 1)[1].split("\n## ", 1)[0]
+    documented = re.findall(r"^\| `([a-z0-9-]+)` \|", section, re.MULTILINE)
+    assert len(documented) >= 9
+    assert sorted(spec.faults) == sorted(documented)

@@ -4,7 +4,8 @@ app has, over http and over https (a TLS terminator with a test certificate in f
 ``Secure`` and ``__Secure-``/``__Host-`` cookies).
 
 Every run is judged against the whole table of verdicts: the checks meant to catch the mode fail (or error)
-with their severity and runbook section, and every other check keeps its verdict for the healthy app, so a
+with their runbook section (and, where the gate depends on it, their severity: the P0 canaries and protected
+paths), and every other check keeps its verdict for the healthy app, so a
 fault that nothing catches (a false green) and a check that breaks on a healthy app (a false red) both fail
 here. The apps are configured the way a user would point opscheck at them (the v5 app's ``auth.base_path``,
 ``smoke.health_path = false``, its protected page and route); nothing else is told about them. Every output

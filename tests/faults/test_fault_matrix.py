@@ -2,8 +2,8 @@
 
 Every row builds one broken component (a refused port, a silent one, a name that does not resolve, a bad
 health answer, a bad certificate, a dead, refusing or slow database, a dead Redis, a broken or unreadable
-backup, a weak or wrong credential, the real reference app in one of its NextAuth fault modes), runs the
-real suite against it with ``run_suite`` and asserts:
+backup, a weak or wrong credential, either real reference app (next-auth 4 or Auth.js v5) in one of its
+fault modes), runs the real suite against it with ``run_suite`` and asserts:
 
 * the run exits non-zero;
 * the row's intended check has the row's outcome (``failed`` or ``error``) and runbook section (and, where

@@ -97,7 +97,7 @@ class AppSpec:
         listing = re.search(r"FAULT_MODES = \[(.*?)\]", source, re.DOTALL)
         if listing is None:
             raise AssertionError(f"no FAULT_MODES list in {self.directory}/lib/config.js")
-        return tuple(re.findall(r'"([a-z-]+)"', listing.group(1)))
+        return tuple(re.findall(r'"([a-z0-9-]+)"', listing.group(1)))
 
     def url_path(self, fault: str) -> str:
         paths = [self.url_path_by_fault[f] for f in fault.split(",") if f in self.url_path_by_fault]

@@ -110,12 +110,14 @@ class Interrupts:
                 handler(sig, frame)
 
             signal.signal(signum, forward_then)
-            self.config.add_cleanup(functools.partial(_restore, signum, previous))
+            self.config.add_cleanup(functools.partial(_restore, signum, previous, forward_then))
         return True
 
 
-def _restore(signum: int, handler: Handler) -> None:
-    if _main_thread():
+def _restore(signum: int, handler: Handler, installed: Handler) -> None:
+    """Put ``handler`` back, unless the signal's handler changed since (a run that is stopping keeps the
+    handler that ignores further signals until the process has cleaned up)."""
+    if _main_thread() and signal.getsignal(signum) is installed:
         signal.signal(signum, handler)
 
 
@@ -140,6 +142,8 @@ def _interrupt_once(config: pytest.Config, handled: threading.Event) -> bool:
         signal.signal(signum, interrupt_once)
 
     def restore() -> None:
+        if handled.is_set():
+            return  # interrupted: further signals stay ignored until the worker has exited
         for signum, handler in previous.items():
             signal.signal(signum, handler)
 

@@ -77,6 +77,28 @@ def test_sleeps(n, server_and_scratch):
 """
 
 
+#: the controller's last cleanup sends itself a second SIGINT: it must no longer interrupt anything
+LATE_SIGNAL_CONFTEST = """
+import os, signal
+from pathlib import Path
+
+
+def pytest_configure(config):
+    if hasattr(config, "workerinput"):
+        return
+
+    def second_signal_at_the_very_end():
+        try:
+            signal.raise_signal(signal.SIGINT)
+            outcome = "ignored"
+        except KeyboardInterrupt:
+            outcome = "interrupted"
+        Path(os.environ["LATE_SIGNAL_FILE"]).write_text(outcome)
+
+    config.add_cleanup(second_signal_at_the_very_end)  # runs after opscheck's own cleanups
+"""
+
+
 def _proc_table() -> dict[int, tuple[int, str, str]]:
     """pid -> (ppid, command line, state) of every process."""
     table: dict[int, tuple[int, str, str]] = {}
@@ -140,6 +162,8 @@ def test_signal_during_an_xdist_run_ends_promptly_and_leaves_nothing(
     project.mkdir()
     started.mkdir()
     (project / "test_sleepy.py").write_text(SLEEPY_SUITE, encoding="utf-8")
+    (project / "conftest.py").write_text(LATE_SIGNAL_CONFTEST, encoding="utf-8")
+    late_signal = tmp_path / "late-signal"
     config = write_opscheck_toml(project)
     reports = tmp_path / "reports"
     env = {
@@ -151,6 +175,7 @@ def test_signal_during_an_xdist_run_ends_promptly_and_leaves_nothing(
         TMPDIR=str(private_tmpdir),
         RUN_MARKER=marker,
         STARTED_DIR=str(started),
+        LATE_SIGNAL_FILE=str(late_signal),
         PYTHONUNBUFFERED="1",
         PYTHONPATH=str(REPO),
     )
@@ -210,3 +235,5 @@ def test_signal_during_an_xdist_run_ends_promptly_and_leaves_nothing(
     # a check cut short by the signal is never reported as passed
     outcomes = {c["nodeid"].split("::", 1)[1]: c["outcome"] for c in summary["checks"]}
     assert "passed" not in outcomes.values(), outcomes
+    # once interrupted, a further signal never cuts the rest of the cleanup short, up to the very end
+    assert late_signal.read_text(encoding="utf-8") == "ignored", output[-3000:]

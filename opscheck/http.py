@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import socket
@@ -69,8 +70,13 @@ def request_headers(env: Environment) -> dict[str, str]:
     return {name: value.reveal() for name, value in env.headers.items()}
 
 
+@functools.cache
 def ssl_context(ca_bundle: Path | None) -> ssl.SSLContext:
-    """Verification with the system store, plus the environment's private CA bundle if set."""
+    """Verification with the system store, plus the environment's private CA bundle if set.
+
+    One per bundle and process: loading the system store costs ~25 ms of CPU, and a run builds several
+    clients (checks, the protection probe, metrics, paging). Clients share it read-only (HTTP/1.1 only).
+    """
     context = ssl.create_default_context()
     if ca_bundle is not None:
         context.load_verify_locations(cafile=str(ca_bundle))

@@ -77,9 +77,10 @@ def test_sleeps(n, server_and_scratch):
 """
 
 
-#: the controller's last cleanup sends itself a second SIGINT: it must no longer interrupt anything
+#: the controller's last cleanup sends itself a second SIGINT: it must no longer interrupt anything; and
+#: opscheck's signal relay thread has ended by then
 LATE_SIGNAL_CONFTEST = """
-import os, signal
+import os, signal, threading
 from pathlib import Path
 
 
@@ -93,7 +94,11 @@ def pytest_configure(config):
             outcome = "ignored"
         except KeyboardInterrupt:
             outcome = "interrupted"
-        Path(os.environ["LATE_SIGNAL_FILE"]).write_text(outcome)
+        relays = [t for t in threading.enumerate() if t.name == "opscheck-signal-relay"]
+        for relay in relays:
+            relay.join(timeout=2)
+        left = "relay-left" if any(relay.is_alive() for relay in relays) else "no-relay-left"
+        Path(os.environ["LATE_SIGNAL_FILE"]).write_text(f"{outcome} {left}")
 
     config.add_cleanup(second_signal_at_the_very_end)  # runs after opscheck's own cleanups
 """
@@ -236,4 +241,4 @@ def test_signal_during_an_xdist_run_ends_promptly_and_leaves_nothing(
     outcomes = {c["nodeid"].split("::", 1)[1]: c["outcome"] for c in summary["checks"]}
     assert "passed" not in outcomes.values(), outcomes
     # once interrupted, a further signal never cuts the rest of the cleanup short, up to the very end
-    assert late_signal.read_text(encoding="utf-8") == "ignored", output[-3000:]
+    assert late_signal.read_text(encoding="utf-8") == "ignored no-relay-left", output[-3000:]

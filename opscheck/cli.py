@@ -21,12 +21,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
+import httpx
+
 from opscheck import reaper, registry, shield
 from opscheck.allure_report import ReportRequest, generate
 from opscheck.coverage import collect, default_environment
 from opscheck.demo import DemoStack, project_root, pytest_command, pytest_executable
 from opscheck.demo_apps import APPS, DEFAULT_APP
+from opscheck.demo_metrics import BINARY as PUSHGATEWAY
+from opscheck.demo_metrics import pushed_series
 from opscheck.errors import OpscheckError
+from opscheck.metrics import LAST_SUCCESS
 from opscheck.shield import shielded
 
 __all__ = ["main"]
@@ -128,6 +133,12 @@ def demo(args: argparse.Namespace) -> int:
             flush=True,
         )
         print(f"demo: PostgreSQL via {stack.provider[0]} ({stack.provider[1]})", flush=True)
+        if stack.pushgateway is not None:
+            print(
+                f"demo: metrics are pushed to a Prometheus Pushgateway at {stack.pushgateway.url}", flush=True
+            )
+        else:
+            print(f"demo: no Pushgateway installed, metrics not pushed (apt-get install -y {PUSHGATEWAY})")
         command = pytest_command(stack.config_path, suites, args.pytest_args)
         mark = time.monotonic()
         status = _run_pytest(command, root, stack.check_env)
@@ -135,6 +146,8 @@ def demo(args: argparse.Namespace) -> int:
             f"demo: suites {', '.join(suites)} ran in {time.monotonic() - mark:.1f} s; "
             f"total {time.monotonic() - started:.1f} s; pytest exit status {status}"
         )
+        if stack.pushgateway is not None:
+            _say_pushed(stack.pushgateway.url)
         if args.keep:
             env_file = stack.write_check_env(workdir / "checks.env")  # before detach: it needs the S3
             stack.detach()
@@ -152,6 +165,20 @@ def demo(args: argparse.Namespace) -> int:
         if not keep:
             with shielded():  # a second Ctrl-C or SIGTERM waits until everything is stopped
                 stack.stop()
+
+
+def _say_pushed(url: str) -> None:
+    """Read back what the run pushed, so the demo shows metrics as Prometheus would scrape them."""
+    try:
+        series = pushed_series(url)
+    except httpx.HTTPError as exc:
+        print(f"demo: could not read the Pushgateway back ({type(exc).__name__})")
+        return
+    switch = sorted(series.get(LAST_SUCCESS, set()))
+    print(
+        f"demo: the Pushgateway at {url} holds {len(series)} opscheck series; "
+        f"{LAST_SUCCESS} (only a fully passing suite moves it) for: {', '.join(switch) or 'no suite'}"
+    )
 
 
 def cleanup(args: argparse.Namespace) -> int:

@@ -29,6 +29,7 @@ from opscheck import containers, pgcluster, registry
 from opscheck.containers import ContainerCluster
 from opscheck.demo_apps import APPS, DEFAULT_APP
 from opscheck.demo_backups import BUCKET, PREFIX, LocalS3, write_backup_history
+from opscheck.demo_metrics import LocalPushgateway
 from opscheck.errors import OpscheckError
 from opscheck.owner import run_owner, stop_process_group
 from opscheck.pgcluster import LocalCluster
@@ -206,6 +207,8 @@ class DemoStack:
     cluster: ThrowawayPostgres | None = None
     provider: tuple[str, str] = ("", "")
     s3: LocalS3 | None = None
+    #: Debian's prometheus-pushgateway, when installed: the run pushes its metrics there
+    pushgateway: LocalPushgateway | None = None
     smoke_password: str = ""
     app: ReferenceApp | None = None
     config_path: Path | None = None
@@ -240,6 +243,12 @@ class DemoStack:
             self._record("s3", self.s3.process.pid, "the demo's local S3, moto_server")
             write_backup_history(self.cluster, "app", self.s3)
             self.timings["backups_s"] = time.monotonic() - mark
+            if LocalPushgateway.installed():
+                self.pushgateway = LocalPushgateway(
+                    free_port(), self.workdir / "logs" / "pushgateway.log"
+                ).start()
+                assert self.pushgateway.process is not None
+                self._record("pushgateway", self.pushgateway.process.pid, "the demo's Prometheus Pushgateway")
             mark = time.monotonic()
             nextauth_secret = secrets.token_urlsafe(32)
             self.smoke_password = secrets.token_urlsafe(18)
@@ -328,6 +337,9 @@ password = "{self.smoke_password}"
 env_file = "app.env"
 required = {json.dumps(spec.required_variables)}
 """
+        if self.pushgateway is not None:
+            text += f'\n[environments.demo.metrics]\npushgateway_url = "{self.pushgateway.url}"\n'
+
         path = self.workdir / "opscheck.toml"
         path.write_text(text, encoding="utf-8")
         path.chmod(0o600)
@@ -342,6 +354,7 @@ required = {json.dumps(spec.required_variables)}
             "app": self._process_state("app"),
             "cluster": self.cluster.state(),
             "s3": self._process_state("s3"),
+            "pushgateway": self._process_state("pushgateway"),
             "base_url": self.base_url,
         }
         self.state_file.write_text(json.dumps(state))
@@ -381,12 +394,15 @@ required = {json.dumps(spec.required_variables)}
         app, self.app = self.app, None
         cluster, self.cluster = self.cluster, None
         s3, self.s3 = self.s3, None
+        pushgateway, self.pushgateway = self.pushgateway, None
         records, self.records = self.records, {}
         try:
             if app is not None:
                 app.stop()
             if s3 is not None:
                 s3.stop()
+            if pushgateway is not None:
+                pushgateway.stop()
             for record in records.values():
                 registry.forget(record.id)
         finally:
@@ -402,6 +418,9 @@ required = {json.dumps(spec.required_variables)}
         if self.s3 is not None:
             self.s3.process = None
             self.s3 = None
+        if self.pushgateway is not None:
+            self.pushgateway.process = None
+            self.pushgateway = None
         self.app.process = None
         self.app = None
         self.cluster = None
@@ -423,8 +442,9 @@ required = {json.dumps(spec.required_variables)}
             state_file.write_text(json.dumps(state))
         if app_only:
             return True
-        if state.get("s3"):
-            stop_recorded_process(state["s3"])
+        for name in ("s3", "pushgateway"):
+            if state.get(name):
+                stop_recorded_process(state[name])
         cluster = state["cluster"]
         if cluster.get("provider") == "testcontainers":
             containers.stop_detached(cluster)

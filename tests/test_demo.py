@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -70,6 +71,18 @@ def test_demo_runs_the_smoke_suite_green_and_leaves_nothing_running(tmp_path: Pa
     app_url, database_url = urls_of(tmp_path / "demo")
     assert refused(app_url)
     assert refused(database_url)
+    if shutil.which("prometheus-pushgateway") or os.environ.get("CI"):
+        pushed = re.search(
+            r"demo: the Pushgateway at (http://127\.0\.0\.1:\d+) holds (\d+) opscheck series; "
+            r"opscheck_last_success_timestamp_seconds \(only a fully passing suite moves it\) for: (.*)",
+            result.stdout,
+        )
+        assert pushed, result.stdout
+        assert int(pushed.group(2)) >= 10
+        assert pushed.group(3).split(", ") == ["auth", "credentials", "restore", "smoke"]
+        assert refused(pushed.group(1))  # stopped with the stack
+    else:
+        assert "demo: no Pushgateway installed, metrics not pushed" in result.stdout
     data = summary(REPO / "reports")
     assert data["environment"] == "demo"
     assert {c["outcome"] for c in data["checks"]} <= {"passed", "skipped"}

@@ -1,0 +1,87 @@
+"""The demo's Prometheus Pushgateway: Debian's ``prometheus-pushgateway`` on a loopback port, when one is
+installed, so ``opscheck demo`` shows its metrics where Prometheus would scrape them."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from opscheck.errors import OpscheckError
+
+__all__ = ["BINARY", "LocalPushgateway", "pushed_series"]
+
+BINARY = "prometheus-pushgateway"
+_READY_TIMEOUT_S = 15.0
+
+
+class DemoPushgatewayError(OpscheckError):
+    """The demo's Pushgateway could not be started."""
+
+
+@dataclass
+class LocalPushgateway:
+    port: int
+    log_file: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @classmethod
+    def installed(cls) -> bool:
+        return shutil.which(BINARY) is not None
+
+    def start(self) -> LocalPushgateway:
+        executable = shutil.which(BINARY)
+        if executable is None:
+            raise DemoPushgatewayError(f"{BINARY} is not installed (apt-get install -y {BINARY})")
+        with self.log_file.open("ab") as log:
+            self.process = subprocess.Popen(
+                [executable, f"--web.listen-address=127.0.0.1:{self.port}"],
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+        deadline = time.monotonic() + _READY_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise DemoPushgatewayError(
+                    f"{BINARY} exited with {self.process.returncode}; see {self.log_file}"
+                )
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.url}/-/ready", timeout=1.0).status_code == 200:
+                    return self
+            time.sleep(0.1)
+        self.stop()
+        raise DemoPushgatewayError(f"{BINARY} did not answer on {self.url} within {_READY_TIMEOUT_S:g} s")
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+
+
+def pushed_series(url: str, timeout_s: float = 5.0) -> dict[str, set[str]]:
+    """What the Pushgateway holds from opscheck: metric name -> the suites it was pushed for."""
+    text = httpx.get(f"{url}/metrics", timeout=timeout_s).text
+    found: dict[str, set[str]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name.startswith("opscheck_"):
+                found.setdefault(sample.name, set()).add(sample.labels.get("suite", "?"))
+    return found

@@ -25,14 +25,12 @@ if TYPE_CHECKING:
     from opscheck.drill import Drill
     from opscheck.http import OpsClient
     from opscheck.nextauth import NextAuth
-    from opscheck.protection import DeploymentProtected
     from opscheck.readonly_db import ReadOnlyDatabase
     from opscheck.runshare import RunShare
 
 __all__ = [
     "check",
     "db",
-    "deployment_protection",
     "http",
     "latest_backup",
     "nextauth",
@@ -87,39 +85,6 @@ def db(opscheck_env: Environment) -> Iterator[ReadOnlyDatabase]:
         connect_readonly(opscheck_env.database.url.reveal(), timeout_s=timeout_s), timeout_s=timeout_s
     ) as database:
         yield database
-
-
-#: fixtures whose requests go to base_url: a check using one is held back by a protected deployment
-_TALKS_TO_DEPLOYMENT = frozenset({"http", "nextauth"})
-_PROTECTION_REPORTED_BY = pytest.StashKey[str]()
-
-
-@pytest.fixture(scope="session")
-def deployment_protection(opscheck_env: Environment) -> DeploymentProtected | None:
-    """Whether the deployment answers with Vercel's Deployment Protection wall (one GET per run of a path
-    no app serves, with the environment's ``headers``, no retry, at most 2 s); None when it does not."""
-    from opscheck.protection import probe_protection
-
-    return probe_protection(opscheck_env)
-
-
-@pytest.fixture(autouse=True)
-def _deployment_is_not_protected(request: pytest.FixtureRequest) -> None:
-    """A protected deployment is reported once, by the first check that talks to it, as a P0 error saying
-    how to configure the bypass header; every later check that talks to it is skipped, pointing there."""
-    if not _TALKS_TO_DEPLOYMENT.intersection(request.fixturenames):
-        return
-    ops = state(request.config)
-    if ops is None or not ops.active:
-        return
-    problem = request.getfixturevalue("deployment_protection")
-    if problem is None:
-        return
-    first = request.config.stash.get(_PROTECTION_REPORTED_BY, None)
-    if first is None:
-        request.config.stash[_PROTECTION_REPORTED_BY] = request.node.nodeid
-        raise problem
-    pytest.skip(f"the deployment is protected: reported once, by {first}")
 
 
 def _record() -> CheckRecord:

@@ -274,6 +274,24 @@ def _label(item: pytest.Item, spec: CheckSpec, ops: OpscheckSession) -> None:
         item.add_marker(marker)
 
 
+#: fixtures whose requests go to base_url: a check using one is held back by a protected deployment
+_TALKS_TO_DEPLOYMENT = frozenset({"http", "nextauth"})
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A deployment behind Vercel's protection wall is reported once, not by every check that talks to it
+    (before the check's fixtures, so a session-scoped sign-in does not fail first)."""
+    ops = state(item.config)
+    if ops is None or ops.environment is None:
+        return
+    if not _TALKS_TO_DEPLOYMENT.intersection(getattr(item, "fixturenames", ())):
+        return
+    from opscheck.protection import hold_back  # httpx only for runs whose checks talk to a deployment
+
+    hold_back(item, ops.environment)
+
+
 def pytest_report_collectionfinish(config: pytest.Config) -> list[str]:
     ops = state(config)
     return ops.collection_lines() if ops is not None and ops.active else []

@@ -9,10 +9,11 @@ opscheck sends when the environment configures it::
     [environments.preview]
     headers = { "x-vercel-protection-bypass" = "${VERCEL_AUTOMATION_BYPASS_SECRET}" }
 
-Without it every check that talks to the deployment would fail for one reason. :func:`probe_protection`
-looks once per run (one GET of a path no app serves: the wall covers every path); the ``http`` and
-``nextauth`` fixtures' gate then reports the first check that talks to the deployment as this error and
-skips the others, pointing at it.
+Without it every check that talks to the deployment would fail for one reason. :func:`hold_back`, called
+by the plugin before each check that uses the ``http`` or ``nextauth`` fixture (before any fixture of
+the check is set up, session-scoped sign-ins included), looks once per run (:func:`probe_protection`: one
+GET of a path no app serves, since the wall covers every path), reports the first such check as this
+error and skips the others, pointing at it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from typing import Final
+
+import pytest
 
 from opscheck.config import Environment
 from opscheck.errors import OpscheckError, TargetUnreachable
@@ -30,6 +33,7 @@ __all__ = [
     "BYPASS_HEADER",
     "PROBE_PATH",
     "DeploymentProtected",
+    "hold_back",
     "is_protection_wall",
     "probe_protection",
     "protection_problem",
@@ -82,6 +86,9 @@ def _walled(probe: Probe) -> bool:
     return probe.error is None and is_protection_wall(probe.status, probe.headers, probe.text)
 
 
+_PROBED = pytest.StashKey["DeploymentProtected | None"]()
+_REPORTED_BY = pytest.StashKey[str]()
+
 #: a path no app serves: the wall covers every path, and asking here touches none of the app's routes
 PROBE_PATH: Final = "/.well-known/opscheck-deployment-protection"
 PROBE_TIMEOUT_S: Final = 2.0
@@ -120,3 +127,20 @@ def protection_problem(
         f"the deployment at {where} is protected (Vercel Deployment Protection answers {seen} with its sign-in page)",
         advice,
     )
+
+
+def hold_back(item: pytest.Item, env: Environment) -> None:
+    """Before a check that talks to ``env``'s deployment: nothing when it is not protected; else the first
+    such check of the run (of this process, under xdist) raises :class:`DeploymentProtected` and every
+    later one is skipped, pointing at it. The probe runs once per run."""
+    config = item.config
+    if _PROBED not in config.stash:
+        config.stash[_PROBED] = probe_protection(env)
+    problem = config.stash[_PROBED]
+    if problem is None:
+        return
+    first = config.stash.get(_REPORTED_BY, None)
+    if first is None:
+        config.stash[_REPORTED_BY] = item.nodeid
+        raise problem
+    pytest.skip(f"the deployment is protected: reported once, by {first}")

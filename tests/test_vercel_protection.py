@@ -27,6 +27,7 @@ from tests.support.suite_run import REPO, isolate_from_caller, run_suite, write_
 
 SMOKE = REPO / "suites" / "smoke"
 CREDENTIALS = REPO / "suites" / "credentials"
+AUTH_SUITE = REPO / "suites" / "auth"
 BYPASS_VARIABLE = "VERCEL_AUTOMATION_BYPASS_SECRET"
 HEADERS = {BYPASS_HEADER: "${" + BYPASS_VARIABLE + "}"}
 
@@ -102,6 +103,30 @@ def test_protected_deployment_without_the_bypass_is_reported_once_as_p0(
     assert len(skipped) >= 8, run.outcomes()  # health, version, every page twice, headers, maintenance ...
     assert all(name in str(c["message"]) for c in skipped.values())
     assert run.result.stdout.str().count("is protected") <= 2  # the failure line, not one per check
+
+
+def test_the_auth_suite_on_a_protected_deployment_reports_it_once_too(
+    pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SMOKE_PASSWORD", secrets.token_urlsafe(16))
+    with LocalHTTPServer(healthy_routes(), gate=vercel_wall(secrets.token_urlsafe(24))) as site:
+        config = write_opscheck_toml(
+            tmp_path,
+            base_url=site.url,
+            top={"timeout_s": 3},
+            auth={
+                "username": "smoke@example.com",
+                "password": "${SMOKE_PASSWORD}",
+                "protected_paths": ["/api/me"],
+            },
+        )
+        run = run_suite(pytester, AUTH_SUITE, config, tmp_path / "r")
+
+    assert run.ret == 1, run.output
+    bad = failing(run.checks)
+    assert len(bad) == 1, f"{sorted(bad)}\n{run.output}"
+    assert "configure the bypass header" in str(next(iter(bad.values()))["message"])
+    assert {c["outcome"] for n, c in run.checks.items() if n not in bad} == {"skipped"}
 
 
 def test_an_apps_own_401_is_not_taken_for_deployment_protection(

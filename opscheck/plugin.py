@@ -29,7 +29,7 @@ from opscheck.redaction import install_log_redaction, scrub_report, wrap_termina
 from opscheck.report import markdown_summary, terminal_lines
 from opscheck.runbook import Remedy
 from opscheck.secrets import mask_url, redactor
-from opscheck.session import SPEC, STATE, OpscheckSession, resolve_session, state
+from opscheck.session import SPEC, STATE, WORKER_CONFIG_KEY, OpscheckSession, resolve_session, state
 from opscheck.verdict import UNEXPLAINED_NODEID, exit_status, unattributed_result, unexplained_result
 
 __all__: list[str] = []
@@ -144,6 +144,16 @@ def pytest_configure(config: pytest.Config) -> None:
         chosen = getattr(config.option, "allure_report_dir", None)
         session.allure_dir = Path(chosen).resolve() if chosen else session.reports_dir / "allure-results"
         config.option.allure_report_dir = None
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist, on the controller: each worker reads the config file the controller found. A worker re-runs
+    rootdir detection on the same arguments, and a path among them that exists only now (the reports
+    directory the controller just created) moves its rootdir, and so its default opscheck.toml."""
+    ops = state(node.config)
+    if ops is not None and ops.config_path is not None:
+        node.workerinput[WORKER_CONFIG_KEY] = str(ops.config_path)
 
 
 def _install_sigterm(config: pytest.Config) -> None:

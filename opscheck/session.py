@@ -25,9 +25,11 @@ from opscheck.runbook import Remedy, Runbook
 from opscheck.secrets import Redactor, clip, mask_url, redactor, secret_env_values
 from opscheck.severity import DEFAULT_SEVERITY, SEVERITIES, at_or_above
 
-__all__ = ["SPEC", "STATE", "OpscheckSession", "Sourced", "resolve_session", "state"]
+__all__ = ["SPEC", "STATE", "WORKER_CONFIG_KEY", "OpscheckSession", "Sourced", "resolve_session", "state"]
 
 SPEC = pytest.StashKey[CheckSpec]()
+#: the config file the xdist controller found, handed to each worker (``workerinput``)
+WORKER_CONFIG_KEY = "opscheck_config"
 _MESSAGE_LIMIT = 600
 
 
@@ -244,8 +246,12 @@ def resolve_session(config: pytest.Config) -> OpscheckSession:
     if gate.value is not None and gate.value.upper() not in SEVERITIES:
         raise UsageError(f"--gate must be one of {', '.join(SEVERITIES)}, got {gate.value!r} ({gate.source})")
     gate = Sourced(gate.value.upper() if gate.value else "P3", gate.source)
+    # an xdist worker reads the file its controller found (its own rootdir may differ, see plugin.py)
+    workerinput: dict[str, Any] = getattr(config, "workerinput", None) or {}
     config_path, config_source = find_config(
-        config.getoption("opscheck_config"), os.environ.get("OPSCHECK_CONFIG"), config.rootpath
+        config.getoption("opscheck_config") or workerinput.get(WORKER_CONFIG_KEY),
+        os.environ.get("OPSCHECK_CONFIG"),
+        config.rootpath,
     )
     ops = OpscheckSession(
         env=_sourced(config, "opscheck_env", "OPSCHECK_ENV", None, "--env"),

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _pytest.reports import CollectReport
 
 from opscheck import allure_bridge, history, hookspecs, shield
 from opscheck.context import CheckRecord, recording
@@ -229,7 +228,7 @@ def pytest_collection_modifyitems(
         try:
             spec = check_spec(item)
         except InvalidMarker as exc:
-            report = CollectReport(item.nodeid, "failed", f"{item.nodeid}: {exc}", [])
+            report = pytest.CollectReport(item.nodeid, "failed", f"{item.nodeid}: {exc}", [])
             config.hook.pytest_collectreport(report=report)
             continue
         is_check = spec.declared or bool(_FIXTURES.intersection(getattr(item, "fixturenames", ())))
@@ -492,7 +491,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if ops is None or not ops.active:
         return
     terminalreporter.section(f"opscheck · {ops.env_name} · gate {ops.gate}", bold=True)
-    for line in terminal_lines(ops.summary, width=terminalreporter._tw.fullwidth):
+    for line in terminal_lines(ops.summary, width=config.get_terminal_writer().fullwidth):
         red = line.startswith(("FAIL", "INTERRUPTED", "NO CHECKS"))
         green = line.startswith("PASS")
         terminalreporter.write_line(line, red=red, green=green, bold=red or green)

@@ -113,8 +113,10 @@ class _ScrubbingFile:
 
 def wrap_terminal(config: pytest.Config) -> None:
     """Send the terminal reporter's output through the redactor (header, summaries, -rA, -l, ...)."""
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    writer = getattr(reporter, "_tw", None)
+    try:
+        writer = config.get_terminal_writer()
+    except AssertionError:  # no terminal reporter (-p no:terminal)
+        return
     inner = getattr(writer, "_file", None)
     if writer is not None and inner is not None and not isinstance(inner, _ScrubbingFile):
         writer._file = _ScrubbingFile(inner)

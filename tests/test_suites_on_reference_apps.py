@@ -222,6 +222,10 @@ def expectations(target: Target, fault: str, *, https: bool) -> dict[str, Caught
         # a hand-written cookie without the __Secure- prefix and Secure: wrong on https only
         "insecure-custom-cookie": {SECURE_PREFIX: failed(AUTH_SECTION, "sid")} if https else {},
     }
+    if fault not in table:
+        raise AssertionError(
+            f"fault mode {fault!r} of the {target.spec.name} app has no expectation in this table"
+        )
     return table[fault]
 
 

@@ -13,6 +13,12 @@ Only complete lines are looked at (an incomplete line is carried to the next pie
 most). ``COPY … FROM stdin`` data is skipped with ``bytes.find`` for the ``\\.`` line that ends it, so the
 cost stays far below decompression's; a dump header inside ``COPY`` data (a part cut mid-``COPY`` and the
 next part's header) ends it too.
+
+A line is a statement only where SQL's lexer would start one: the text of string literals (``'…'``,
+``E'…'``), quoted identifiers, dollar-quoted bodies (``$tag$…$tag$``) and comments is stepped over, so a
+comment, a function body or an ``--inserts`` value holding a line like ``Grant me access`` or
+``COPY x FROM stdin;`` or the end marker names no role, starts no COPY and ends no dump. A dump header
+still counts inside a literal (a part cut mid-literal followed by the next part's header): it ends it.
 """
 
 from __future__ import annotations
@@ -38,9 +44,21 @@ _STARTS: Final = (
 )
 #: the lines worth a look: markers, -C's statements, statements that can name roles
 _INTERESTING: Final = re.compile(
-    b"^(?:" + b"|".join(re.escape(start.encode()) for start in _STARTS) + b")[^\n]*",
+    b"^(?:" + b"|".join(re.escape(start.encode()) for start in _STARTS) + b")",
     re.MULTILINE | re.IGNORECASE,
 )
+#: where a statement-level piece of text opens something whose inside is not statements
+_OPENER: Final = re.compile(
+    rb"(?P<escape>(?<![A-Za-z0-9_$\x80-\xff])[Ee]')|(?P<quote>['\"])|(?P<block>/\*)|(?P<line>--)"
+    rb"|(?P<dollar>(?<![A-Za-z0-9_$\x80-\xff])\$(?:[A-Za-z_\x80-\xff][A-Za-z0-9_\x80-\xff]*)?\$)"
+)
+#: the rest of a literal up to and including its closing quote (possessive: never closes inside a pair)
+_CLOSER: Final = {
+    b"'": re.compile(rb"(?:[^']++|'')*+'"),
+    b'"': re.compile(rb'(?:[^"]++|"")*+"'),
+    b"E'": re.compile(rb"(?:[^'\\]++|''|\\.)*+'", re.DOTALL),
+}
+_HEADER_LINE: Final = HEADER_MARKER + b"\n"
 _CONNECT: Final = re.compile(rb"^\\connect\s+(?:-reuse-previous=\S+\s+)?(\"(?:[^\"]|\"\")*\"|\S+)")
 _CREATE_DATABASE: Final = re.compile(rb"^CREATE DATABASE\s+(\"(?:[^\"]|\"\")*\"|\S+)", re.IGNORECASE)
 
@@ -79,6 +97,8 @@ class DumpScanner:
     cut_short: bool = False
     _carry: bytes = b""
     _carry_cut: bool = False
+    #: inside a literal, quoted identifier, dollar-quoted body or block comment: what ends it
+    _closer: bytes | None = None
 
     def feed(self, piece: bytes) -> None:
         if not piece:
@@ -119,7 +139,34 @@ class DumpScanner:
     def _scan(self, buf: bytes) -> None:
         pos, end = 0, len(buf)
         while pos < end:
-            pos = self._skip_copy(buf, pos, end) if self.in_copy else self._statements(buf, pos, end)
+            if self.in_copy:
+                pos = self._skip_copy(buf, pos, end)
+            elif self._closer is not None:
+                pos = self._skip_literal(buf, pos, end)
+            else:
+                pos = self._statements(buf, pos, end)
+
+    def _skip_literal(self, buf: bytes, pos: int, end: int) -> int:
+        """From ``pos`` inside a literal: past its closing quote (or to ``end``); a dump header inside ends it."""
+        closer = self._closer
+        assert closer is not None
+        if closer in _CLOSER:
+            match = _CLOSER[closer].match(buf, pos, end)
+            stop = match.end() if match else -1
+        else:
+            found = buf.find(closer, pos, end)
+            stop = found + len(closer) if found >= 0 else -1
+        header = _header_line_within(buf, pos, stop if stop >= 0 else end)
+        if header >= 0:  # the part was cut inside this literal: the header's line is a statement line again
+            self.lines += buf.count(b"\n", pos, header)
+            self._closer = None
+            return header
+        if stop < 0:
+            self.lines += buf.count(b"\n", pos, end)
+            return end
+        self.lines += buf.count(b"\n", pos, stop)
+        self._closer = None
+        return stop
 
     def _skip_copy(self, buf: bytes, pos: int, end: int) -> int:
         """From ``pos`` (a line start inside COPY data): past the ``\\.`` line, or to ``end``."""
@@ -139,14 +186,43 @@ class DumpScanner:
         return stop + 3
 
     def _statements(self, buf: bytes, pos: int, end: int) -> int:
-        """Statement lines from ``pos`` up to the next ``COPY`` line (consumed too) or ``end``."""
+        """Statement text from ``pos``: past a ``COPY`` line, to where a literal runs past ``end``, or to ``end``.
+
+        Interesting lines, literal openers and the next ``COPY`` line are each searched once and kept until
+        the scan passes them, so the cost stays linear in the text however many literals it holds.
+        """
         copy_at = _line_starting(buf, b"COPY ", pos, end)
-        stop = copy_at if copy_at >= 0 else end
-        counted = pos
-        for match in _INTERESTING.finditer(buf, pos, stop):
-            self.lines += buf.count(b"\n", counted, match.start())
-            counted = match.start()
-            self._statement(match.group().rstrip(b"\r"), self.lines + 1)
+        cursor = counted = pos
+        line = _INTERESTING.search(buf, pos, end)
+        opener = self._opener(buf, pos, end)
+        while True:
+            if copy_at >= 0 and copy_at < cursor:
+                copy_at = _line_starting_after(buf, b"COPY ", cursor, end)
+            if line is not None and line.start() < cursor:
+                line = _INTERESTING.search(buf, cursor, end)
+            if opener is not None and opener.start() < cursor:
+                opener = self._opener(buf, cursor, end)
+            stop = copy_at if copy_at >= 0 else end
+            at_line = line.start() if line is not None and line.start() < stop else end
+            at_opener = opener.start() if opener is not None and opener.start() < stop else end
+            if at_line < end and at_line <= at_opener:
+                self.lines += buf.count(b"\n", counted, at_line)
+                counted = at_line
+                line_end = buf.find(b"\n", at_line, end)
+                text = buf[at_line : line_end if line_end >= 0 else end].rstrip(b"\r")
+                self._statement(text, self.lines + 1)
+                # markers and meta-commands are whole lines; a statement's own quotes are still lexed
+                cursor = line_end if text.startswith((b"--", b"\\")) and line_end >= 0 else at_line + 1
+                continue
+            if opener is not None and at_opener < end:
+                self.lines += buf.count(b"\n", counted, at_opener)
+                counted = opener.end()
+                self._closer = _closer_of(opener)
+                cursor = counted = self._skip_literal(buf, opener.end(), end)
+                if self._closer is not None:
+                    return cursor  # the literal runs on into the next piece
+                continue  # closed, or cut by a dump header whose line is next
+            break
         self.lines += buf.count(b"\n", counted, stop)
         if copy_at < 0:
             return end
@@ -157,6 +233,15 @@ class DumpScanner:
         self.in_copy = statement.endswith(b"FROM stdin;")
         self.lines += 1
         return line_end + 1
+
+    @staticmethod
+    def _opener(buf: bytes, pos: int, end: int) -> re.Match[bytes] | None:
+        """The next literal opener from ``pos``, ``--`` comments stepped over."""
+        opener = _OPENER.search(buf, pos, end)
+        while opener is not None and opener.lastgroup == "line":
+            line_end = buf.find(b"\n", opener.end(), end)
+            opener = _OPENER.search(buf, line_end, end) if line_end >= 0 else None
+        return opener
 
     def _statement(self, line: bytes, number: int) -> None:
         if line.startswith(b"--"):
@@ -208,6 +293,31 @@ class DumpScanner:
     def _note(self, problem: str) -> None:
         if self.problem is None:
             self.problem = problem
+
+
+def _closer_of(opener: re.Match[bytes]) -> bytes:
+    kind = opener.lastgroup
+    if kind == "escape":
+        return b"E'"
+    if kind == "block":
+        return b"*/"
+    return opener.group()  # a quote, or a dollar tag
+
+
+def _line_starting_after(buf: bytes, prefix: bytes, pos: int, end: int) -> int:
+    """Like :func:`_line_starting` from a ``pos`` that may be mid-line."""
+    if pos == 0:
+        return _line_starting(buf, prefix, pos, end)
+    found = buf.find(b"\n" + prefix, pos - 1, end)
+    return found + 1 if found >= 0 else -1
+
+
+def _header_line_within(buf: bytes, pos: int, stop: int) -> int:
+    """Offset of a ``-- PostgreSQL database dump`` line starting in ``buf[pos:stop]``, else -1."""
+    if (pos == 0 or buf[pos - 1 : pos] == b"\n") and buf.startswith(_HEADER_LINE, pos):
+        return pos
+    found = buf.find(b"\n" + _HEADER_LINE, pos, stop + len(_HEADER_LINE))
+    return found + 1 if 0 <= found < stop else -1
 
 
 def _line_starting(buf: bytes, prefix: bytes, pos: int, end: int) -> int:

@@ -473,3 +473,52 @@ def test_the_scanner_sees_the_same_whatever_the_piece_boundaries(size: int) -> N
         seen = (pieces.lines, pieces.problem, pieces.roles, [p.header_line for p in pieces.parts])
         assert seen == (whole.lines, whole.problem, whole.roles, [p.header_line for p in whole.parts])
         assert pieces.lines == text.count(b"\n")
+
+
+# -- text inside string literals, dollar-quoted bodies and comments is data, not statements (redteam) ------
+
+LITERAL_SCHEMA = """
+CREATE ROLE "rt owner é";
+CREATE TABLE tickets (id integer PRIMARY KEY, body text);
+ALTER TABLE tickets OWNER TO "rt owner é";
+GRANT SELECT ON tickets TO PUBLIC;
+INSERT INTO tickets VALUES
+    (1, E'Hi,\\nGrant me access to the admin panel please'),
+    (2, E'it''s\\nAlter table x owner to intruder;\\nCOPY fake FROM stdin;\\n-- PostgreSQL database dump complete');
+CREATE FUNCTION setup() RETURNS void LANGUAGE sql AS $body$
+GRANT SELECT ON tickets TO body_role;
+$body$;
+COMMENT ON TABLE tickets IS 'Support tickets.
+Revoke nothing from anyone here.';
+"""
+
+
+@pytest.mark.parametrize("args", [(), ("--inserts",)], ids=["copy", "inserts"])
+def test_lines_inside_literals_name_no_roles_and_hide_no_copy(
+    pg_cluster: LocalCluster, args: tuple[str, ...]
+) -> None:
+    name = f"literals_{uuid.uuid4().hex[:10]}"
+    pg_cluster.create_database(name)
+    try:
+        proc = pg_cluster.psql("-q", "-v", "ON_ERROR_STOP=1", "-c", LITERAL_SCHEMA, dbname=name)
+        assert proc.returncode == 0, proc.stderr
+        plain = pg_dump(pg_cluster, name, *args)
+    finally:
+        pg_cluster.drop_database(name)
+        pg_cluster.psql("-q", "-c", 'DROP ROLE IF EXISTS "rt owner é"')
+    facts = verify_plain(io.BytesIO(plain), "backup_20240110_020000.sql")
+    assert sorted(facts.roles) == ["rt owner é"]
+    # a cut after the literal's fake end marker is still a cut
+    cut = plain[: plain.index(b"Revoke nothing")]
+    with pytest.raises(CheckFailed, match="dump truncated"):
+        verify_plain(io.BytesIO(cut), "backup_20240110_020000.sql")
+    for size in (1, 7, 4096):
+        scanner = DumpScanner()
+        for start in range(0, len(plain), size):
+            scanner.feed(plain[start : start + size])
+        scanner.finish()
+        assert (scanner.problem, sorted(scanner.roles), scanner.lines) == (
+            None,
+            ["rt owner é"],
+            plain.count(b"\n"),
+        )

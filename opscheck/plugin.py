@@ -29,7 +29,13 @@ from opscheck.report import markdown_summary, terminal_lines
 from opscheck.runbook import Remedy
 from opscheck.secrets import mask_url, redactor
 from opscheck.session import SPEC, STATE, WORKER_CONFIG_KEY, OpscheckSession, resolve_session, state
-from opscheck.verdict import UNEXPLAINED_NODEID, exit_status, unattributed_result, unexplained_result
+from opscheck.verdict import (
+    UNEXPLAINED_NODEID,
+    exit_status,
+    stopped_early_result,
+    unattributed_result,
+    unexplained_result,
+)
 
 __all__: list[str] = []
 
@@ -442,9 +448,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         pytest_failures=session.testsfailed,
         forgiven=ops.forgiven_failures,
         gate_failed=bool(summary.gate_failures()),
+        stopped_early=bool(session.shouldfail),
     )
     if status == pytest.ExitCode.TESTS_FAILED and not summary.gate_failures():
-        summary.add(UNEXPLAINED_NODEID, "session", "failed", unexplained_result(session.testsfailed), 0.0)
+        why = stopped_early_result(str(session.shouldfail)) if session.shouldfail else None
+        summary.add(
+            UNEXPLAINED_NODEID, "session", "failed", why or unexplained_result(session.testsfailed), 0.0
+        )
     session.exitstatus = status
     summary.exit_status = status
     _publish(ops)

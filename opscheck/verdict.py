@@ -40,17 +40,20 @@ _MESSAGE_LIMIT = 600
 _ERROR_PREFIX = re.compile(r"^E\s+")
 
 
-def exit_status(pytest_status: int, *, pytest_failures: int, forgiven: int, gate_failed: bool) -> int:
+def exit_status(
+    pytest_status: int, *, pytest_failures: int, forgiven: int, gate_failed: bool, stopped_early: bool = False
+) -> int:
     """The run's exit status from pytest's and opscheck's verdicts.
 
     ``pytest_failures`` is the number of failed reports pytest counted (``session.testsfailed``),
     ``forgiven`` how many of them are failures of opscheck checks below the gate, ``gate_failed`` whether
-    any check at or above the gate failed or errored.
+    any check at or above the gate failed or errored, ``stopped_early`` whether ``-x``/``--maxfail`` ended
+    the run after a failure (checks at the gate may not have run: nothing is forgiven).
     """
     if pytest_status == pytest.ExitCode.OK:
         return int(pytest.ExitCode.TESTS_FAILED if gate_failed else pytest.ExitCode.OK)
     if pytest_status == pytest.ExitCode.TESTS_FAILED:
-        every_failure_forgiven = 0 < pytest_failures <= forgiven
+        every_failure_forgiven = 0 < pytest_failures <= forgiven and not stopped_early
         if every_failure_forgiven and not gate_failed:
             return int(pytest.ExitCode.OK)
         return int(pytest.ExitCode.TESTS_FAILED)
@@ -63,6 +66,18 @@ def unattributed_result(report: pytest.TestReport | pytest.CollectReport) -> dic
         "severity": UNATTRIBUTED_SEVERITY,
         "kind": "error",
         "message": f"{_seen(report)} (no opscheck result: counted as an error at {UNATTRIBUTED_SEVERITY})",
+    }
+
+
+def stopped_early_result(reason: str) -> dict[str, Any]:
+    """The summary data of a run ``-x``/``--maxfail`` ended after failures below the gate: an error at P0."""
+    return {
+        "severity": UNATTRIBUTED_SEVERITY,
+        "kind": "error",
+        "message": (
+            f"the run stopped early ({reason}: -x/--maxfail) after failures below the gate, so the checks "
+            f"after them did not run and the gate is not proven: counted as an error at {UNATTRIBUTED_SEVERITY}"
+        ),
     }
 
 

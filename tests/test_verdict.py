@@ -136,6 +136,28 @@ def test_a_below_gate_failure_does_not_hide_a_plain_failure(pytester: pytest.Pyt
     assert checks["test_plain"]["below_gate"] is False
 
 
+@pytest.mark.parametrize("stop", [("-x",), ("--maxfail", "1")])
+def test_stopping_early_after_a_below_gate_failure_does_not_pass_the_unrun_gate(
+    pytester: pytest.Pytester, stop: tuple[str, ...]
+) -> None:
+    _project(
+        pytester,
+        "import pytest\n"
+        + '@pytest.mark.runbook("security-headers", severity="P3")\ndef test_a_minor():\n    assert False\n'
+        + '\n@pytest.mark.runbook("1-deployment", severity="P0")\ndef test_b_site_up():\n    assert False\n',
+    )
+    result = _run(pytester, "--gate", "P0", *stop)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    data = summary(pytester.path / "reports")
+    assert data["exit_status"] == 1
+    assert "test_b_site_up" not in checks_by_name(data)  # it never ran: nothing may say the gate passed
+    stopped = checks_by_name(data)["<pytest session>"]
+    assert (stopped["outcome"], stopped["severity"]) == ("error", "P0")
+    assert "stopped early" in stopped["message"]
+    assert "did not run" in stopped["message"]
+    result.stdout.no_fnmatch_line("*PASS: every check*")
+
+
 # -- the rule itself, path by path ----------------------------------------------------------------------
 OK, FAILED = pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED
 

@@ -171,7 +171,7 @@ class DumpScanner:
     def _skip_copy(self, buf: bytes, pos: int, end: int) -> int:
         """From ``pos`` (a line start inside COPY data): past the ``\\.`` line, or to ``end``."""
         stop = _line_starting(buf, b"\\.\n", pos, end)
-        header = _line_starting(buf, HEADER_MARKER + b"\n", pos, end)
+        header = _header_line_within(buf, pos, end)
         if header >= 0 and (stop < 0 or header < stop):
             # a new dump begins while this COPY never ended: the part before it was cut in its data
             self.lines += buf.count(b"\n", pos, header)
@@ -313,11 +313,23 @@ def _line_starting_after(buf: bytes, prefix: bytes, pos: int, end: int) -> int:
 
 
 def _header_line_within(buf: bytes, pos: int, stop: int) -> int:
-    """Offset of a ``-- PostgreSQL database dump`` line starting in ``buf[pos:stop]``, else -1."""
-    if (pos == 0 or buf[pos - 1 : pos] == b"\n") and buf.startswith(_HEADER_LINE, pos):
-        return pos
-    found = buf.find(b"\n" + _HEADER_LINE, pos, stop + len(_HEADER_LINE))
-    return found + 1 if 0 <= found < stop else -1
+    """Offset of a dump header line starting in ``buf[pos:stop]`` inside data, else -1.
+
+    pg_dump follows its ``-- PostgreSQL database dump`` line with a ``--`` line; a data line that reads like
+    the header but is followed by anything else is data. Whether a header on the last line of ``buf`` is
+    followed by ``--`` cannot be seen yet: it counts as a header (a false alarm at worst, never a miss).
+    """
+    at = pos if (pos == 0 or buf[pos - 1 : pos] == b"\n") and buf.startswith(_HEADER_LINE, pos) else -1
+    while True:
+        if at < 0:
+            found = buf.find(b"\n" + _HEADER_LINE, pos, stop + len(_HEADER_LINE))
+            at = found + 1 if 0 <= found < stop else -1
+        if at < 0:
+            return -1
+        after = at + len(_HEADER_LINE)
+        if after >= len(buf) or buf.startswith(b"--\n", after) or buf.startswith(b"--\r\n", after):
+            return at
+        pos, at = after - 1, -1
 
 
 def _line_starting(buf: bytes, prefix: bytes, pos: int, end: int) -> int:

@@ -522,3 +522,29 @@ def test_lines_inside_literals_name_no_roles_and_hide_no_copy(
             ["rt owner é"],
             plain.count(b"\n"),
         )
+
+
+@pytest.mark.parametrize("args", [(), ("--inserts",)], ids=["copy", "inserts"])
+def test_a_value_that_reads_like_a_dump_header_is_data(
+    pg_cluster: LocalCluster, args: tuple[str, ...]
+) -> None:
+    name = f"header_value_{uuid.uuid4().hex[:10]}"
+    pg_cluster.create_database(name)
+    try:
+        proc = pg_cluster.psql(
+            "-q",
+            "-c",
+            "CREATE TABLE notes (body text); INSERT INTO notes VALUES ('-- PostgreSQL database dump'), "
+            "(E'pasted:\\n-- PostgreSQL database dump\\nend');",
+            dbname=name,
+        )
+        assert proc.returncode == 0, proc.stderr
+        plain = pg_dump(pg_cluster, name, *args)
+    finally:
+        pg_cluster.drop_database(name)
+    facts = verify_plain(io.BytesIO(plain), "backup_20240110_020000.sql")
+    assert (facts.parts, facts.lines) == (1, plain.count(b"\n"))
+    # the same text after a part cut there is a cut: pg_dump's own header is followed by its "--" line
+    cut = plain[: plain.index(b"-- PostgreSQL database dump\n", 10)]
+    with pytest.raises(CheckFailed, match="part 1 of the stream"):
+        verify_plain(io.BytesIO(cut + plain), "backup_20240110_020000.sql")

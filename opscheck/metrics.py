@@ -5,7 +5,8 @@ restore drill reported. Every series carries ``environment`` and ``suite`` label
 redactor (a check id may hold a parametrized token).
 
 ``opscheck_last_success_timestamp_seconds`` is the dead man's switch: only a suite run in which every
-check passed (none failed or errored, the run not interrupted) moves it. A failing run leaves the previous
+check passed (none failed or errored, the run not interrupted) moves it; for the restore suite, one in which
+a drill restored the backup too. A failing run leaves the previous
 value in place: the Pushgateway keeps it because pushes here are ``POST`` (replace the pushed metric names
 only) and the pushed registry omits it; the textfile carries it over from the file it replaces.
 
@@ -69,6 +70,12 @@ def _fully_passed(checks: list[CheckResult], interrupted: bool) -> bool:
     return (
         not interrupted and any(c.outcome == "passed" for c in checks) and not any(c.failing for c in checks)
     )
+
+
+def _restored(checks: Iterable[CheckResult]) -> bool:
+    """A restore drill ran and passed: a passed check carries its ``restore_seconds`` (``-k`` subsets and
+    drills skipped for want of ``[restore]`` do not move the restore suite's dead man's switch)."""
+    return any(c.outcome == "passed" and "restore_seconds" in c.metrics for c in checks)
 
 
 def _restore_values(checks: Iterable[CheckResult], finished_at: float) -> dict[str, float]:
@@ -139,7 +146,7 @@ def suite_registry(
     put("opscheck_run_success", 1 if passed else 0)
     put("opscheck_run_duration_seconds", summary.duration_s)
     put("opscheck_run_timestamp_seconds", finished_at)
-    if passed:
+    if passed and (suite != "restore" or _restored(checks)):
         put(LAST_SUCCESS, finished_at)
     elif last_success is not None:
         put(LAST_SUCCESS, last_success)

@@ -228,3 +228,26 @@ def test_a_failing_suite_keeps_the_previous_switch_value_and_only_that() -> None
     kept = suite_registry(run, "smoke", list(run.checks.values()), 2000.0, last_success=1500.0)
     assert _value(_samples(generate_latest(kept).decode()), LAST_SUCCESS) == 1500.0
     assert json.dumps(run.to_json())  # the summary stays JSON-able with publishing entries
+
+
+def test_a_restore_run_without_a_restore_moves_no_dead_mans_switch() -> None:
+    """`pytest suites/restore -k rpo`, or a drill skipped for want of [restore]: every check that ran passed,
+    but nothing was restored; the restore suite's switch is the "last green restore drill" alert's input."""
+    from prometheus_client import generate_latest
+
+    run = RunSummary("prod", "P3")
+    listing = {"severity": "P1", "metrics": {"backup_age_hours": 5.0, "rpo_hours": 24.0}}
+    run.add("restore/test_rpo.py::test_newest_backup_is_within_rpo", "call", "passed", listing, 0.1)
+    run.add("restore/test_drill.py::test_restore_drill_succeeds_within_rto", "setup", "skipped", {}, 0.0)
+    registry = suite_registry(run, "restore", list(run.checks.values()), 2000.0, last_success=None)
+    assert LAST_SUCCESS not in generate_latest(registry).decode()
+    kept = suite_registry(run, "restore", list(run.checks.values()), 2000.0, last_success=1500.0)
+    assert _value(_samples(generate_latest(kept).decode()), LAST_SUCCESS) == 1500.0
+    green = RunSummary("prod", "P3")
+    green.add("restore/test_rpo.py::test_newest_backup_is_within_rpo", "call", "passed", listing, 0.1)
+    drilled = {"severity": "P0", "metrics": {"restore_seconds": 90.0, "rto_minutes": 120.0}}
+    green.add(
+        "restore/test_drill.py::test_restore_drill_succeeds_within_rto", "call", "passed", drilled, 90.0
+    )
+    moved = suite_registry(green, "restore", list(green.checks.values()), 2000.0, last_success=1500.0)
+    assert _value(_samples(generate_latest(moved).decode()), LAST_SUCCESS) == 2000.0

@@ -47,7 +47,9 @@ class LocalPushgateway:
             raise DemoPushgatewayError(f"{BINARY} is not installed (apt-get install -y {BINARY})")
         with self.log_file.open("ab") as log:
             self.process = subprocess.Popen(
-                [executable, f"--web.listen-address=127.0.0.1:{self.port}"],
+                # in memory: Debian's build otherwise shares /var/lib/prometheus/pushgateway.data with
+                # every other gateway on the machine (stale series of other runs)
+                [executable, f"--web.listen-address=127.0.0.1:{self.port}", "--persistence.file="],
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
         deadline = time.monotonic() + _READY_TIMEOUT_S

@@ -46,7 +46,9 @@ def running_pushgateway() -> Iterator[str]:
         log = Path(tmp) / "pushgateway.log"
         with log.open("wb") as out:
             proc = subprocess.Popen(
-                [binary, f"--web.listen-address={LOOPBACK}:{port}"],
+                # Debian's build persists to one machine-wide file by default: every gateway would show
+                # every other run's series (and the demo's); in memory only
+                [binary, f"--web.listen-address={LOOPBACK}:{port}", "--persistence.file="],
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )

@@ -146,7 +146,8 @@ def expect_rejected(
     """The sign-in ``attempt`` (a negative canary) was rejected while the smoke user's own sign-in works.
 
     Accepted: a failure (an auth bypass). Rejected, but the positive control failed or the rejection was a
-    5xx: an error, because a broken sign-in rejects everything and proves nothing.
+    5xx or a 429 (rate limited): an error, because a broken or throttled sign-in rejects everything and
+    proves nothing.
     """
     __tracebackhide__ = True
     check.metric("status", attempt.status)
@@ -164,6 +165,12 @@ def expect_rejected(
         raise Inconclusive(
             f"inconclusive: sign-in itself is broken, see {SIGN_IN_CHECK} ({control.problem}); "
             f"a rejected sign-in with {what} proves nothing while the right password is rejected too"
+        )
+    if attempt.status == 429:
+        raise Inconclusive(
+            f"inconclusive: credentials sign-in with {what} answered HTTP 429, rate limited: the credentials "
+            "were never judged (a sign-in that lets everyone in would hide behind the limiter); exempt the "
+            "smoke runner from the sign-in rate limit or run the auth suite less often"
         )
     if attempt.status >= 500:
         raise Inconclusive(

@@ -655,3 +655,13 @@ def test_the_version_behind_a_configuration_500_is_told_by_its_wording() -> None
     assert flavor_of_server_error(v4) is V4
     assert flavor_of_server_error(v4.replace("There is", "There was")) is V5  # @auth/core's wording
     assert flavor_of_server_error("Internal Server Error") is None
+
+
+@pytest.mark.parametrize("csrf_canary", [False, True])
+def test_a_canary_answered_429_is_inconclusive_not_rejected(csrf_canary: bool) -> None:
+    """A rate limiter in front of the sign-in (after the positive control used up the allowance) never looked
+    at the credentials: an authorize() letting everyone in would hide behind it."""
+    attempt = SignInAttempt(USER, 429, None, (), httpx.Client())
+    control = SignInControl(SignInAttempt(USER, 200, f"{BASE}/", (), httpx.Client()))
+    with pytest.raises(Inconclusive, match="answered HTTP 429, rate limited"):
+        expect_rejected(attempt, "a wrong password", CheckRecord(), control, csrf_canary=csrf_canary)

@@ -108,7 +108,10 @@ class DumpScanner:
             self._hold(piece)
             return
         if self._carry_cut:  # an over-long line: its head stands for it
-            buf = self._carry + b"\n" + piece[piece.find(b"\n") + 1 : last_nl + 1]
+            self._scan(self._carry + b"\n")
+            # the rest of the line, never read, closed what the head opened (pg_dump writes a row per line)
+            self._closer = None
+            buf = piece[piece.find(b"\n") + 1 : last_nl + 1]
         else:
             buf = self._carry + piece[: last_nl + 1]
         self._carry, self._carry_cut = b"", False

@@ -548,3 +548,21 @@ def test_a_value_that_reads_like_a_dump_header_is_data(
     cut = plain[: plain.index(b"-- PostgreSQL database dump\n", 10)]
     with pytest.raises(CheckFailed, match="part 1 of the stream"):
         verify_plain(io.BytesIO(cut + plain), "backup_20240110_020000.sql")
+
+
+@pytest.mark.parametrize("size", [7, 1000, 1 << 16, 1 << 20])
+def test_a_statement_line_longer_than_the_kept_head_does_not_leave_a_literal_open(size: int) -> None:
+    """Only the first 64 KiB of a line are kept: the quote closing an --inserts value further on is never
+    seen, and the rest of the dump must not be read as the inside of that literal."""
+    body = (
+        "INSERT INTO public.t VALUES (1, 'LONG');\nINSERT INTO public.t VALUES (2, 'short');\n"
+        "ALTER TABLE public.t OWNER TO app_owner;\n"
+    )
+    text = _dump_text(body.replace("LONG", "a" * (3 * 64 * KiB)))
+    scanner = DumpScanner()
+    for start in range(0, len(text), size):
+        scanner.feed(text[start : start + size])
+    scanner.finish()
+    assert (scanner.problem, sorted(scanner.roles), len(scanner.parts)) == (None, ["app_owner"], 1)
+    assert scanner.parts[0].end_line is not None
+    assert scanner.lines == text.count(b"\n")

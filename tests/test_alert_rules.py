@@ -6,18 +6,22 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
 from opscheck.metrics import SERIES
 from tests.support.pushgateway import need_binary
+from tests.support.servers import free_port, stop_process
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 RULES = EXAMPLES / "prometheus" / "opscheck-alerts.yml"
 RULE_TESTS = EXAMPLES / "prometheus" / "opscheck-alerts.test.yml"
 DASHBOARD = EXAMPLES / "grafana" / "opscheck-dashboard.json"
+CONSOLES = EXAMPLES / "prometheus" / "consoles"
 _METRIC = re.compile(r"\bopscheck_[a-z_]+\b")
 
 
@@ -76,3 +80,36 @@ def test_the_dashboard_is_importable_grafana_json() -> None:
     for panel in data["panels"]:
         assert {"x", "y", "w", "h"} <= set(panel["gridPos"])
         assert panel["targets"], panel["title"]
+
+
+def test_the_prometheus_console_renders_on_a_real_prometheus(tmp_path: Path) -> None:
+    """The shipped console template is valid for Prometheus' own template engine (a template error shows
+    as an error page), also before any run has reported."""
+    binary = need_binary("prometheus", "prometheus")
+    port = free_port()
+    (tmp_path / "prometheus.yml").write_text("global: {scrape_interval: 1m}\n")
+    log = tmp_path / "prometheus.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [binary, f"--config.file={tmp_path / 'prometheus.yml'}", f"--storage.tsdb.path={tmp_path / 'data'}",
+             f"--web.listen-address=127.0.0.1:{port}", f"--web.console.templates={CONSOLES}"],
+            stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None, log.read_text()[-800:]
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/-/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "prometheus not ready in 30 s"
+            time.sleep(0.2)
+        page = httpx.get(f"http://127.0.0.1:{port}/consoles/opscheck.html", timeout=10)
+    finally:
+        stop_process(proc)
+    assert page.status_code == 200, page.text[:500]
+    assert "Restore drills: the dead man's switch" in page.text
+    assert "no restore drill has reported yet" in page.text
+    assert "error executing template" not in page.text

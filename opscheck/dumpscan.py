@@ -58,6 +58,11 @@ _CLOSER: Final = {
     b'"': re.compile(rb'(?:[^"]++|"")*+"'),
     b"E'": re.compile(rb"(?:[^'\\]++|''|\\.)*+'", re.DOTALL),
 }
+#: statement text with nothing to step into: no $, no comment, quotes closed (an E'…' string is left to
+#: the slow path: its backslashes matter)
+_PLAIN_RUN: Final = re.compile(
+    rb"""(?:[^'"$/\-]++|(?<![Ee])'(?:[^']++|'')*+'|"(?:[^"]++|"")*+"|-(?!-)|/(?!\*))*+"""
+)
 _HEADER_LINE: Final = HEADER_MARKER + b"\n"
 _CONNECT: Final = re.compile(rb"^\\connect\s+(?:-reuse-previous=\S+\s+)?(\"(?:[^\"]|\"\")*\"|\S+)")
 _CREATE_DATABASE: Final = re.compile(rb"^CREATE DATABASE\s+(\"(?:[^\"]|\"\")*\"|\S+)", re.IGNORECASE)
@@ -207,6 +212,11 @@ class DumpScanner:
                 opener = self._opener(buf, cursor, end)
             stop = copy_at if copy_at >= 0 else end
             at_line = line.start() if line is not None and line.start() < stop else end
+            # plain text and closed '…' / "…" up to the next interesting line, in one step (--inserts data)
+            plain = _PLAIN_RUN.match(buf, cursor, min(at_line, stop))
+            if plain is not None and plain.end() > cursor:
+                cursor = plain.end()
+                continue
             at_opener = opener.start() if opener is not None and opener.start() < stop else end
             if at_line < end and at_line <= at_opener:
                 self.lines += buf.count(b"\n", counted, at_line)

@@ -12,22 +12,26 @@ with ``***``. One process-wide redactor is used so that log records, HTTP client
 share it.
 
 Matching is an Aho-Corasick automaton (``ahocorasick_rs``): one pass over the text whatever the number
-of secrets. Registering a secret only queues it; the automata are built when the next text is scrubbed,
-in levels that merge like a binary counter (a new level absorbs every older level not larger than
-itself), so registering secrets one at a time between scrubs costs O(n log n) in all, never O(n²).
+of secrets. The automata index only the first 8 bytes of each form, and a match is checked against the
+whole forms (a dict by prefix): building them costs a fraction of indexing whole forms. URL-safe base64
+is folded into standard base64 (in the forms and in the text searched), which halves the forms.
+Registering a secret only queues it; the automata are built when the next text is scrubbed, in levels
+that merge like a binary counter (a new level absorbs every older level not larger than itself), so
+registering secrets one at a time between scrubs costs O(n log n) in all, never O(n²).
 """
 
 from __future__ import annotations
 
 import base64
 import bisect
-import json
 import math
 import os
 import re
 import threading
-from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, Final
+from binascii import b2a_base64
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from json.encoder import encode_basestring, encode_basestring_ascii
+from typing import Any, Final, Protocol, TypeVar
 from urllib.parse import quote, quote_plus, unquote, urlsplit, urlunsplit
 
 from ahocorasick_rs import BytesAhoCorasick, Implementation, MatchKind
@@ -69,6 +73,12 @@ _WORD_BEFORE = re.compile(rb"\S+\Z")
 _WORD_AFTER = re.compile(rb"\S+")
 #: the end of one string literal and the start of the next, where a pretty-printer wrapped a long one
 _LITERAL_JOIN = re.compile(rb"""['"](?:\\n|\s)*\n\s*[bfru]?['"]""")
+#: characters that URL encoding and JSON escaping leave as they are: such a value has one text form
+_PLAIN = re.compile(r"[A-Za-z0-9_.~-]+")
+#: URL-safe base64 folded into standard base64; applied to forms and to the text searched alike
+_FOLD: Final = bytes.maketrans(b"-_", b"+/")
+#: bytes of each form the automata index; a match is checked against the whole form
+_PREFIX: Final = 8
 
 
 class Secret:
@@ -110,66 +120,101 @@ def aligned_base64(raw: bytes, altchars: bytes | None = None) -> set[bytes]:
     return spellings
 
 
-def _forms(value: str) -> set[bytes]:
-    """The spellings (UTF-8) under which a secret may show up in output."""
+def _texts(value: str) -> list[str]:
+    """``value`` and its URL-encoded and JSON-escaped spellings, without repeats; one for a value made of
+    characters none of these encodings change (most tokens)."""
+    if _PLAIN.fullmatch(value):
+        return [value]
+    strict = quote(value, safe="")
+    texts = [value, strict, quote(value), quote_plus(value, safe=""), encode_basestring_ascii(value)[1:-1]]
+    if not value.isascii():
+        texts.append(encode_basestring(value)[1:-1])
+    return list(dict.fromkeys(texts))
+
+
+def _families(value: str) -> list[tuple[bytes, ...]]:
+    """The spellings (UTF-8, folded by :data:`_FOLD`) under which a secret may show up in output, in
+    families: the forms of a family begin alike, shortest first, each a prefix of the next (base64 cut
+    at the last whole character, without padding, padded), so finding the first finds them all.
+
+    Folding ``-``/``_`` into ``+``/``/`` makes standard and URL-safe base64 one spelling (the text is
+    folded alike before it is searched): half the forms. The price is that a text differing from a
+    secret only by those characters is masked too.
+    """
     raw = value.encode("utf-8", "surrogatepass")
-    texts = {
-        value,
-        quote(value, safe=""),
-        quote(value),
-        quote_plus(value, safe=""),
-        json.dumps(value)[1:-1],
-        json.dumps(value, ensure_ascii=False)[1:-1],
-    }
-    forms = {text.encode("utf-8", "surrogatepass") for text in texts}
-    for altchars in (None, b"-_"):
-        whole = base64.b64encode(raw, altchars=altchars)
-        forms |= {whole, whole.rstrip(b"="), *aligned_base64(raw, altchars)}
-    return {form for form in forms if len(form) >= MIN_SECRET_LENGTH}
+    families: list[tuple[bytes, ...]] = [
+        (text.encode("utf-8", "surrogatepass").translate(_FOLD),) for text in _texts(value)
+    ]
+    size = len(raw)
+    whole = b2a_base64(raw, newline=False)
+    families.append(tuple(dict.fromkeys((whole[: (8 * size) // 6], whole.rstrip(b"="), whole))))
+    families.append((b2a_base64(b"\0" + raw, newline=False)[2 : (8 * (1 + size)) // 6],))
+    families.append((b2a_base64(b"\0\0" + raw, newline=False)[3 : (8 * (2 + size)) // 6],))
+    kept = []
+    for family in families:
+        forms = tuple(form for form in family if len(form) >= MIN_SECRET_LENGTH)
+        if forms:
+            kept.append(forms)
+    return kept
 
 
 class _Level:
-    """An automaton over a fixed list of forms (leftmost-longest matches: the fastest search the
-    library has, measured in ``benchmarks/redactor.py``); levels are immutable once built."""
+    """An automaton over the first :data:`_PREFIX` bytes of a fixed list of forms, and the forms by those
+    prefixes: a match of a prefix is a candidate, checked against the whole forms. Indexing a short
+    prefix instead of the whole form makes the automaton several times cheaper to build (cookies' base64
+    forms run to hundreds of bytes) and smaller to scan with; overlapping matches are reported, so a form
+    that begins inside another one's match (one secret's tail is another's head) is found too. Levels
+    are immutable once built."""
 
-    __slots__ = ("_fragments", "automaton", "forms", "longest")
+    __slots__ = ("_by_prefix", "automaton", "forms")
 
     def __init__(self, forms: list[bytes]) -> None:
         self.forms = forms
-        self.longest = max(map(len, forms))
-        self._fragments: _Fragments | None = None
+        by_prefix: dict[bytes, list[bytes]] = {}
+        for form in forms:
+            by_prefix.setdefault(form[:_PREFIX], []).append(form)
+        self._by_prefix = [sorted(group, key=len, reverse=True) for group in by_prefix.values()]
         self.automaton = BytesAhoCorasick(
-            forms, matchkind=MatchKind.LeftmostLongest, implementation=Implementation.ContiguousNFA
+            list(by_prefix), matchkind=MatchKind.Standard, implementation=Implementation.ContiguousNFA
         )
 
-    def fragments(self) -> _Fragments:
-        """The sorted forms for :meth:`_Fragments.spans`, built the first time a cut mark is seen."""
-        if self._fragments is None:
-            self._fragments = _Fragments(self.forms)
-        return self._fragments
-
     def spans(self, data: bytes) -> list[tuple[int, int]]:
-        """Where forms occur in ``data``, also a form that begins inside another one's match and runs
-        past its end (one secret's tail is another's head), which a leftmost-longest search skips."""
-        found = self.automaton.find_matches_as_indexes(data)
-        if not found:
-            return []
-        spans = [(start, end) for _, start, end in found]
-        for start, end in spans:  # grows while it is walked: an overlap can overlap again
-            window = data[start + 1 : end + self.longest]
-            spans += [
-                (start + 1 + inner_start, start + 1 + inner_end)
-                for _, inner_start, inner_end in self.automaton.find_matches_as_indexes(window)
-                if start + 1 + inner_end > end and start + 1 + inner_start < end
-            ]
+        """Where forms occur in ``data``, overlapping ones included."""
+        spans = []
+        for index, start, _ in self.automaton.find_matches_as_indexes(data, overlapping=True):
+            for form in self._by_prefix[index]:  # longest first: the shorter ones are inside its span
+                if data.startswith(form, start):
+                    spans.append((start, start + len(form)))
+                    break
         return spans
+
+
+class _Built(Protocol):
+    forms: list[bytes]
+
+
+_L = TypeVar("_L", bound=_Built)
+
+
+def _merged(
+    levels: tuple[_L, ...], pending: list[bytes], build: Callable[[list[bytes]], _L]
+) -> tuple[_L, ...]:
+    """``levels`` with a new level for ``pending``, merged like a binary counter: the new level absorbs
+    every newer level not larger than itself, so each form is rebuilt O(log n) times in all."""
+    kept = list(levels)
+    merged = pending
+    while kept and len(kept[-1].forms) <= len(merged):
+        merged = kept.pop().forms + merged
+    kept.append(build(merged))
+    return tuple(kept)
 
 
 class _Fragments:
     """Every form sorted, and every form reversed and sorted: whether the text just before (after) a cut
     mark is the beginning (end) of a secret that a truncating formatter cut in two."""
 
-    def __init__(self, forms: Iterable[bytes]) -> None:
+    def __init__(self, forms: list[bytes]) -> None:
+        self.forms = forms
         self.heads = sorted(forms)
         self.tails = sorted(form[::-1] for form in self.heads)
 
@@ -208,12 +253,13 @@ class Redactor:
         self._lock = threading.Lock()
         self._values: set[str] = set()
         self._pending: list[str] = []
-        self._known_forms: set[bytes] = set()
         self._levels: tuple[_Level, ...] = ()
+        self._cut_pending: list[bytes] = []
+        self._cut: tuple[_Fragments, ...] = ()
 
     def add(self, value: str | Secret | None) -> None:
         """Register a secret value; short or obviously non-secret values are ignored. Cheap: the value
-        is queued, and its forms join the automata when the next text is scrubbed."""
+        is queued, and its forms are filed when the next text is scrubbed."""
         if isinstance(value, Secret):
             value = value.reveal()
         if not value or len(value) < MIN_SECRET_LENGTH or value.lower() in _NOT_SECRET_VALUES:
@@ -236,8 +282,9 @@ class Redactor:
         with self._lock:
             self._values.clear()
             self._pending.clear()
-            self._known_forms.clear()
             self._levels = ()
+            self._cut_pending.clear()
+            self._cut = ()
 
     def __contains__(self, value: str) -> bool:
         return value in self._values
@@ -245,27 +292,31 @@ class Redactor:
     def __len__(self) -> int:
         return len(self._values)
 
-    def _current(self) -> tuple[_Level, ...]:
-        """The automata, after building a level for the secrets queued since the last scrub."""
-        if not self._pending:
-            return self._levels
+    def _file_pending(self) -> None:
+        """Index the forms of the secrets queued since the last scrub, in a new automaton level (merged
+        with older levels like a binary counter); the cut-mark index is built when a cut mark is seen."""
         with self._lock:
+            if not self._pending:
+                return
             queued, self._pending = self._pending, []
-            forms = set().union(*(_forms(value) for value in queued)) - self._known_forms
-            if forms:
-                self._known_forms |= forms
-                levels = list(self._levels)
-                merged = list(forms)
-                while levels and len(levels[-1].forms) <= len(merged):
-                    merged = levels.pop().forms + merged
-                levels.append(_Level(merged))
-                self._levels = tuple(levels)
-            return self._levels
+            forms = list({form for value in queued for family in _families(value) for form in family})
+            self._levels = _merged(self._levels, forms, _Level)
+            self._cut_pending += forms
 
-    def _cut_spans(self, data: bytes) -> Iterator[tuple[int, int]]:
+    def _spans(self, data: bytes) -> list[tuple[int, int]]:
+        levels = self._levels
+        if len(levels) == 1:
+            return levels[0].spans(data)
+        return [span for level in levels for span in level.spans(data)]
+
+    def _cut_spans(self, data: bytes) -> list[tuple[int, int]]:
         """Fragments of secrets that something outside opscheck cut before it could be scrubbed."""
-        for level in self._levels:
-            yield from level.fragments().spans(data)
+        with self._lock:
+            if self._cut_pending:
+                self._cut = _merged(self._cut, self._cut_pending, _Fragments)
+                self._cut_pending = []
+            levels = self._cut
+        return [span for level in levels for span in level.spans(data)]
 
     def scrub_bytes(self, data: bytes) -> bytes:
         """``data`` (UTF-8 text, or mostly) with every secret form replaced by ``***``.
@@ -274,14 +325,16 @@ class Redactor:
         fragment of either is left behind; so is a fragment of a secret next to a cut mark (``...``,
         ``…``) that a truncating formatter outside opscheck left.
         """
-        levels = self._current()
-        if not levels or not data:
+        if self._pending:
+            self._file_pending()
+        if not data or not self._values:
             return data
-        spans = _matches(levels, data)
-        if data.find(b"\n", 0, len(data) - 1) != -1:  # wrapped literals span lines; a log line has none
-            spans += _matches_across_joins(levels, data)
-        if _CUT_MARKS[0] in data or _CUT_MARKS[1] in data:
-            spans += self._cut_spans(data)
+        folded = data.translate(_FOLD)
+        spans = self._spans(folded)
+        if folded.find(b"\n", 0, len(folded) - 1) != -1:  # wrapped literals span lines; a log line has none
+            spans += _matches_across_joins(self._spans, folded)
+        if _CUT_MARKS[0] in folded or _CUT_MARKS[1] in folded:
+            spans += self._cut_spans(folded)
         if not spans:
             return data
         spans.sort()
@@ -300,7 +353,7 @@ class Redactor:
 
     def scrub(self, text: str) -> str:
         """``text`` with every secret form replaced by ``***`` (see :meth:`scrub_bytes`)."""
-        if not text or (not self._levels and not self._pending):
+        if not text or not self._values:
             return text
         data = text.encode("utf-8", "surrogatepass")
         scrubbed = self.scrub_bytes(data)
@@ -317,13 +370,9 @@ class Redactor:
         return obj
 
 
-def _matches(levels: tuple[_Level, ...], data: bytes) -> list[tuple[int, int]]:
-    if len(levels) == 1:
-        return levels[0].spans(data)
-    return [span for level in levels for span in level.spans(data)]
-
-
-def _matches_across_joins(levels: tuple[_Level, ...], data: bytes) -> list[tuple[int, int]]:
+def _matches_across_joins(
+    matches: Callable[[bytes], list[tuple[int, int]]], data: bytes
+) -> list[tuple[int, int]]:
     """Secrets that a pretty-printer wrapped over several adjacent string literals (``'abc'\\n 'def'``,
     as pytest's ``-vv`` and ``-l`` output does): matched in the text with the joins taken out, and
     mapped back to spans of the original that include the joins."""
@@ -346,7 +395,7 @@ def _matches_across_joins(levels: tuple[_Level, ...], data: bytes) -> list[tuple
 
     return [
         (original(start, is_end=False), original(end, is_end=True))
-        for start, end in _matches(levels, b"".join(pieces))
+        for start, end in matches(b"".join(pieces))
     ]
 
 

@@ -498,13 +498,75 @@ def test_a_secret_wrapped_over_adjacent_literals_is_masked() -> None:
     assert scrubbed.startswith("(b'Token: ***")
 
 
-def test_adding_secrets_one_at_a_time_between_scrubs_keeps_few_automata() -> None:
+def test_secrets_added_one_at_a_time_between_scrubs_stay_cheap_to_index(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 14 point 4: the automata index 8 bytes of each form, not the whole form (a cookie's base64
+    forms run to hundreds of bytes), and merge like a binary counter; each secret is found from the next
+    scrub on, and only whole forms are masked."""
+    import opscheck.secrets as module
+
+    built: list[list[bytes]] = []
+    real = module.BytesAhoCorasick
+
+    def counting(patterns: list[bytes], **options: object) -> object:
+        built.append(list(patterns))
+        return real(patterns, **options)
+
+    monkeypatch.setattr(module, "BytesAhoCorasick", counting)
     r = Redactor()
-    for number in range(300):
-        r.add(f"cookie-{number:04d}-{uuid.uuid4().hex}")
-        r.scrub("a log line")
-    assert len(r._levels) <= 10  # a binary counter over 300 additions: at most log2(300 * forms) levels
+    values = [f"cookie-{number:04d}-{uuid.uuid4().hex}" * 4 for number in range(300)]
+    for value in values:
+        r.add(value)
+        assert r.scrub(f"Cookie: s={value}; x=1") == f"Cookie: s={MASK}; x=1"
+    assert max(len(pattern) for patterns in built for pattern in patterns) <= 8
+    assert sum(len(patterns) for patterns in built) <= 300 * 5 * 10  # forms x log2(300) merges
     assert r.scrub("cookie-0007-") == "cookie-0007-"
+    assert r.scrub(" ".join(values)) == " ".join([MASK] * len(values))
+
+
+@pytest.mark.parametrize("value", ["pw12", "pw123", "pw1234", "pw-12345", "p\u00e4ss w\u00f6rd/?#1"])
+def test_every_form_of_short_and_unusual_secrets_is_masked(value: str) -> None:
+    r = Redactor()
+    r.add(value)
+    raw = value.encode()
+    forms = {
+        value,
+        quote(value, safe=""),
+        quote(value),
+        quote_plus(value, safe=""),
+        json.dumps(value)[1:-1],
+        json.dumps(value, ensure_ascii=False)[1:-1],
+        base64.b64encode(raw).decode(),
+        base64.urlsafe_b64encode(raw).decode().rstrip("="),
+    }
+    for form in forms:
+        assert r.scrub(f"<{form}>") == f"<{MASK}>", form
+    for prefix in (b"", b"u:", b"us:", b"use:"):  # inside a longer base64 value, at every alignment
+        for encode in (base64.b64encode, base64.urlsafe_b64encode):
+            encoded = encode(prefix + raw + b"!").decode()
+            # the characters that encode the secret's bytes alone: 8 bits per byte, 6 per character
+            inner = encoded[-(-8 * len(prefix) // 6) : (8 * (len(prefix) + len(raw))) // 6]
+            assert inner not in r.scrub(encoded), (prefix, encode)
+
+
+def test_secrets_sharing_their_ends_are_each_masked() -> None:
+    r = Redactor()
+    values = [f"{number:02d}-shared-tail-0123456789" for number in range(40)]
+    values += [f"shared-head-0123456789-{number:02d}" for number in range(40)]
+    r.add_all(values)
+    for value in values:
+        assert r.scrub(f"x {value} y") == f"x {MASK} y"
+        assert r.scrub(base64.b64encode(f"k:{value}".encode()).decode()).count(MASK) == 1
+
+
+def test_a_long_text_is_scrubbed_across_its_chunks() -> None:
+    r = Redactor()
+    value = "tok-" + uuid.uuid4().hex
+    r.add(value)
+    for at in range(16370, 16390):  # around the first chunk boundary of the word reader
+        text = "x" * at + value + "y" * 40
+        assert r.scrub(text) == "x" * at + MASK + "y" * 40
 
 
 def test_register_aws_credentials_registers_the_session_token() -> None:

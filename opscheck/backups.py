@@ -38,6 +38,17 @@ import boto3
 import botocore.exceptions
 from botocore.config import Config
 
+from opscheck.aws_errors import (
+    CREDENTIAL_ERRORS,
+    DENIED,
+    NO_CREDENTIALS,
+    UNREACHABLE,
+    UNSUPPORTED,
+    connection_reason,
+    error_code,
+    error_message,
+    rejected,
+)
 from opscheck.bounded import DeadlinePassed, finish_within
 from opscheck.config import BackupSettings
 from opscheck.errors import CheckFailed, ConfigError, TargetUnreachable
@@ -329,31 +340,12 @@ _PERMISSIONS: Final = {
     "GetBucketLifecycleConfiguration": "s3:GetLifecycleConfiguration",
     "GetBucketEncryption": "s3:GetEncryptionConfiguration",
 }
-_CREDENTIAL_ERRORS: Final = frozenset(
-    {
-        "InvalidAccessKeyId",
-        "SignatureDoesNotMatch",
-        "InvalidClientTokenId",
-        "InvalidToken",
-        "ExpiredToken",
-        "TokenRefreshRequired",
-        "AuthFailure",
-    }
-)
-_DENIED: Final = frozenset({"AccessDenied", "AllAccessDisabled", "403", "Forbidden"})
 _NO_SUCH_BUCKET: Final = frozenset({"NoSuchBucket"})
 _NO_SUCH_KEY: Final = frozenset({"NoSuchKey", "404", "NotFound", "NoSuchVersion"})
 _ABSENT_CONFIG: Final = {
     "GetBucketLifecycleConfiguration": frozenset({"NoSuchLifecycleConfiguration"}),
     "GetBucketEncryption": frozenset({"ServerSideEncryptionConfigurationNotFoundError"}),
 }
-_UNSUPPORTED: Final = frozenset({"NotImplemented", "MethodNotAllowed", "501", "405"})
-_UNREACHABLE: Final = (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError)
-_NO_CREDENTIALS: Final = (
-    botocore.exceptions.NoCredentialsError,
-    botocore.exceptions.PartialCredentialsError,
-    botocore.exceptions.CredentialRetrievalError,
-)
 _STREAM_BUFFER: Final = 1024 * 1024
 #: objects this large are downloaded in concurrent ranged parts (one download, several connections)
 RANGED_FROM_BYTES: Final = 64 * 1024 * 1024
@@ -373,33 +365,12 @@ def parse_s3_location(location: str) -> tuple[str, str]:
     return bucket, prefix
 
 
-def _error_code(exc: botocore.exceptions.ClientError) -> str:
-    """The S3 error code, or the HTTP status for bodiless answers (HEAD requests)."""
-    error: Mapping[str, Any] = exc.response.get("Error", {})
-    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "?")
-    return str(error.get("Code") or status)
-
-
 def _partition(region: str) -> str:
     if region.startswith("cn-"):
         return "aws-cn"
     if region.startswith("us-gov-"):
         return "aws-us-gov"
     return "aws"
-
-
-def connection_reason(exc: Exception, timeout_s: float) -> str:
-    """A short reason an AWS endpoint could not be used (timeouts, TLS, connection), without its URL."""
-    if isinstance(exc, botocore.exceptions.ConnectTimeoutError):
-        return f"connect timed out after {timeout_s:g} s"
-    if isinstance(exc, botocore.exceptions.ReadTimeoutError):
-        return f"no response within {timeout_s:g} s"
-    if isinstance(exc, botocore.exceptions.SSLError):
-        return f"TLS failed: {exc.kwargs.get('error', exc)}"
-    if isinstance(exc, botocore.exceptions.EndpointConnectionError):
-        inner = str(exc.kwargs.get("error", "")) or "could not connect"
-        return "could not connect: " + inner.rsplit(": ", 1)[-1]
-    return type(exc).__name__ + ": " + str(exc).split(" for URL", 1)[0].split(' URL: "', 1)[0]
 
 
 def _region(configured: str | None) -> str:
@@ -459,7 +430,7 @@ class _S3BodyReader(io.RawIOBase):
                 f"connection ended early, after {self._read} bytes ({exc.kwargs.get('actual_bytes')} of "
                 f"{exc.kwargs.get('expected_bytes')} in the last read)",
             ) from None
-        except (*_UNREACHABLE, OSError) as exc:
+        except (*UNREACHABLE, OSError) as exc:
             if isinstance(exc, botocore.exceptions.ReadTimeoutError):
                 reason = f"no byte for timeout_s = {self._timeout_s:g} s"
             else:
@@ -587,7 +558,7 @@ class S3Store(BackupStore):
             ) from None
         except botocore.exceptions.ClientError as exc:
             raise self._client_error(exc, operation, key, permission) from None
-        except _NO_CREDENTIALS as exc:
+        except NO_CREDENTIALS as exc:
             raise CheckFailed(
                 f"AWS credentials for {self.location}",
                 "credentials from the standard AWS chain (environment, shared files, role)",
@@ -598,7 +569,7 @@ class S3Store(BackupStore):
                     else f": {redactor().scrub(str(exc))}"
                 ),
             ) from None
-        except _UNREACHABLE as exc:
+        except UNREACHABLE as exc:
             raise TargetUnreachable(
                 f"S3 endpoint {self.endpoint} ({operation} on {self.location})",
                 self._safe(connection_reason(exc, self.timeout_s)),
@@ -618,22 +589,21 @@ class S3Store(BackupStore):
     def _client_error(
         self, exc: botocore.exceptions.ClientError, operation: str, key: str | None, permission: str | None
     ) -> CheckFailed:
-        error: Mapping[str, Any] = exc.response.get("Error", {})
-        code = _error_code(exc)
-        message = self._safe(str(error.get("Message") or "").strip())
+        code = error_code(exc)
+        message = self._safe(error_message(exc))
         if code in _NO_SUCH_BUCKET:
             return CheckFailed(
                 f"backup location {self.location}",
                 "an existing bucket with backups",
                 f"NoSuchBucket: bucket {self.bucket!r} does not exist",
             )
-        if code in _CREDENTIAL_ERRORS:
+        if code in CREDENTIAL_ERRORS:
             return CheckFailed(
                 f"AWS credentials for {self.location} at {self.endpoint}",
                 "credentials the endpoint accepts",
-                f"{code}: the credentials were rejected ({self._credential_source()})",
+                f"{rejected(code)} ({self._credential_source()})",
             )
-        if code in _DENIED:
+        if code in DENIED:
             needed = permission or _PERMISSIONS.get(operation, f"the permission for {operation}")
             detail = f": {message}" if message and message != "Access Denied" else ""
             return CheckFailed(
@@ -779,14 +749,14 @@ class S3Store(BackupStore):
             try:
                 return call()
             except botocore.exceptions.ClientError as exc:
-                code = _error_code(exc)
+                code = error_code(exc)
                 if code in _ABSENT_CONFIG.get(operation, frozenset()):
                     return Fact("absent", note=code)
-                if code in _DENIED:
+                if code in DENIED:
                     return Fact(
                         "unavailable", note=f"AccessDenied ({_PERMISSIONS[operation]} on {self._arn()})"
                     )
-                if code in _UNSUPPORTED:
+                if code in UNSUPPORTED:
                     return Fact("unavailable", note=f"{code} (the endpoint does not support {operation})")
                 raise
 

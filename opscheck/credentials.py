@@ -58,7 +58,8 @@ import pytest
 from botocore.config import Config
 from dotenv.parser import parse_stream
 
-from opscheck.backups import BucketFacts, S3Store, connection_reason, parse_s3_location
+from opscheck import aws_errors
+from opscheck.backups import BucketFacts, S3Store, parse_s3_location
 from opscheck.bounded import BodyTooLarge, DeadlinePassed, concurrently, finish_within
 from opscheck.config import SECTIONS, ConfigFile, CredentialsSettings, Environment, expand
 from opscheck.context import CheckRecord, retry_sink
@@ -845,22 +846,9 @@ def maintenance_mode_finding(
 # ================================================================================================ AWS
 
 MAX_ACCESS_KEY_AGE_DAYS: Final = 90
-_CREDENTIAL_ERRORS: Final = frozenset(
-    {
-        "InvalidClientTokenId",
-        "InvalidAccessKeyId",
-        "SignatureDoesNotMatch",
-        "InvalidToken",
-        "ExpiredToken",
-        "ExpiredTokenException",
-        "UnrecognizedClientException",
-        "AuthFailure",
-    }
-)
-_DENIED: Final = frozenset(
-    {"AccessDenied", "AccessDeniedException", "403", "Forbidden", "UnauthorizedOperation"}
-)
-_UNSUPPORTED: Final = frozenset({"NotImplemented", "InvalidAction", "UnknownOperation", "404", "501", "405"})
+#: for the IAM, STS and S3-settings calls made here, a bodiless 404 means the endpoint has no such action
+#: (an S3 object call's 404 means no such key: that is why it is not in the shared map)
+_UNSUPPORTED: Final = aws_errors.UNSUPPORTED | {"404"}
 _PUBLIC_ACCESS_FLAGS: Final = (
     "BlockPublicAcls",
     "IgnorePublicAcls",
@@ -984,28 +972,27 @@ class AwsAccess:
         except DeadlinePassed as exc:
             raise TargetUnreachable(where, str(exc)) from None
         except botocore.exceptions.ClientError as exc:
-            error = exc.response.get("Error", {})
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "?")
-            code = str(error.get("Code") or status)
-            if code in _CREDENTIAL_ERRORS:
+            code = aws_errors.error_code(exc)
+            if code in aws_errors.CREDENTIAL_ERRORS:
                 raise self._rejected(
-                    f"credentials {service.upper()} accepts",
-                    f"{code} from {where}: the credentials were rejected",
+                    f"credentials {service.upper()} accepts", f"{aws_errors.rejected(code)} by {where}"
                 ) from None
             if code in absent:
                 raise _Refused(code, "absent") from None
-            if code in _DENIED or code in _UNSUPPORTED:
-                raise _Refused(code, "denied" if code in _DENIED else "unsupported") from None
-            message = redactor().scrub(str(error.get("Message") or "").strip())
+            if code in aws_errors.DENIED or code in _UNSUPPORTED:
+                raise _Refused(code, "denied" if code in aws_errors.DENIED else "unsupported") from None
+            message = redactor().scrub(aws_errors.error_message(exc))
             raise CheckFailed(
                 where, "a successful answer", f"{code}: {message}" if message else code
             ) from None
-        except (botocore.exceptions.NoCredentialsError, botocore.exceptions.PartialCredentialsError) as exc:
+        except aws_errors.NO_CREDENTIALS as exc:
             raise self._rejected(
                 "credentials from the env file or the standard AWS chain", type(exc).__name__
             ) from None
-        except (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError) as exc:
-            raise TargetUnreachable(where, redactor().scrub(connection_reason(exc, self.timeout_s))) from None
+        except aws_errors.UNREACHABLE as exc:
+            raise TargetUnreachable(
+                where, redactor().scrub(aws_errors.connection_reason(exc, self.timeout_s))
+            ) from None
         except botocore.parsers.ResponseParserError:
             raise _Refused("an answer that is not the AWS API's", "unsupported") from None
         except botocore.exceptions.BotoCoreError as exc:

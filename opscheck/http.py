@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 import socket
 import ssl
 import time
@@ -39,6 +38,7 @@ from tenacity import (
 
 from opscheck.bounded import BodyTooLarge, BoundedTransport, bounded_http_transport, concurrently
 from opscheck.context import note_retry, retry_sink
+from opscheck.cookies import register_cookie_value, split_set_cookie
 from opscheck.errors import TargetUnreachable
 from opscheck.secrets import mask_url, redactor
 
@@ -61,8 +61,6 @@ DEFAULT_MAX_BODY_BYTES = 10_000_000
 
 RETRY_STATUSES = frozenset({502, 503, 504})
 _RETRY_ERRORS = (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
-_SECRET_COOKIE = re.compile(r"session|csrf|token|auth|sid|jwt", re.IGNORECASE)
-_NOT_SECRET_COOKIE = re.compile(r"callback", re.IGNORECASE)
 
 
 def request_headers(env: Environment) -> dict[str, str]:
@@ -175,15 +173,9 @@ def _register_cookies(response: httpx.Response) -> None:
 def register_cookie_secrets(headers: httpx.Headers) -> None:
     """Register the session/CSRF cookie values ``headers`` set as secrets (also for responses another
     xdist worker received: see :class:`~opscheck.runshare.RunShare`)."""
-    # Parsed by hand: http.cookies.SimpleCookie silently drops a cookie whose value it finds invalid
-    # (a space, a backslash, JSON quotes), which would leave that session value unregistered.
     for header in headers.get_list("set-cookie"):
-        name, sep, rest = header.split(";", 1)[0].partition("=")
-        value = rest.strip()
-        if len(value) >= 2 and value[0] == value[-1] == '"':
-            value = value[1:-1]
-        if sep and _SECRET_COOKIE.search(name) and not _NOT_SECRET_COOKIE.search(name):
-            redactor().add(value)
+        name, value, _ = split_set_cookie(header)
+        register_cookie_value(name, value)
 
 
 @dataclass

@@ -36,10 +36,11 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from opscheck import cookies
 from opscheck.config import Environment
 from opscheck.errors import CheckFailed, OpscheckError, TargetUnreachable
 from opscheck.http import DEFAULT_MAX_BODY_BYTES, OpsClient, request_headers
@@ -87,8 +88,6 @@ class Flavor:
 
     label: str
     cookie_prefix: str
-    #: what ``/api/auth/session`` answers without a session
-    empty_session: Any
 
     def cookie_name(self, kind: str, *, secure: bool) -> str:
         """Default cookie name of ``kind`` (``session-token``, ``csrf-token``, ``callback-url``)."""
@@ -105,8 +104,8 @@ class Flavor:
         return self.label
 
 
-V4 = Flavor("next-auth v4", "next-auth", {})
-V5 = Flavor("Auth.js v5", "authjs", None)
+V4 = Flavor("next-auth v4", "next-auth")
+V5 = Flavor("Auth.js v5", "authjs")
 _FLAVORS = (V4, V5)
 
 
@@ -263,39 +262,19 @@ _ATTRIBUTE_LABELS = {
 
 
 def register_cookie_value(name: str, value: str) -> None:
-    """Register a cookie value that may be a credential, in its raw and URL-decoded forms and its parts."""
-    if not value or _CALLBACK_URL_COOKIE.search(name):
-        return  # every other cookie a sign-in sets may carry a credential (custom names included)
-    r = redactor()
-    decoded = unquote(value)
-    r.add(value)
-    r.add(decoded)
-    for part in decoded.split("|"):  # v4/v5 csrf cookie: token|sha256(token + secret)
-        r.add(part)
+    """Register a cookie value the auth endpoints set as a credential (the callback URL's excepted)."""
+    cookies.register_cookie_value(name, value, set_by_sign_in=True)
 
 
 def parse_set_cookie(header: str) -> SetCookie:
-    """Parse one ``Set-Cookie`` header (by hand: the stdlib drops cookies it finds invalid)."""
-    pair, _, rest = header.partition(";")
-    name, _, value = pair.partition("=")
-    name, value = name.strip(), value.strip()
-    if len(value) >= 2 and value[0] == value[-1] == '"':
-        value = value[1:-1]
+    """Parse one ``Set-Cookie`` header the auth endpoints sent, registering its value as a secret."""
+    name, value, attributes = cookies.split_set_cookie(header)
     register_cookie_value(name, value)
-    attributes: dict[str, str] = {}
-    for item in rest.split(";"):
-        key, _, attr = item.partition("=")
-        key = key.strip().lower()
-        if key:
-            attributes[key] = attr.strip()
     return SetCookie(name, value, attributes)
 
 
 def set_cookies(response: httpx.Response) -> tuple[SetCookie, ...]:
     return tuple(parse_set_cookie(h) for h in response.headers.get_list("set-cookie"))
-
-
-_CALLBACK_URL_COOKIE = re.compile(r"callback[-_.]?url", re.IGNORECASE)
 
 
 def session_cookies(cookies: Iterable[SetCookie], name: str = "") -> tuple[SetCookie, ...]:

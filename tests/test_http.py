@@ -158,6 +158,24 @@ def test_session_and_csrf_cookie_values_become_secrets_on_arrival() -> None:
     )
 
 
+def test_a_cookie_value_is_redacted_in_the_same_forms_whichever_client_saw_it() -> None:
+    """The probes' client and the NextAuth client share one parser and one name rule: the CSRF cookie's
+    token (URL-decoded, before its ``|hash``) and a PKCE verifier are secrets on either path."""
+    token, digest = secrets.token_hex(16), secrets.token_hex(32)
+    verifier = secrets.token_urlsafe(32)
+    routes = {
+        "/csrf": Route(headers={"Set-Cookie": f"next-auth.csrf-token={token}%7C{digest}; Path=/"}),
+        "/pkce": Route(headers={"Set-Cookie": f"next-auth.pkce.code_verifier={verifier}; Path=/"}),
+    }
+    with LocalHTTPServer(routes) as server, OpsClient(server.url, timeout_s=5) as client:
+        for path in routes:
+            assert client.get(path).status_code == 200
+
+    for value in (token, digest, f"{token}|{digest}", verifier):
+        assert value in redactor(), value
+    assert redactor().scrub(f"csrf {token} verifier {verifier}") == "csrf *** verifier ***"
+
+
 # -- concurrency -----------------------------------------------------------------------------------------
 
 

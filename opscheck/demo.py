@@ -22,8 +22,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
+import tomli_w
 
 from opscheck import containers, pgcluster, registry
 from opscheck.containers import ContainerCluster
@@ -98,7 +100,6 @@ class ReferenceApp:
     log_dir: Path
     process: subprocess.Popen[bytes] | None = None
     port: int | None = None
-    built_now: bool = False
 
     def _npm(self) -> str:
         node, npm = shutil.which("node"), shutil.which("npm")
@@ -151,7 +152,6 @@ class ReferenceApp:
         ):
             self._run("next-build", [npm, "run", "build"], timeout=600)
             build_stamp.write_text(source_hash)
-            self.built_now = True
 
     def start(
         self,
@@ -294,51 +294,37 @@ class DemoStack:
         path.chmod(0o600)
 
     def _write_config(self, database_url: str) -> Path:
-        runbook = self.root / "examples" / "RUNBOOK.md"
         spec = APPS[self.app_name]
-        smoke_keys = "\n".join(spec.smoke_keys)
-        auth_keys = "\n".join(spec.auth_keys)
-        version = f'expected_version = "{APP_VERSION}"\n' if spec.has_health_endpoint else ""
-        text = f"""# Written by `opscheck demo`: the embedded default stack. Throwaway values, regenerated each run.
-[environments.demo]
-base_url = "{self.base_url}"
-runbook = "{runbook}"
-{version}timeout_s = 5
-
-[environments.demo.smoke]
-{smoke_keys}
-max_latency_ms = 2000
-version_wait_s = 10
-
-[environments.demo.database]
-url = "{database_url}"
-
-[environments.demo.backups]
-location = "s3://{BUCKET}/{PREFIX}"
-s3_endpoint_url = "{self.s3.endpoint if self.s3 else ""}"
-region = "us-east-1"
-rpo_hours = 24
-rto_minutes = 120
-retention_days = 30
-
-[environments.demo.restore]
-provider = "auto"
-image = "{containers.DEFAULT_IMAGE}"
-expect_tables = ["User", "Account", "Session", "_prisma_migrations"]
-min_rows = {{ User = 1000, Account = 1000 }}
-roles = ["app"]
-
-[environments.demo.auth]
-username = "smoke@example.com"
-password = "{self.smoke_password}"
-{auth_keys}
-
-[environments.demo.credentials]
-env_file = "app.env"
-required = {json.dumps(spec.required_variables)}
-"""
+        demo: dict[str, Any] = {
+            "base_url": self.base_url,
+            "runbook": str(self.root / "examples" / "RUNBOOK.md"),
+        }
+        if spec.has_health_endpoint:
+            demo["expected_version"] = APP_VERSION
+        demo["timeout_s"] = 5
+        demo["smoke"] = {**spec.smoke_keys, "max_latency_ms": 2000, "version_wait_s": 10}
+        demo["database"] = {"url": database_url}
+        demo["backups"] = {
+            "location": f"s3://{BUCKET}/{PREFIX}",
+            "s3_endpoint_url": self.s3.endpoint if self.s3 else "",
+            "region": "us-east-1",
+            "rpo_hours": 24,
+            "rto_minutes": 120,
+            "retention_days": 30,
+        }
+        demo["restore"] = {
+            "provider": "auto",
+            "image": containers.DEFAULT_IMAGE,
+            "expect_tables": ["User", "Account", "Session", "_prisma_migrations"],
+            "min_rows": {"User": 1000, "Account": 1000},
+            "roles": ["app"],
+        }
+        demo["auth"] = {"username": "smoke@example.com", "password": self.smoke_password, **spec.auth_keys}
+        demo["credentials"] = {"env_file": "app.env", "required": spec.required_variables}
         if self.pushgateway is not None:
-            text += f'\n[environments.demo.metrics]\npushgateway_url = "{self.pushgateway.url}"\n'
+            demo["metrics"] = {"pushgateway_url": self.pushgateway.url}
+        text = "# Written by `opscheck demo`: the embedded default stack. Throwaway values, regenerated each run.\n"
+        text += tomli_w.dumps({"environments": {"demo": demo}})
 
         path = self.workdir / "opscheck.toml"
         path.write_text(text, encoding="utf-8")

@@ -7,7 +7,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = ["APPS", "DEFAULT_APP", "DemoApp"]
 
@@ -24,14 +26,14 @@ class DemoApp:
     url_variable: str
     #: whether it reads ``DATABASE_URL`` (its health endpoint does)
     uses_database: bool
-    #: lines of the ``[smoke]`` table besides the latency budget
-    smoke_keys: tuple[str, ...]
-    #: lines of the ``[auth]`` table besides the smoke user
-    auth_keys: tuple[str, ...]
+    #: keys of the ``[smoke]`` table besides the latency budget
+    smoke_keys: Mapping[str, Any]
+    #: keys of the ``[auth]`` table besides the smoke user
+    auth_keys: Mapping[str, Any]
 
     @property
     def has_health_endpoint(self) -> bool:
-        return "health_path = false" not in self.smoke_keys
+        return self.smoke_keys.get("health_path") is not False
 
     @property
     def required_variables(self) -> list[str]:
@@ -47,8 +49,8 @@ APPS: dict[str, DemoApp] = {
         secret_variable="NEXTAUTH_SECRET",  # noqa: S106 - a variable name, not a value
         url_variable="NEXTAUTH_URL",
         uses_database=True,
-        smoke_keys=('pages = ["/", "/login"]',),
-        auth_keys=('expected_providers = ["credentials"]', 'protected_paths = ["/api/me"]'),
+        smoke_keys={"pages": ["/", "/login"]},
+        auth_keys={"expected_providers": ["credentials"], "protected_paths": ["/api/me"]},
     ),
     "v5": DemoApp(
         name="v5",
@@ -56,12 +58,12 @@ APPS: dict[str, DemoApp] = {
         secret_variable="AUTH_SECRET",  # noqa: S106 - a variable name, not a value
         url_variable="AUTH_URL",
         uses_database=False,
-        smoke_keys=('pages = ["/", "/signin"]', "health_path = false"),
-        auth_keys=(
-            'base_path = "/auth"',
-            'expected_providers = ["credentials"]',
-            'protected_paths = ["/api/me", "/dashboard"]',
-        ),
+        smoke_keys={"pages": ["/", "/signin"], "health_path": False},
+        auth_keys={
+            "base_path": "/auth",
+            "expected_providers": ["credentials"],
+            "protected_paths": ["/api/me", "/dashboard"],
+        },
     ),
 }
 DEFAULT_APP = "v4"

@@ -4,6 +4,10 @@ The plugin loads itself through pytest's ``pytest11`` entry point; this package'
 a team's own checks and conftest hooks use.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from opscheck.config import Environment
 from opscheck.context import CheckRecord
 from opscheck.errors import (
@@ -18,6 +22,11 @@ from opscheck.errors import (
 from opscheck.runbook import Remedy
 from opscheck.secrets import Secret, redactor
 
+if TYPE_CHECKING:
+    import pytest
+
+    from opscheck.session import OpscheckSession
+
 __all__ = [
     "CheckFailed",
     "CheckRecord",
@@ -31,6 +40,16 @@ __all__ = [
     "TargetUnreachable",
     "UsageError",
     "redactor",
+    "run_state",
 ]
+
+
+def run_state(config: pytest.Config) -> OpscheckSession | None:
+    """The run's opscheck session (the selected environment, its settings, the results so far), for a
+    team's own ``conftest.py`` hooks; None before the plugin configured the run or with ``-p no:opscheck``."""
+    from opscheck.session import state  # noqa: PLC0415 - importing the package stays cheap: the session pulls in the reporters
+
+    return state(config)
+
 
 __version__ = "0.1.0"

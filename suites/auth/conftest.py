@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import pytest
 
+from opscheck import run_state
 from opscheck.auth import SignInControl
 from opscheck.config import AuthSettings, Environment
 from opscheck.errors import OpscheckError, SectionNotConfigured
 from opscheck.nextauth import NextAuth, SignInAttempt
-from opscheck.session import state
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """One check per configured protected path (a single skipping check when there are none)."""
     if "protected_path" not in metafunc.fixturenames:
         return
-    ops = state(metafunc.config)
+    ops = run_state(metafunc.config)
     paths: list[str] = []
     reason = "auth.protected_paths is empty: no path to check"
     if ops is not None and ops.environment is not None:
@@ -40,7 +40,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     """Skip an ``https_only`` check for an http deployment before its fixtures sign anybody in."""
     if item.get_closest_marker("https_only") is None:
         return
-    ops = state(item.config)
+    ops = run_state(item.config)
     if ops is None or ops.environment is None:
         return
     try:

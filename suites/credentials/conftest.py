@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from opscheck import run_state
 from opscheck.authjs import FlavorChoice, choose_flavor, configured_flavor, live_flavor, required_names
 from opscheck.config import ConfigFile, Environment
 from opscheck.credentials import AwsAccess, CredentialSource, load_source
 from opscheck.errors import CheckFailed, OpscheckError, TargetUnreachable
-from opscheck.session import state
 
 
 def _required_at_collection(env: Environment) -> list[str]:
@@ -29,7 +29,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """One check per name in ``credentials.required``."""
     if "variable" not in metafunc.fixturenames:
         return
-    ops = state(metafunc.config)
+    ops = run_state(metafunc.config)
     names: list[str] = []
     if ops is not None and ops.environment is not None:
         try:
@@ -60,7 +60,7 @@ def auth_flavor(opscheck_env: Environment, credential_source: CredentialSource) 
 @pytest.fixture(scope="session")
 def opscheck_config(pytestconfig: pytest.Config) -> ConfigFile:
     """The loaded configuration file, with every environment (for comparisons across environments)."""
-    ops = state(pytestconfig)
+    ops = run_state(pytestconfig)
     if ops is None or ops.config_file is None:
         raise pytest.UsageError("no opscheck configuration is loaded")
     return ops.config_file

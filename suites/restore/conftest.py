@@ -6,15 +6,15 @@ from pathlib import Path
 
 import pytest
 
+from opscheck import run_state
 from opscheck.containers import select_provider
 from opscheck.errors import OpscheckError
-from opscheck.session import state
 
 
 def pytest_report_collectionfinish(
     config: pytest.Config, start_path: Path, items: list[pytest.Item]
 ) -> list[str]:
-    ops = state(config)
+    ops = run_state(config)
     if ops is None or ops.environment is None or not any("suites/restore/" in i.nodeid for i in items):
         return []
     try:

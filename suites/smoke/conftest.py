@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import pytest
 
+from opscheck import run_state
 from opscheck.config import Environment
 from opscheck.http import OpsClient, Probe, register_cookie_secrets
 from opscheck.runshare import RunShare
-from opscheck.session import state
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """One check per configured page."""
     if "page" not in metafunc.fixturenames:
         return
-    ops = state(metafunc.config)
+    ops = run_state(metafunc.config)
     pages = ops.environment.smoke.pages if ops is not None and ops.environment is not None else []
     metafunc.parametrize("page", pages, ids=pages)
 

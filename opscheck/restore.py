@@ -48,16 +48,12 @@ __all__ = [
     "RestoreGuard",
     "RestoreRefused",
     "Restored",
-    "Server",
     "ServerStart",
     "restore_backup",
     "restore_custom_pass",
     "restore_plain_pass",
     "start_server",
 ]
-
-#: a throwaway PostgreSQL the drill started (a local initdb cluster or a container)
-Server = ThrowawayPostgres
 
 CHUNK = 1 << 20
 _PIPE_SIZE = 1 << 20
@@ -101,11 +97,11 @@ class RestoreGuard:
             )
 
 
-def start_server(provider: str, image: str, min_major: int) -> tuple[Server, str, str]:
+def start_server(provider: str, image: str, min_major: int) -> tuple[ThrowawayPostgres, str, str]:
     """Start the throwaway PostgreSQL for a dump whose source is ``min_major``: (server, provider, why)."""
     chosen, why = containers.select_provider(provider, image)
     if chosen == "testcontainers":
-        server: Server = ContainerCluster(image=image).start()
+        server: ThrowawayPostgres = ContainerCluster(image=image).start()
         try:
             major = server.major
         except BaseException:
@@ -186,7 +182,7 @@ def _kill(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=10)
 
 
-def _create_roles(server: Server, roles: Iterable[str]) -> list[str]:
+def _create_roles(server: ThrowawayPostgres, roles: Iterable[str]) -> list[str]:
     created = []
     for role in sorted(roles):
         proc = server.psql("-q", "-c", create_role_sql(role))
@@ -231,9 +227,9 @@ class ServerStart:
     (waiting for a start still under way), also after an interrupt.
     """
 
-    def __init__(self, start: Callable[[], tuple[Server, str, str]]) -> None:
+    def __init__(self, start: Callable[[], tuple[ThrowawayPostgres, str, str]]) -> None:
         self._start = start
-        self._result: tuple[Server, str, str] | None = None
+        self._result: tuple[ThrowawayPostgres, str, str] | None = None
         self._error: BaseException | None = None
         self._done = threading.Event()
         self.seconds = 0.0
@@ -241,7 +237,7 @@ class ServerStart:
         self._thread.start()
 
     @classmethod
-    def started(cls, server: Server) -> ServerStart:
+    def started(cls, server: ThrowawayPostgres) -> ServerStart:
         """A server that is already running (``restore_backup``)."""
         return cls(lambda: (server, "given", "started by the caller"))
 
@@ -258,7 +254,7 @@ class ServerStart:
     def done(self) -> bool:
         return self._done.is_set()
 
-    def wait(self) -> tuple[Server, str, str]:
+    def wait(self) -> tuple[ThrowawayPostgres, str, str]:
         self._done.wait()
         if self._error is not None:
             raise self._error
@@ -266,11 +262,11 @@ class ServerStart:
         return self._result
 
     @property
-    def server(self) -> Server | None:
+    def server(self) -> ThrowawayPostgres | None:
         """The server once started (None while starting or when the start failed)."""
         return self._result[0] if self._done.is_set() and self._result is not None else None
 
-    def finished(self) -> Server | None:
+    def finished(self) -> ThrowawayPostgres | None:
         """The server once the start is over (waiting for it), None if it failed."""
         self._done.wait()
         return self._result[0] if self._result is not None else None
@@ -355,7 +351,9 @@ class _Text:
 class _Psql:
     """psql reading the dump on stdin inside one transaction (``ON_ERROR_STOP``), killed at the deadline."""
 
-    def __init__(self, server: Server, dbname: str, deadline_s: float, connect_line: int | None) -> None:
+    def __init__(
+        self, server: ThrowawayPostgres, dbname: str, deadline_s: float, connect_line: int | None
+    ) -> None:
         # "-f -": psql prefixes its errors with the input line ("psql:<stdin>:N: ERROR: ...") only when it
         # reads a named input; plain stdin gives no line number to report
         command = server.client_command("psql", dbname, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", "-")
@@ -511,7 +509,7 @@ def _verdict(
 
 
 def _feed(  # noqa: PLR0917 - one pass's state, handed over once
-    server: Server,
+    server: ThrowawayPostgres,
     guard: RestoreGuard,
     backup: Backup,
     text: _Text,
@@ -651,7 +649,7 @@ def restore_custom_pass(
 
 
 def restore_custom_file(
-    server: Server, dbname: str, path: Path, backup: Backup, *, jobs: int, deadline_s: float
+    server: ThrowawayPostgres, dbname: str, path: Path, backup: Backup, *, jobs: int, deadline_s: float
 ) -> None:
     """``pg_restore --exit-on-error -j N`` of a custom-format dump file into ``dbname``."""
     target = server.copy_in(path)
@@ -671,7 +669,7 @@ def restore_custom_file(
 
 
 def restore_backup(
-    server: Server,
+    server: ThrowawayPostgres,
     guard: RestoreGuard,
     backup: Backup,
     stream: IO[bytes],

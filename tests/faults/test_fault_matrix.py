@@ -14,7 +14,9 @@ fault modes), runs the real suite against it with ``run_suite`` and asserts:
   wall time of the whole subprocess within that plus ``STARTUP_MARGIN_S`` (no hangs);
 * the run leaves nothing in its private ``TMPDIR`` (the restore suite's autouse ``run_tmpdir`` fixture);
 * no planted secret (the database role's password, the smoke user's password, the row's own token) appears
-  anywhere in the terminal output or the reports (``SuiteRun.all_text()``).
+  anywhere in the terminal output or the reports (``SuiteRun.all_text()``). The ``secret-*`` rows plant one
+  on a leak path of issue 12 (a token in a page path, Basic credentials a server echoes, a database
+  password holding ``/ ? #``) and list its forms and pieces among the planted values.
 
 Every config carries the planted values: the smoke user's password in ``[auth]``, and a database URL with a
 password (the healthy read-only role's, or a wrong or dead one where the database is the fault). The table of
@@ -23,6 +25,7 @@ verdicts is printed at the end of the session (see ``conftest.py``).
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 import tempfile
@@ -32,6 +35,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from psycopg.conninfo import conninfo_to_dict
@@ -560,6 +564,53 @@ HEADERS_SECTION = "Security Headers"
 SECURITY_INCIDENT_SECTION = "Security Incident"
 
 
+#: planted in a page path's query (issue 12: a token in a page path must never be printed)
+PLANTED_PAGE_TOKEN = "planted-page-token-" + secrets.token_hex(12)
+#: a database password holding the characters URL parsers misread (issue 12: passwords with / ? #)
+PLANTED_ODD_DB_PASSWORD = "pw/" + secrets.token_hex(6) + "?x#" + secrets.token_hex(6)
+
+
+@contextmanager
+def token_in_page_path(ctx: Ctx) -> Iterator[Setup]:
+    """A page behind ``?access_token=…`` that fails and echoes the token (and its URL-encoded form) back."""
+    echo = f"no such session for access_token={PLANTED_PAGE_TOKEN} ({quote(PLANTED_PAGE_TOKEN, safe='')})"
+    with LocalHTTPServer(healthy_routes(extra={"/status": Route(status=500, body=echo)})) as server:
+        setup = smoke_setup(server.url, ctx, pages=["/", f"/status?access_token={PLANTED_PAGE_TOKEN}"])
+        setup.planted["page token"] = PLANTED_PAGE_TOKEN
+        yield setup
+
+
+@contextmanager
+def database_password_with_url_delimiters(ctx: Ctx) -> Iterator[Setup]:
+    """The database URL's password holds ``/ ? #``, percent-encoded as libpq requires (decoded, it is what
+    the driver and its errors see), and nothing answers on the port."""
+    encoded = quote(PLANTED_ODD_DB_PASSWORD, safe="")
+    url = f"postgresql://reader:{encoded}@127.0.0.1:{closed_port()}/app?connect_timeout=2"
+    with LocalHTTPServer(healthy_routes()) as server:
+        setup = smoke_setup(server.url, ctx, database_url=url)
+        setup.planted["database password with / ? #"] = PLANTED_ODD_DB_PASSWORD
+        setup.planted["its piece after the /"] = PLANTED_ODD_DB_PASSWORD.split("/")[1].split("?")[0]
+        setup.planted["its percent-encoded form"] = encoded
+        yield setup
+
+
+PLANTED_BASIC_PASSWORD = "planted-basic-pw-" + secrets.token_hex(8)
+
+
+@contextmanager
+def basic_credentials_echoed(ctx: Ctx) -> Iterator[Setup]:
+    """``base_url`` carries ``user:password`` (HTTP Basic) and the failing health endpoint echoes the
+    ``Authorization`` header it was sent, base64 and all."""
+    pair = base64.b64encode(f"ops:{PLANTED_BASIC_PASSWORD}".encode()).decode()
+    echo = {"status": "error", "seen": {"authorization": f"Basic {pair}"}}
+    with LocalHTTPServer(healthy_routes(extra={"/api/health": Route(status=500, body=echo)})) as server:
+        base_url = server.url.replace("http://", f"http://ops:{PLANTED_BASIC_PASSWORD}@", 1)
+        setup = smoke_setup(base_url, ctx)
+        setup.planted["basic password"] = PLANTED_BASIC_PASSWORD
+        setup.planted["basic pair, base64"] = pair
+        yield setup
+
+
 def reference_app(mode: str) -> Builder:
     """The real reference app (Next.js + next-auth) in fault mode ``mode``, signed in as its smoke user.
 
@@ -1081,6 +1132,37 @@ MATRIX = [
         SITE,
         2,
         says="as a whole took longer than timeout_s = 2 s",
+    ),
+    # -- secrets on the leak paths of issue 12: each row plants a secret where it used to leak ---------------
+    fault(
+        "secret-token-in-a-page-path",
+        SMOKE,
+        token_in_page_path,
+        "test_page_answers_200[/status?access_token=***]",
+        "failed",
+        SITE_DOWN,
+        ("test_page_answers_200[/status?access_token=***]",),
+        3,
+    ),
+    fault(
+        "secret-basic-credentials-echoed",
+        SMOKE,
+        basic_credentials_echoed,
+        HEALTH,
+        "failed",
+        SITE_DOWN,
+        (HEALTH,),
+        3,
+    ),
+    fault(
+        "secret-database-password-with-url-delimiters",
+        SMOKE,
+        database_password_with_url_delimiters,
+        DATABASE,
+        "error",
+        DATABASE_SECTION,
+        (DATABASE,),
+        3,
     ),
     fault(
         "page-200-with-error-payload",

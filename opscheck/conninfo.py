@@ -14,13 +14,14 @@ names no service, connecting is refused with a :class:`~opscheck.errors.ConfigEr
 from __future__ import annotations
 
 import os
+from typing import Final
 
 from psycopg import ProgrammingError, pq
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from opscheck.errors import ConfigError
 
-__all__ = ["connection_string_problem", "isolated_conninfo"]
+__all__ = ["connection_string_problem", "isolated_conninfo", "parse_conninfo"]
 
 
 def isolated_conninfo(url: str) -> str:
@@ -44,11 +45,30 @@ def isolated_conninfo(url: str) -> str:
     return make_conninfo("", **params)
 
 
+#: libpq's parse errors quote the string (its password included): opscheck says what is wrong in its own words
+_PARSE_REASONS: Final = (
+    ("percent-encoded", "it has an invalid percent-escape"),
+    ("IPv6 host address", "it has a malformed IPv6 host"),
+)
+
+
+def parse_conninfo(url: str) -> dict[str, str]:
+    """libpq's own reading of ``url`` (a URL or ``key=value`` string), through
+    ``psycopg.conninfo.conninfo_to_dict``. Raises ValueError in words that never quote ``url``."""
+    try:
+        params = conninfo_to_dict(url)
+    except ProgrammingError as exc:
+        message = str(exc)
+        reason = next((why for marker, why in _PARSE_REASONS if marker in message), "libpq cannot parse it")
+        raise ValueError(reason) from None
+    return {keyword: str(value) for keyword, value in params.items()}
+
+
 def connection_string_problem(url: str) -> str | None:
     """What makes ``url`` unusable as a PostgreSQL connection string, in words that never quote it."""
     try:
-        params = conninfo_to_dict(url)
-    except ProgrammingError:
+        params = parse_conninfo(url)
+    except ValueError:
         return "libpq cannot parse it"
     ports = str(params.get("port") or "")
     if ports and not all(port.isdigit() and 0 < int(port) < 65536 for port in ports.split(",") if port):

@@ -62,6 +62,7 @@ from opscheck import aws_errors
 from opscheck.backups import BucketFacts, S3Store, parse_s3_location
 from opscheck.bounded import BodyTooLarge, DeadlinePassed, concurrently, finish_within
 from opscheck.config import SECTIONS, ConfigFile, CredentialsSettings, Environment, expand
+from opscheck.conninfo import parse_conninfo
 from opscheck.context import CheckRecord, retry_sink
 from opscheck.errors import CheckFailed, OpscheckError, SettingMissing, TargetUnreachable
 from opscheck.http import OpsClient, describe_transport_error
@@ -547,7 +548,6 @@ def nextauth_url_finding(
 
 DATABASE_URL_RULES: Final = ("parses", "not-localhost", "sslmode")
 _SSLMODES: Final = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
-_BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
 @dataclass(frozen=True)
@@ -559,7 +559,10 @@ class PostgresUrl:
     dbname: str
     user: str
     has_password: bool
+    #: the parameters as libpq reads them
     params: Mapping[str, str]
+    #: query parameters libpq does not know, left out (Prisma's ``schema=`` …)
+    ignored: tuple[str, ...] = ()
 
     @property
     def sslmode(self) -> str | None:
@@ -571,53 +574,31 @@ def _libpq_keywords() -> frozenset[str]:
 
 
 def parse_postgres_url(value: str) -> PostgresUrl:
-    """Take a PostgreSQL URL apart; ValueError says what is wrong without quoting the value."""
+    """Take a PostgreSQL URL apart the way libpq does (it is libpq's own parser, after leaving out the query
+    parameters libpq does not know, such as Prisma's ``schema=``); ValueError says what is wrong without
+    quoting the value."""
     text = value.strip()
-    scheme, sep, rest = text.partition("://")
-    if not sep or scheme.lower() not in {"postgres", "postgresql"}:
+    scheme, sep, _ = text.partition("://")
+    if not sep or scheme not in {"postgres", "postgresql"}:
         raise ValueError("not a postgres:// or postgresql:// URL")
-    if _BAD_PERCENT.search(text):
-        raise ValueError("it has an invalid percent-escape")
-    netloc, _, tail = rest.partition("/")
-    path, _, query = tail.partition("?")
-    query = query.split("#", 1)[0]
-    userinfo, at, hostlist = netloc.rpartition("@")
-    if not at:
-        userinfo, hostlist = "", netloc
-    user, colon, _ = userinfo.partition(":")
-    hosts: list[str] = []
-    ports: list[str] = []
-    for item in hostlist.split(",") if hostlist else []:
-        if item.startswith("["):
-            host, bracket, after = item[1:].partition("]")
-            if not bracket or (after and not after.startswith(":")):
-                raise ValueError("it has a malformed IPv6 host")
-            port = after[1:]
-        else:
-            host, _, port = item.partition(":")
-        if port and not port.isdigit():
-            raise ValueError("its port is not a number")
-        if port and not 0 < int(port) < 65536:
-            raise ValueError("its port is out of range")
-        hosts.append(unquote(host))
-        ports.append(port)
-    params = dict(parse_qsl(query, keep_blank_values=True))
-    if "host" in params:
-        hosts = [unquote(h) for h in params["host"].split(",")]
-    if "port" in params:
-        ports = params["port"].split(",")
-        if not all(p.isdigit() for p in ports if p):
-            raise ValueError("its port parameter is not a number")
+    libpq_url, ignored = _libpq_url(text)
+    params = parse_conninfo(libpq_url)
+    ports = tuple(params["port"].split(",")) if params.get("port") else ()
+    if not all(port.isdigit() for port in ports if port):
+        raise ValueError("its port is not a number")
+    if not all(0 < int(port) < 65536 for port in ports if port):
+        raise ValueError("its port is out of range")
     sslmode = params.get("sslmode")
     if sslmode is not None and sslmode not in _SSLMODES:
         raise ValueError("its sslmode is not one libpq knows")
     return PostgresUrl(
-        hosts=tuple(hosts),
-        ports=tuple(ports),
-        dbname=unquote(path),
-        user=unquote(user),
-        has_password=bool(colon),
+        hosts=tuple(params["host"].split(",")) if params.get("host") else (),
+        ports=ports,
+        dbname=params.get("dbname", ""),
+        user=params.get("user", ""),
+        has_password="password" in params,
         params=params,
+        ignored=tuple(ignored),
     )
 
 
@@ -688,6 +669,8 @@ def _libpq_url(value: str) -> tuple[str, list[str]]:
     known = _libpq_keywords()
     pairs = parse_qsl(query.split("#", 1)[0], keep_blank_values=True)
     dropped = [name for name, _ in pairs if name not in known]
+    if not dropped:
+        return value.strip(), []  # libpq reads it as written
     kept = [(name, v) for name, v in pairs if name in known]
     return (head + ("?" + urlencode(kept, quote_via=quote) if kept else "")), dropped
 

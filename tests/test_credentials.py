@@ -388,7 +388,30 @@ def test_postgres_url_is_taken_apart_like_libpq() -> None:
         "verify-full",
     )
     assert parse_postgres_url("postgres:///app?host=/var/run/postgresql").hosts == ("/var/run/postgresql",)
-    assert parse_postgres_url("postgresql://db/app?schema=public").params == {"schema": "public"}  # Prisma's
+    prisma = parse_postgres_url("postgresql://db/app?schema=public")  # a parameter libpq does not know
+    assert (prisma.ignored, prisma.params) == (("schema",), {"host": "db", "dbname": "app"})
+
+
+@pytest.mark.parametrize(
+    ("value", "dbname"),
+    [
+        ("postgresql://app:pw@db/app#blue", "app#blue"),  # no fragments in libpq's URLs
+        ("postgresql://app:pw@db/app?sslmode=verify-full#blue", None),  # nor in a parameter's value
+    ],
+)
+def test_postgres_url_is_read_by_libpq_itself(value: str, dbname: str | None) -> None:
+    """What the hand-written parser read differently from libpq, which is what connects."""
+    if dbname is None:
+        assert db("parses", value).seen == "its sslmode is not one libpq knows"  # it was taken as verify-full
+    else:
+        assert parse_postgres_url(value).dbname == dbname
+
+
+def test_an_upper_case_scheme_libpq_cannot_use_does_not_parse() -> None:
+    value = "POSTGRESQL://app:hunter2-secret@db.acme-corp.test/app"
+    finding = db("parses", value)
+    assert finding.seen == "not a postgres:// or postgresql:// URL"
+    assert_quiet(finding, value)
 
 
 @pytest.mark.parametrize(
@@ -401,7 +424,8 @@ def test_postgres_url_is_taken_apart_like_libpq() -> None:
         ("postgresql://app:p%zz@db/app", "it has an invalid percent-escape"),
         ("postgresql://app:pw@[::1/app", "it has a malformed IPv6 host"),
         ("postgresql://db/app?sslmode=yes", "its sslmode is not one libpq knows"),
-        ("postgresql://db/app?port=abc", "its port parameter is not a number"),
+        ("postgresql://db/app?port=abc", "its port is not a number"),
+        ("postgresql://app:hunter2-secret@db/app?sslmode=require?x=1", "libpq cannot parse it"),
     ],
 )
 def test_unparseable_database_url_fails_without_quoting_it(value: str, reason: str) -> None:

@@ -15,7 +15,7 @@ fault modes), runs the real suite against it with ``run_suite`` and asserts:
 * the run leaves nothing in its private ``TMPDIR`` (the restore suite's autouse ``run_tmpdir`` fixture);
 * no planted secret (the database role's password, the smoke user's password, the row's own token) appears
   anywhere in the terminal output or the reports (``SuiteRun.all_text()``). The ``secret-*`` rows plant one
-  on a leak path of issue 12 (a token in a page path, Basic credentials a server echoes, a database
+  on a leak path of issue 12 (a token in a page path, Basic credentials a server echoes, a webhook path, a database
   password holding ``/ ? #``) and list its forms and pieces among the planted values.
 
 Every config carries the planted values: the smoke user's password in ``[auth]``, and a database URL with a
@@ -611,6 +611,27 @@ def basic_credentials_echoed(ctx: Ctx) -> Iterator[Setup]:
         yield setup
 
 
+PLANTED_WEBHOOK_PATH = (
+    "T0" + secrets.token_hex(5) + "/B0" + secrets.token_hex(5) + "/" + secrets.token_hex(12)
+)
+
+
+@contextmanager
+def webhook_path_echoed(ctx: Ctx) -> Iterator[Setup]:
+    """The site's health fails, so the run pages a webhook whose path is its secret (Slack-style); the
+    receiver refuses and echoes the path it was called on."""
+    path = f"/services/{PLANTED_WEBHOOK_PATH}"
+    refusal = Route(status=500, body={"error": "invalid_token", "path": path})
+    failing = {"/api/health": Route(status=500, body="Internal Server Error")}
+    with LocalHTTPServer({path: refusal}) as receiver, LocalHTTPServer(healthy_routes(extra=failing)) as site:
+        setup = smoke_setup(site.url, ctx)
+        setup.tables["notify"] = {"webhook_url": f"{receiver.url.rstrip('/')}{path}"}
+        setup.planted["webhook path"] = PLANTED_WEBHOOK_PATH
+        setup.planted["its last piece"] = PLANTED_WEBHOOK_PATH.rsplit("/", 1)[1]
+        yield setup
+        assert [request.path for request in receiver.requests] == [path], "the run did not page the webhook"
+
+
 def reference_app(mode: str) -> Builder:
     """The real reference app (Next.js + next-auth) in fault mode ``mode``, signed in as its smoke user.
 
@@ -1148,6 +1169,16 @@ MATRIX = [
         "secret-basic-credentials-echoed",
         SMOKE,
         basic_credentials_echoed,
+        HEALTH,
+        "failed",
+        SITE_DOWN,
+        (HEALTH,),
+        3,
+    ),
+    fault(
+        "secret-webhook-path-echoed",
+        SMOKE,
+        webhook_path_echoed,
         HEALTH,
         "failed",
         SITE_DOWN,

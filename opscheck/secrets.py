@@ -30,6 +30,7 @@ import re
 import threading
 from binascii import b2a_base64
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from json.encoder import encode_basestring, encode_basestring_ascii
 from typing import Any, Final, Protocol, TypeVar
 from urllib.parse import quote, quote_plus, unquote, urlsplit, urlunsplit
@@ -39,6 +40,7 @@ from ahocorasick_rs import BytesAhoCorasick, Implementation, MatchKind
 __all__ = [
     "MASK",
     "Redactor",
+    "RedactorState",
     "Secret",
     "aligned_base64",
     "clip",
@@ -246,6 +248,17 @@ class _Fragments:
                 at = data.find(mark, after)
 
 
+@dataclass(frozen=True)
+class RedactorState:
+    """What a :class:`Redactor` knows at one moment (its automata are immutable, so they are shared)."""
+
+    values: frozenset[str]
+    pending: tuple[str, ...]
+    levels: tuple[_Level, ...]
+    cut_pending: tuple[bytes, ...]
+    cut: tuple[_Fragments, ...]
+
+
 class Redactor:
     """Replaces every known secret, in all its forms, with ``***``. Thread-safe."""
 
@@ -285,6 +298,26 @@ class Redactor:
             self._levels = ()
             self._cut_pending.clear()
             self._cut = ()
+
+    def snapshot(self) -> RedactorState:
+        """The secrets known now, for :meth:`restore` (tests isolate the process-wide redactor with it)."""
+        with self._lock:
+            return RedactorState(
+                frozenset(self._values),
+                tuple(self._pending),
+                self._levels,
+                tuple(self._cut_pending),
+                self._cut,
+            )
+
+    def restore(self, state: RedactorState) -> None:
+        """Know exactly the secrets of ``state`` again, forgetting any added since."""
+        with self._lock:
+            self._values = set(state.values)
+            self._pending = list(state.pending)
+            self._levels = state.levels
+            self._cut_pending = list(state.cut_pending)
+            self._cut = state.cut
 
     def __contains__(self, value: str) -> bool:
         return value in self._values

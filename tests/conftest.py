@@ -2,14 +2,46 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from opscheck.pgcluster import LocalCluster
+from opscheck.secrets import redactor
+from tests.support.environment import CALLER_VARIABLES, LIBPQ_PREFIX
 
 pytest_plugins = ["pytester", "tests.support.reference_apps"]
+
+
+@pytest.fixture(scope="session")
+def _nowhere(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A path that does not exist (for AWS config files)."""
+    return tmp_path_factory.getbasetemp() / "does-not-exist"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch, _nowhere: Path) -> None:
+    """Runs are configured by the test's files, options and the variables it sets, never by the caller's:
+    no opscheck, CI, app, AWS or libpq variables, no AWS config files, no instance-metadata lookups."""
+    for name in CALLER_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    for name in [key for key in os.environ if key.startswith(LIBPQ_PREFIX)]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(_nowhere / "aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(_nowhere / "aws-credentials"))
+
+
+@pytest.fixture(autouse=True)
+def _isolated_redactor() -> Iterator[None]:
+    """The process-wide redactor knows after a test exactly what it knew before: a secret one test
+    registers neither hides text in a later test nor makes a later leak check pass by accident."""
+    known = redactor().snapshot()
+    yield
+    redactor().restore(known)
 
 
 @pytest.fixture(scope="session")

@@ -39,8 +39,6 @@ def test_unknown_section():
 
 @pytest.fixture
 def results(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> dict[str, dict[str, Any]]:
-    for name in ("OPSCHECK_ENV", "OPSCHECK_CONFIG", "OPSCHECK_REPORTS", "GITHUB_STEP_SUMMARY"):
-        monkeypatch.delenv(name, raising=False)
     body = f'base_url = "https://ops:bridge-canary-1d2e@app.example.com/"\nrunbook = "{EXAMPLE_RUNBOOK}"'
     write_config(pytester.path, {"staging": body})
     pytester.makepyfile(test_checks=CHECKS)

@@ -27,16 +27,14 @@ from opscheck.demo import ReferenceApp, free_port
 from opscheck.nextauth import V4 as NEXTAUTH_V4
 from opscheck.pgcluster import LocalCluster
 from tests.support.certs import LocalPKI
-from tests.support.project import REPO, all_output_text
+from tests.support.project import REPO
 from tests.support.servers import LocalHTTPServer, Route, closed_port, silent_tcp_server
-from tests.support.smoke_run import RUNBOOK, SmokeRun
+from tests.support.suite_run import AUTH_SUITE, ENV, SuiteRun, run_suite, write_opscheck_toml
 from tests.support.tls_proxy import RecordingProxy
 
 pytestmark = pytest.mark.xdist_group("reference-app")
 
-AUTH_SUITE = REPO / "suites" / "auth"
 APP_DIR = REPO / "examples" / "nextjs-app"
-ENV = "x"
 SMOKE_USER = "smoke@example.com"
 SECTION = "Authentication Issues"
 RUN_TIMEOUT_S = 120.0
@@ -191,16 +189,6 @@ def fleet(pg_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) ->
         pg_cluster.drop_database(name)
 
 
-@pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Runs are configured by their options and the variables set here, never by the caller's."""
-    for name in (
-        "OPSCHECK_ENV", "OPSCHECK_CONFIG", "OPSCHECK_GATE", "OPSCHECK_REPORTS", "GITHUB_STEP_SUMMARY",
-        "PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "SMOKE_USER", "SMOKE_PASSWORD",
-    ):  # fmt: skip
-        monkeypatch.delenv(name, raising=False)
-
-
 # -- running the suite ------------------------------------------------------------------------------------
 def write_config(
     directory: Path,
@@ -214,46 +202,21 @@ def write_config(
     auth: dict[str, Any] | None = None,
     tables: dict[str, dict[str, Any]] | None = None,
 ) -> Path:
-    lines = [
-        f"[environments.{ENV}]",
-        f"base_url = {json.dumps(base_url)}",
-        f"runbook = {json.dumps(str(RUNBOOK))}",
-    ]
-    lines.append(f"timeout_s = {timeout_s}")
+    top: dict[str, Any] = {"timeout_s": timeout_s}
     if ca_bundle is not None:
-        lines.append(f"ca_bundle = {json.dumps(str(ca_bundle))}")
+        top["ca_bundle"] = ca_bundle
     if retries is not None:
-        lines.append(f"retries = {retries}")
-    lines += [
-        "",
-        f"[environments.{ENV}.auth]",
-        'username = "${SMOKE_USER}"',
-        'password = "${SMOKE_PASSWORD}"',
-        'expected_providers = ["credentials"]',
-        f"protected_paths = {json.dumps(list(protected_paths))}",
-        *(f"{key} = {json.dumps(value)}" for key, value in (auth or {}).items()),
-    ]
-    for table, body in (tables or {}).items():
-        lines += ["", f"[environments.{ENV}.{table}]", *(f"{k} = {json.dumps(v)}" for k, v in body.items())]
+        top["retries"] = retries
+    auth_table: dict[str, Any] = {
+        "username": "${SMOKE_USER}",
+        "password": "${SMOKE_PASSWORD}",
+        "expected_providers": ["credentials"],
+        "protected_paths": list(protected_paths),
+        **(auth or {}),
+    }
     if fail_on_jwt_replay is not None:
-        lines.append(f"fail_on_jwt_replay = {'true' if fail_on_jwt_replay else 'false'}")
-    path = directory / "opscheck.toml"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
-@dataclass
-class AuthRun:
-    run: SmokeRun
-    reports: Path
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.run, name)
-
-    def outputs(self) -> str:
-        """Everything the run wrote: terminal (stdout and stderr) and every file under the reports."""
-        terminal = "\n".join(self.run.result.outlines + self.run.result.errlines)
-        return terminal + "\n" + all_output_text(self.reports)
+        auth_table["fail_on_jwt_replay"] = fail_on_jwt_replay
+    return write_opscheck_toml(directory, base_url=base_url, top=top, auth=auth_table, **(tables or {}))
 
 
 def run_auth(
@@ -264,24 +227,12 @@ def run_auth(
     name: str = "run",
     in_process: bool = False,
     **config: Any,
-) -> AuthRun:
+) -> SuiteRun:
     """Run ``suites/auth`` against ``base_url`` (in a subprocess, as CI does, unless ``in_process``)."""
     directory = tmp_path / name
     directory.mkdir()
     path = write_config(directory, base_url, **config)
-    reports = directory / "reports"
-    argv = [str(AUTH_SUITE), "--env", ENV, "--opscheck-config", str(path), "--opscheck-reports", str(reports)]
-    argv += ["-p", "no:cacheprovider", *args]
-    if in_process:
-        result = pytester.runpytest_inprocess(*argv)
-    else:
-        result = pytester.runpytest_subprocess(*argv, timeout=RUN_TIMEOUT_S)
-    summary_path = reports / "opscheck-summary.json"
-    if not summary_path.is_file():
-        tail = "\n".join(result.outlines[-40:] + result.errlines[-40:])
-        raise AssertionError(f"no summary JSON at {summary_path} (exit {result.ret}):\n{tail}")
-    summary = json.loads(summary_path.read_text(encoding="utf-8"))
-    return AuthRun(SmokeRun(result, summary, 0.0), reports)
+    return run_suite(pytester, AUTH_SUITE, path, directory / "reports", *args, in_process=in_process)
 
 
 def signed_in_as_smoke_user(monkeypatch: pytest.MonkeyPatch, app: RunningApp) -> None:
@@ -290,9 +241,9 @@ def signed_in_as_smoke_user(monkeypatch: pytest.MonkeyPatch, app: RunningApp) ->
 
 
 def assert_check(
-    run: AuthRun, name: str, outcome: str, *, severity: str | None = None, says: str = ""
+    run: SuiteRun, name: str, outcome: str, *, severity: str | None = None, says: str = ""
 ) -> dict[str, Any]:
-    check: dict[str, Any] = run.check(name).data
+    check: dict[str, Any] = run.check(name)
     context = f"{name}: {json.dumps(check, indent=1)}\n--- output ---\n{run.output}"
     assert check["outcome"] == outcome, context
     if severity is not None:
@@ -317,7 +268,7 @@ def forms(value: str) -> set[str]:
     }
 
 
-def assert_no_leaks(run: AuthRun, app: RunningApp, *, at_least: int = 4) -> None:
+def assert_no_leaks(run: SuiteRun, app: RunningApp, *, at_least: int = 4) -> None:
     """None of the secrets of this run appears in any output, in any spelling.
 
     ``at_least``: how many distinct values must have been seen (password, session cookie, CSRF cookie and
@@ -325,7 +276,7 @@ def assert_no_leaks(run: AuthRun, app: RunningApp, *, at_least: int = 4) -> None
     """
     wire = app.wire_secrets()
     assert len(wire) >= at_least, f"only {len(wire)} secret value(s) went over the wire"
-    everything = run.outputs()
+    everything = run.all_text()
     leaks = sorted({value[:12] for value in wire for form in forms(value) if form in everything})
     assert leaks == [], f"secret values (first 12 chars shown) found in the outputs: {leaks}"
 
@@ -345,7 +296,7 @@ def test_reference_app_passes_every_check_over_http(
     assert run.check(SESSION).metrics["session_days"] <= 30
     sign_out = run.check(SIGN_OUT)
     assert sign_out.metrics["jwt_replay_after_sign_out"] is True
-    assert any("replayed JWT" in note for note in sign_out.notes), sign_out.data
+    assert any("replayed JWT" in note for note in sign_out.notes), dict(sign_out)
     assert_no_leaks(run, app)
 
 
@@ -457,7 +408,7 @@ def test_unset_smoke_credentials_error_the_checks_that_need_them_naming_the_vari
     user_missing = f"SMOKE_USER is not set (environments.{ENV}.auth.username)"
     # a configuration problem of the run, not of the deployment: no deployment advice (the P0 canaries too)
     for name in (*NEED_CREDENTIALS, UNKNOWN_USER):  # the unknown-user canary's positive control signs in
-        check = run.check(name).data
+        check = run.check(name)
         assert (check["outcome"], check["message"]) == ("error", user_missing), check
         assert check["runbook_section"] == "Configuration of this opscheck run", check
         assert "the deployment, which was not judged" in check["remediation"], check

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.reference_apps import V5, AppFleet, RunningApp, reference_apps  # noqa: F401
+from tests.support.suite_run import SuiteRun
 from tests.test_auth_suite import (
     ALL_CHECKS,
     CANARIES,
@@ -21,7 +22,6 @@ from tests.test_auth_suite import (
     LOUD,
     OPEN_REDIRECT,
     SIGN_IN,
-    AuthRun,
     assert_check,
     assert_no_leaks,
     run_auth,
@@ -41,7 +41,7 @@ def run_v5(
     app: RunningApp,
     *args: str,
     **config: object,
-) -> AuthRun:
+) -> SuiteRun:
     monkeypatch.setenv("SMOKE_USER", "smoke@example.com")
     monkeypatch.setenv("SMOKE_PASSWORD", app.password)
     config.setdefault("auth", V5_AUTH)
@@ -53,18 +53,6 @@ def run_v5(
         ca_bundle=app.ca_bundle,
         **config,  # type: ignore[arg-type]
     )
-
-
-@pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in (
-        "OPSCHECK_ENV",
-        "OPSCHECK_CONFIG",
-        "OPSCHECK_GATE",
-        "OPSCHECK_REPORTS",
-        "GITHUB_STEP_SUMMARY",
-    ):
-        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.mark.parametrize("https", [False, True], ids=["http", "https"])

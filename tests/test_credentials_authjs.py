@@ -12,6 +12,7 @@ import pytest
 
 from opscheck.protection import PROBE_PATH
 from tests.support.servers import LocalHTTPServer, Route
+from tests.support.suite_run import SuiteRun
 from tests.test_credentials_suite import (
     AUTH,
     ENV_VARS,
@@ -21,11 +22,10 @@ from tests.test_credentials_suite import (
     REUSE,
     ROTATION,
     Env,
-    Run,
     assert_no_leaks,
     assert_verdict,
     required,
-    run_suite,
+    run_credentials,
     secret_rule,
     site_routes,
     token,
@@ -60,11 +60,11 @@ def run_v5(
     *args: str,
     extra: str = "",
     site: LocalHTTPServer,
-) -> Run:
+) -> SuiteRun:
     config = write_project(tmp_path, {"x": Env(site.url, dotenv=dotenv)})
     if extra:
         config.write_text(config.read_text(encoding="utf-8") + "\n" + extra, encoding="utf-8")
-    return run_suite(pytester, config, tmp_path / "reports", "-k", NO_REMOTE_DB, *args)
+    return run_credentials(pytester, config, tmp_path / "reports", "-k", NO_REMOTE_DB, *args)
 
 
 def test_v5_env_file_passes_with_the_v5_required_names(pytester: pytest.Pytester, tmp_path: Path) -> None:
@@ -99,7 +99,7 @@ def test_old_explicit_v4_list_is_satisfied_by_the_v5_names_next_auth_reads(
             tmp_path,
             {"x": Env(site.url, dotenv=dotenv, required=["NEXTAUTH_SECRET", "NEXTAUTH_URL"])},
         )
-        run = run_suite(pytester, config, tmp_path / "reports", "-k", NO_REMOTE_DB)
+        run = run_credentials(pytester, config, tmp_path / "reports", "-k", NO_REMOTE_DB)
 
     assert run.result.ret == 0, run.output
     secret_check = assert_verdict(run, required("NEXTAUTH_SECRET"), "passed")
@@ -228,7 +228,7 @@ def test_auth_flavor_setting_picks_the_required_names(pytester: pytest.Pytester,
         config.write_text(
             config.read_text(encoding="utf-8") + '\n[environments.x.auth]\nflavor = "v5"\n', encoding="utf-8"
         )
-        run = run_suite(pytester, config, tmp_path / "reports", "-k", "required")
+        run = run_credentials(pytester, config, tmp_path / "reports", "-k", "required")
 
     assert set(run.checks) == {required("DATABASE_URL"), required("AUTH_SECRET"), required("SENTRY_DSN")}
 
@@ -250,7 +250,7 @@ def test_exposure_scan_and_reuse_check_cover_rotation_secrets(
                 ),
             },
         )
-        run = run_suite(pytester, config, tmp_path / "reports", "-k", "exposed or reused")
+        run = run_credentials(pytester, config, tmp_path / "reports", "-k", "exposed or reused")
 
     assert_verdict(run, EXPOSURE, "failed", says=("AUTH_SECRET_2 (raw)",), section=INCIDENT, severity="P0")
     assert_verdict(

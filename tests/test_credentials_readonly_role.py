@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from opscheck.pgcluster import LocalCluster
-from tests.support.suite_run import REPO, isolate_from_caller, run_suite, write_opscheck_toml
+from tests.support.suite_run import REPO, run_suite, write_opscheck_toml
 
 CHECK = "test_opscheck_database_role_is_read_only"
 ROLES = """
@@ -35,7 +35,6 @@ def roles(pg_cluster: LocalCluster, pg_database: str) -> dict[str, str]:
 
 
 def run_check(pytester: pytest.Pytester, tmp_path: Path, url: str, monkeypatch: pytest.MonkeyPatch) -> dict:  # type: ignore[type-arg]
-    isolate_from_caller(monkeypatch, tmp_path)
     config = write_opscheck_toml(tmp_path, database={"url": url})
     run = run_suite(pytester, REPO / "suites" / "credentials", config, tmp_path / "reports", "-k", CHECK)
     check: dict = run.check(CHECK)  # type: ignore[type-arg]

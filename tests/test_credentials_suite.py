@@ -39,12 +39,9 @@ from tests.support.iam_moto import STALE_KEY_AGE_DAYS, STALE_USER_PREFIX, runnin
 from tests.support.moto import client_for, running_moto
 from tests.support.project import all_output_text
 from tests.support.servers import LocalHTTPServer, Route, closed_port
-from tests.support.suite_run import isolate_from_caller
+from tests.support.suite_run import CREDENTIALS_SUITE, RUNBOOK, SuiteRun, run_suite, write_environments
 
 REPO = Path(__file__).resolve().parents[1]
-SUITE = REPO / "suites" / "credentials"
-RUNBOOK = REPO / "examples" / "RUNBOOK.md"
-RUN_TIMEOUT_S = 90.0
 
 # -- check names (test ids inside suites/credentials) -------------------------------------------------
 CONNECT = "test_database_credentials_work"
@@ -97,12 +94,6 @@ INCIDENT = "Security Incident"
 
 BACKUP_BUCKET = "creds-backups"
 BARE_BUCKET = "creds-bare"
-
-
-@pytest.fixture(autouse=True)
-def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Runs are configured by their files only, never by the caller's environment variables or AWS files."""
-    isolate_from_caller(monkeypatch, tmp_path)
 
 
 # ----------------------------------------------------------------------------------------- components
@@ -244,16 +235,6 @@ def site_routes(leaks: Mapping[str, str] | None = None) -> dict[str, Route]:
 # ------------------------------------------------------------------------------------- writing a run
 
 
-def _toml(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml(v) for v in value) + "]"
-    return json.dumps(str(value))
-
-
 @dataclass
 class Env:
     """One ``[environments.NAME]`` of a config, and its dotenv file (written when ``dotenv`` is set)."""
@@ -268,13 +249,13 @@ class Env:
 
 
 def write_project(directory: Path, environments: Mapping[str, Env]) -> Path:
-    lines: list[str] = []
+    tables: dict[str, dict[str, Any]] = {}
     for name, env in environments.items():
-        top = {"base_url": env.base_url, "production": env.production, "runbook": RUNBOOK, "timeout_s": 3}
+        table: dict[str, Any] = {"base_url": env.base_url, "production": env.production, "runbook": RUNBOOK}
+        table["timeout_s"] = 3
         if env.ca_bundle:
-            top["ca_bundle"] = env.ca_bundle
-        lines += [f"[environments.{name}]", *(f"{k} = {_toml(v)}" for k, v in top.items()), ""]
-        lines += [f"[environments.{name}.smoke]", 'pages = ["/", "/login"]', ""]
+            table["ca_bundle"] = env.ca_bundle
+        table["smoke"] = {"pages": ["/", "/login"]}
         credentials: dict[str, Any] = {}
         if env.dotenv is not None:
             path = directory / f"{name}.env"
@@ -289,20 +270,11 @@ def write_project(directory: Path, environments: Mapping[str, Env]) -> Path:
         if env.required is not None:
             credentials["required"] = env.required
         if credentials:
-            lines += [
-                f"[environments.{name}.credentials]",
-                *(f"{k} = {_toml(v)}" for k, v in credentials.items()),
-            ]
-            lines.append("")
+            table["credentials"] = credentials
         if env.backups is not None:
-            lines += [
-                f"[environments.{name}.backups]",
-                *(f"{k} = {_toml(v)}" for k, v in env.backups.items()),
-            ]
-            lines.append("")
-    path = directory / "opscheck.toml"
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
+            table["backups"] = env.backups
+        tables[name] = table
+    return write_environments(directory, tables)
 
 
 def _dotenv_quote(value: str) -> str:
@@ -322,53 +294,14 @@ def aws_vars(key: AwsKey) -> dict[str, str]:
     return {"AWS_ACCESS_KEY_ID": key.access_key, "AWS_SECRET_ACCESS_KEY": key.secret_key}
 
 
-@dataclass
-class Run:
-    result: pytest.RunResult
-    summary: dict[str, Any]
-    reports: Path
-
-    @property
-    def checks(self) -> dict[str, dict[str, Any]]:
-        return {c["nodeid"].split("::", 1)[1]: c for c in self.summary["checks"]}
-
-    @property
-    def output(self) -> str:
-        return "\n".join(self.result.outlines[-80:] + self.result.errlines[-20:])
-
-    def check(self, name: str) -> dict[str, Any]:
-        if name not in self.checks:
-            raise AssertionError(f"no check {name!r}; have {sorted(self.checks)}\n{self.output}")
-        return self.checks[name]
-
-    def outcomes(self) -> dict[str, str]:
-        return {name: c["outcome"] for name, c in self.checks.items()}
-
-
-def run_suite(pytester: pytest.Pytester, config: Path, reports: Path, *args: str, env: str = "x") -> Run:
-    argv = [
-        str(SUITE),
-        "--env",
-        env,
-        "--opscheck-config",
-        str(config),
-        "--opscheck-reports",
-        str(reports),
-        "-p",
-        "no:cacheprovider",
-        *args,
-    ]
-    result = pytester.runpytest_subprocess(*argv, timeout=RUN_TIMEOUT_S)
-    path = reports / "opscheck-summary.json"
-    if not path.is_file():
-        raise AssertionError(
-            f"no summary at {path} (exit {result.ret}):\n" + "\n".join(result.outlines[-40:])
-        )
-    return Run(result, json.loads(path.read_text(encoding="utf-8")), reports)
+def run_credentials(
+    pytester: pytest.Pytester, config: Path, reports: Path, *args: str, env: str = "x"
+) -> SuiteRun:
+    return run_suite(pytester, CREDENTIALS_SUITE, config, reports, *args, env=env)
 
 
 def assert_verdict(
-    run: Run,
+    run: SuiteRun,
     name: str,
     outcome: str,
     *,
@@ -404,7 +337,7 @@ def _spellings(value: str) -> set[str]:
     return {form for form in forms if len(form) >= 6}
 
 
-def assert_no_leaks(run: Run, planted: Mapping[str, str]) -> None:
+def assert_no_leaks(run: SuiteRun, planted: Mapping[str, str]) -> None:
     """No planted value, in any spelling, in the terminal output, summary JSON, JUnit or Allure results."""
     assert (run.reports / "allure-results").is_dir()
     assert (run.reports / "junit.xml").is_file()
@@ -446,7 +379,7 @@ def test_well_configured_environment_passes_every_check_or_skips_with_a_reason(
                 "staging": Env("https://staging.acme-corp.test", dotenv=staging),
             },
         )
-        run = run_suite(pytester, config, tmp_path / "reports")
+        run = run_credentials(pytester, config, tmp_path / "reports")
 
     assert run.result.ret == 0, run.output
     skipped = {name: c["message"] for name, c in run.checks.items() if c["outcome"] == "skipped"}
@@ -499,7 +432,7 @@ def test_well_configured_production_over_https_passes(
         }
         env = Env(site.url, production=True, dotenv=dotenv, backups=backups_for(aws), ca_bundle=pki.ca_bundle)
         config = write_project(tmp_path, {"x": env})
-        run = run_suite(pytester, config, tmp_path / "reports", "-k", NO_REMOTE_DB)
+        run = run_credentials(pytester, config, tmp_path / "reports", "-k", NO_REMOTE_DB)
 
     assert run.result.ret == 0, run.output
     for name in (url_rule("https"), db_rule("not-localhost"), db_rule("sslmode"), MAINTENANCE, EXPOSURE):
@@ -527,7 +460,7 @@ def test_well_configured_production_over_https_passes(
 Expected = dict[str, tuple[str, str | None, str | None, tuple[str, ...]]]
 
 
-def assert_verdicts(run: Run, expected: Expected) -> None:
+def assert_verdicts(run: SuiteRun, expected: Expected) -> None:
     for name, (outcome, section, severity, says) in expected.items():
         assert_verdict(run, name, outcome, says=says, section=section, severity=severity)
 
@@ -565,7 +498,7 @@ def test_broken_production_fails_each_rule_with_the_variable_and_the_runbook_sec
                 "staging": Env("https://staging.acme-corp.test", dotenv={"NEXTAUTH_SECRET": short_secret}),
             },
         )
-        run = run_suite(pytester, config, tmp_path / "reports")
+        run = run_credentials(pytester, config, tmp_path / "reports")
 
     assert run.result.ret == 1, run.output
     env_file = str(tmp_path / "x.env")
@@ -673,7 +606,7 @@ def test_low_entropy_secret_foreign_host_unparseable_url_stale_key_and_bare_buck
             **aws_vars(aws.stale),
         }
         env = Env(site.url, production=True, dotenv=dotenv, backups=backups_for(aws, BARE_BUCKET))
-        run = run_suite(pytester, write_project(tmp_path, {"x": env}), tmp_path / "reports")
+        run = run_credentials(pytester, write_project(tmp_path, {"x": env}), tmp_path / "reports")
 
     assert run.result.ret == 1, run.output
     bucket = f"backup bucket s3://{BARE_BUCKET}"
@@ -736,7 +669,7 @@ def test_docs_sample_secret_relative_url_and_unreachable_sts_fail_and_sslmode_re
         }
         unreachable = f"http://127.0.0.1:{closed_port()}"
         env = Env(site.url, production=True, dotenv=dotenv, backups=backups_for(aws, endpoint=unreachable))
-        run = run_suite(
+        run = run_credentials(
             pytester, write_project(tmp_path, {"x": env}), tmp_path / "reports", "-k", NO_REMOTE_DB
         )
 
@@ -823,7 +756,7 @@ def test_demo_stack_configuration_passes_or_skips_with_reasons(
                 "region": "us-east-1",
             }
             env = Env(site.url, dotenv=dotenv, required=DEMO_REQUIRED, backups=backups)
-            run = run_suite(
+            run = run_credentials(
                 pytester, write_project(tmp_path, {"demo": env}), tmp_path / "reports", env="demo"
             )
     finally:
@@ -871,7 +804,7 @@ def test_missing_env_file_errors_every_check_naming_the_path(
     pytester: pytest.Pytester, tmp_path: Path
 ) -> None:
     env = Env("https://app.acme-corp.test", production=True, env_file="secrets/missing.env")
-    run = run_suite(pytester, write_project(tmp_path, {"x": env}), tmp_path / "reports")
+    run = run_credentials(pytester, write_project(tmp_path, {"x": env}), tmp_path / "reports")
 
     assert run.result.ret == 1, run.output
     assert run.check(READ_ONLY_ROLE)["outcome"] == "skipped"  # it reads database.url, not the env file
@@ -894,7 +827,7 @@ def test_malformed_env_file_errors_with_line_numbers_and_no_value(
         encoding="utf-8",
     )
     env = Env("https://app.acme-corp.test", env_file="app.env")
-    run = run_suite(pytester, write_project(tmp_path, {"x": env}), tmp_path / "reports")
+    run = run_credentials(pytester, write_project(tmp_path, {"x": env}), tmp_path / "reports")
 
     assert run.check(READ_ONLY_ROLE)["outcome"] == "skipped"  # it reads database.url, not the env file
     assert {o for n, o in run.outcomes().items() if n != READ_ONLY_ROLE} == {"error"}, run.output
@@ -914,7 +847,7 @@ def test_values_from_the_process_environment_and_a_superuser_role(
     with LocalHTTPServer(site_routes()) as site:
         monkeypatch.setenv("NEXTAUTH_URL", site.url)
         env = Env(site.url, required=["DATABASE_URL", "NEXTAUTH_SECRET", "NEXTAUTH_URL"])
-        run = run_suite(pytester, write_project(tmp_path, {"x": env}), tmp_path / "reports")
+        run = run_credentials(pytester, write_project(tmp_path, {"x": env}), tmp_path / "reports")
 
     assert_verdict(run, CONNECT, "passed")
     assert_verdict(

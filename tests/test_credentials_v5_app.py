@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.support.reference_apps import SMOKE_USER, V5, RunningApp, start_app
-from tests.support.suite_run import REPO, isolate_from_caller, run_suite, write_opscheck_toml
+from tests.support.suite_run import REPO, run_suite, write_opscheck_toml
 
 pytestmark = pytest.mark.xdist_group("reference-app")
 
@@ -32,7 +32,6 @@ def dotenv(values: dict[str, str]) -> str:
 def test_the_v5_apps_deployment_env_passes_the_credentials_suite(
     pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    isolate_from_caller(monkeypatch, tmp_path)
     with start_app(V5, tmp_path / "apps") as app:
         deployed = {k: v for k, v in app.environment.items() if v}
         env_file = tmp_path / ".env.production"
@@ -119,7 +118,6 @@ def _suite_on(pytester: pytest.Pytester, tmp_path: Path, app: RunningApp, check:
 def test_next_auth_5_signs_with_auth_secret_and_ignores_auth_secret_1_next_to_it(
     pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    isolate_from_caller(monkeypatch, tmp_path)
     current, rotated_in = _secret(), _secret()
     with start_app(
         V5, tmp_path / "both", overrides={"AUTH_SECRET": current, "AUTH_SECRET_1": rotated_in}
@@ -138,7 +136,6 @@ def test_next_auth_5_signs_with_auth_secret_and_ignores_auth_secret_1_next_to_it
 def test_next_auth_5_with_nextauth_url_alone_answers_500_and_the_suite_says_why(
     pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    isolate_from_caller(monkeypatch, tmp_path)
     with start_app(V5, tmp_path / "renamed", renames={"AUTH_URL": "NEXTAUTH_URL"}) as app:
         with httpx.Client(base_url=app.base_url, timeout=TIMEOUT_S) as client:
             untrusted = client.get("/auth/csrf").status_code

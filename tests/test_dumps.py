@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import io
-import os
 import re
 import subprocess
 import tracemalloc
@@ -31,11 +30,11 @@ from opscheck.dumpscan import DumpScanner
 from opscheck.errors import CheckFailed
 from opscheck.pgcluster import LocalCluster
 from tests.support.moto import client_for
+from tests.support.pgdump import pg_dump
 
 pytest_plugins = ["tests.support.s3_server"]
 
 KiB = 1024
-PG_DUMP_TIMEOUT_S = 120
 
 SCHEMA = """
 CREATE TABLE customers (id integer PRIMARY KEY, name text NOT NULL, email text);
@@ -60,17 +59,6 @@ class Dumps:
     major: int
     pg_restore: str
     gz: bytes  # the plain dump gzip'ed, as backup-database.sh writes it
-
-
-def pg_dump(cluster: LocalCluster, dbname: str, *args: str) -> bytes:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PG")}
-    cmd = [
-        str(cluster.bindir / "pg_dump"), "-h", str(cluster.socket_dir), "-p", str(cluster.port),
-        "-U", cluster.superuser, "-d", dbname, *args,
-    ]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, timeout=PG_DUMP_TIMEOUT_S, env=env, check=False)
-    assert proc.returncode == 0, proc.stderr.decode(errors="replace")
-    return proc.stdout
 
 
 @pytest.fixture(scope="module")

@@ -85,8 +85,6 @@ def test_read_runs_merges_files_once_each_and_survives_torn_lines(tmp_path: Path
 
 
 def test_plugin_appends_a_line_per_run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("OPSCHECK_ENV", "OPSCHECK_CONFIG", "OPSCHECK_REPORTS", "GITHUB_STEP_SUMMARY"):
-        monkeypatch.delenv(name, raising=False)
     config = write_config(
         pytester.path, {"staging": f'base_url = "http://127.0.0.1:9"\nrunbook = "{EXAMPLE_RUNBOOK}"'}
     )

@@ -84,18 +84,6 @@ def _value(samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: s
     return matches[0]
 
 
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in (
-        "OPSCHECK_ENV",
-        "OPSCHECK_CONFIG",
-        "OPSCHECK_GATE",
-        "OPSCHECK_REPORTS",
-        "GITHUB_STEP_SUMMARY",
-    ):
-        monkeypatch.delenv(name, raising=False)
-
-
 def test_a_run_pushes_its_series_to_a_real_pushgateway(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -14,7 +14,7 @@ from opscheck.errors import ConfigError
 from opscheck.pages import error_marker_in
 from tests.support.hostile_http import HugeBodyServer
 from tests.support.reference_apps import V4, AppFleet
-from tests.support.suite_run import REPO, isolate_from_caller, run_suite, write_opscheck_toml
+from tests.support.suite_run import REPO, run_suite, write_opscheck_toml
 
 SMOKE = REPO / "suites" / "smoke"
 STREAMED_ERROR = "/faults/streamed-error"
@@ -26,7 +26,6 @@ def page_check(path: str) -> str:
 
 @pytest.fixture
 def smoke_run(pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    isolate_from_caller(monkeypatch, tmp_path)
 
     def run(base_url: str, pages: list[Any], **top: Any) -> Any:
         config = write_opscheck_toml(

@@ -62,18 +62,6 @@ def _posts(server: LocalHTTPServer, path: str) -> list[dict[str, Any]]:
     return [json.loads(r.body) for r in requests]
 
 
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in (
-        "OPSCHECK_ENV",
-        "OPSCHECK_CONFIG",
-        "OPSCHECK_GATE",
-        "OPSCHECK_REPORTS",
-        "GITHUB_STEP_SUMMARY",
-    ):
-        monkeypatch.delenv(name, raising=False)
-
-
 def test_trigger_then_silence_then_resolve_on_every_notifier(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:

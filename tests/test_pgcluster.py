@@ -25,32 +25,18 @@ from opscheck.pgcluster import (
     find_postgres_bindir,
     server_major,
 )
+from tests.support.processes import is_alive, process_table
 
 ODD_PASSWORD = "p@ss:w/rd %'\"?#&=x"
 
 
-def _alive(pid: int) -> bool:
-    """True while pid is a running process (a zombie counts as gone)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rpartition(")")[2].split()[0] != "Z"
-
-
 def _processes_mentioning(text: str) -> list[int]:
     """Pids of live processes whose command line contains ``text``."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if text in cmdline and _alive(int(entry.name)):
-            found.append(int(entry.name))
-    return found
+    return [
+        pid
+        for pid, process in process_table().items()
+        if pid != os.getpid() and text in process.command_line and process.alive
+    ]
 
 
 def _uid_of(pid: int) -> int:
@@ -195,10 +181,10 @@ def test_stop_removes_everything_and_is_idempotent() -> None:
     cluster = LocalCluster().start()
     tmpdir, pid = cluster.socket_dir, cluster.pid
     assert pid is not None
-    assert _alive(pid)
+    assert is_alive(pid)
     cluster.stop()
     assert not tmpdir.exists()
-    assert not _alive(pid)
+    assert not is_alive(pid)
     assert _processes_mentioning(str(tmpdir)) == []
     cluster.stop()
     assert repr(cluster) == "<LocalCluster stopped>"
@@ -210,7 +196,7 @@ def test_context_manager_stops_on_error() -> None:
         raise RuntimeError("boom")
     assert not tmpdir.exists()
     assert pid is not None
-    assert not _alive(pid)
+    assert not is_alive(pid)
 
 
 def test_failed_start_on_an_occupied_port_leaves_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -253,7 +239,7 @@ def test_forgotten_cluster_is_stopped_at_interpreter_exit() -> None:
     )
     tmpdir, pid = proc.stdout.split()
     assert not Path(tmpdir).exists()
-    assert not _alive(int(pid))
+    assert not is_alive(int(pid))
 
 
 # ----------------------------------------------------------------------------------- the binaries
@@ -297,7 +283,7 @@ def test_stop_kills_the_postmaster_when_pg_ctl_stop_fails(bindir_whose_pg_ctl_ca
     tmpdir, pid = cluster.socket_dir, cluster.pid
     assert pid is not None
     cluster.stop()
-    assert not _alive(pid)
+    assert not is_alive(pid)
     assert not tmpdir.exists()
     assert _processes_mentioning(str(tmpdir)) == []
 

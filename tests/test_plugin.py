@@ -50,18 +50,6 @@ def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     return pytester.runpytest("-p", "no:cacheprovider", "--opscheck-reports", str(reports), *args)
 
 
-@pytest.fixture(autouse=True)
-def _clean_opscheck_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in (
-        "OPSCHECK_ENV",
-        "OPSCHECK_CONFIG",
-        "OPSCHECK_GATE",
-        "OPSCHECK_REPORTS",
-        "GITHUB_STEP_SUMMARY",
-    ):
-        monkeypatch.delenv(name, raising=False)
-
-
 # -- usage errors -------------------------------------------------------------------------------------
 def test_missing_env_is_a_usage_error_listing_environments(pytester: pytest.Pytester) -> None:
     config_for(pytester)

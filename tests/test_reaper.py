@@ -24,6 +24,7 @@ import pytest
 
 from opscheck.owner import run_owner
 from opscheck.pgcluster import LocalCluster
+from tests.support.processes import is_alive
 from tests.support.suite_run import ENV, REPO, RESTORE_SUITE
 from tests.test_restore_suite import (
     DRILL,
@@ -59,14 +60,6 @@ def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def _records(state: Path) -> list[dict[str, object]]:
     return [json.loads(p.read_text()) for p in sorted((state / "servers").glob("*.json"))]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rpartition(")")[2].split()[0] != "Z"
 
 
 def _postmaster(cluster_dir: Path) -> int | None:
@@ -135,7 +128,7 @@ def _server_runs(container: str, cluster: Path | None) -> bool:
     if cluster is None:
         return container in _labelled_containers()
     pid = _postmaster(cluster)
-    return pid is not None and _alive(pid)
+    return pid is not None and is_alive(pid)
 
 
 # ==================================================================================== SIGKILL mid-drill
@@ -249,7 +242,7 @@ def _cluster_in_subprocess(how: str) -> tuple[Path, int]:
     directory = Path(proc.stdout.strip().splitlines()[0])
     pid = _postmaster(directory)
     assert pid is not None, proc.stderr
-    assert _alive(pid), proc.stderr
+    assert is_alive(pid), proc.stderr
     return directory, pid
 
 
@@ -282,7 +275,7 @@ def test_every_run_reaps_only_orphans_and_cleanup_removes_everything_of_its_stat
             assert f"would remove: local cluster {live.socket_dir}" in listed.stdout
             assert f"owner pid {run_owner().pid} is running" in listed.stdout  # the xdist controller, or us
             assert str(foreign) not in listed.stdout
-            assert all(_alive(pid) for pid in (orphan_pid, kept_pid, live.pid or 0, foreign_pid))
+            assert all(is_alive(pid) for pid in (orphan_pid, kept_pid, live.pid or 0, foreign_pid))
 
             # a run (any pytest run) reaps the orphan only: never a kept server or one whose owner runs
             empty = tmp_path / "empty"
@@ -293,10 +286,10 @@ def test_every_run_reaps_only_orphans_and_cleanup_removes_everything_of_its_stat
             )  # fmt: skip
             assert f"reaped local cluster {orphan}" in run.stdout, run.stdout
             assert not orphan.exists()
-            assert not _alive(orphan_pid)
-            assert _alive(kept_pid)
-            assert _alive(live.pid or 0)
-            assert _alive(foreign_pid)
+            assert not is_alive(orphan_pid)
+            assert is_alive(kept_pid)
+            assert is_alive(live.pid or 0)
+            assert is_alive(foreign_pid)
             assert str(kept) not in run.stdout
             assert str(live.socket_dir) not in run.stdout
 
@@ -304,12 +297,12 @@ def test_every_run_reaps_only_orphans_and_cleanup_removes_everything_of_its_stat
             assert removed.returncode == 0, removed.stdout + removed.stderr
             assert f"removed: local cluster {kept}" in removed.stdout
             assert f"removed: local cluster {live.socket_dir}" in removed.stdout
-            assert not _alive(kept_pid)
+            assert not is_alive(kept_pid)
             assert not kept.exists()
-            assert not _alive(live.pid or 0)
+            assert not is_alive(live.pid or 0)
             assert not live.socket_dir.exists()
             assert _records(state_dir) == []
-            assert _alive(foreign_pid), "cleanup touched another state dir's server"
+            assert is_alive(foreign_pid), "cleanup touched another state dir's server"
             assert foreign.exists(), "cleanup touched another state dir's server"
             assert "0 throwaway server(s)" in _opscheck("cleanup", "--dry-run").stdout
         finally:

@@ -24,14 +24,6 @@ def test_page(path):
 def test_a_secret_in_a_check_id_is_scrubbed_with_and_without_xdist(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, workers: str
 ) -> None:
-    for name in (
-        "OPSCHECK_ENV",
-        "OPSCHECK_CONFIG",
-        "OPSCHECK_GATE",
-        "OPSCHECK_REPORTS",
-        "GITHUB_STEP_SUMMARY",
-    ):
-        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("STATUS_API_TOKEN", TOKEN)  # a secret-named variable: the redactor knows it
     write_config(
         pytester.path, {"staging": f'base_url = "http://127.0.0.1:9"\nrunbook = "{EXAMPLE_RUNBOOK}"'}

@@ -53,13 +53,14 @@ from opscheck.errors import CheckFailed, TargetUnreachable
 from opscheck.pgcluster import LocalCluster, find_postgres_bindir, server_major
 from opscheck.restore import DrillPass, RestoreGuard, RestoreRefused, restore_backup
 from tests.support.moto import TEST_ACCESS_KEY, TEST_SECRET_KEY, MotoServer, client_for
+from tests.support.pgdump import pg_dump
+from tests.support.processes import descendants, process_table
 from tests.support.servers import closed_port
 from tests.support.suite_run import (
     ENV,
     REPO,
     RESTORE_SUITE,
     SuiteRun,
-    isolate_from_caller,
     run_suite,
     write_opscheck_toml,
 )
@@ -103,7 +104,6 @@ APP_TABLES = ("User", "Account", "Session", "VerificationToken", "_prisma_migrat
 SCHEMA_SQL = REPO / "examples" / "nextjs-app" / "db" / "schema.sql"
 SEED_SQL = REPO / "examples" / "nextjs-app" / "db" / "seed.sql"
 PREFIX = "backups/database/"
-PG_DUMP_TIMEOUT_S = 60.0
 BAD_STATEMENT = b"SELEC 'a statement the dump never had';\n"
 LABEL = "org.opscheck.cluster"
 
@@ -128,18 +128,6 @@ class Dumps:
 
 def gzip_bytes(data: bytes) -> bytes:
     return gzip.compress(data, compresslevel=6, mtime=0)
-
-
-def pg_dump(cluster: LocalCluster, dbname: str, *args: str) -> bytes:
-    """``pg_dump`` of the cluster's own installation over its unix socket; asserts success."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PG")}
-    cmd = [
-        str(cluster.bindir / "pg_dump"), "-h", str(cluster.socket_dir), "-p", str(cluster.port),
-        "-U", cluster.superuser, "-d", dbname, *args,
-    ]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, timeout=PG_DUMP_TIMEOUT_S, env=env, check=False)
-    assert proc.returncode == 0, proc.stderr.decode(errors="replace")
-    return proc.stdout
 
 
 def psql_ok(cluster: LocalCluster, sql: str, dbname: str = "postgres") -> str:
@@ -959,33 +947,8 @@ def test_restore_guard_refuses_anything_but_a_throwaway_server(pg_cluster: Local
 # ========================================================================================== SIGTERM
 
 
-def _proc_table() -> dict[int, tuple[int, list[str], str]]:
-    """pid → (parent pid, argv, state) of every process we can read."""
-    table: dict[int, tuple[int, list[str], str]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text(errors="replace")
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        fields = stat.rpartition(")")[2].split()
-        table[int(entry.name)] = (int(fields[1]), [a.decode(errors="replace") for a in argv if a], fields[0])
-    return table
-
-
 def _descendants(root: int) -> dict[int, list[str]]:
-    table = _proc_table()
-    found: dict[int, list[str]] = {}
-    frontier = [root]
-    while frontier:
-        parent = frontier.pop()
-        for pid, (ppid, argv, _state) in table.items():
-            if ppid == parent and pid not in found:
-                found[pid] = argv
-                frontier.append(pid)
-    return found
+    return {pid: process.argv for pid, process in descendants(root).items()}
 
 
 def _restore_client(processes: Mapping[int, list[str]]) -> list[str] | None:
@@ -999,8 +962,8 @@ def _restore_client(processes: Mapping[int, list[str]]) -> list[str] | None:
 
 
 def _still_running(pid: int, argv: list[str]) -> bool:
-    entry = _proc_table().get(pid)
-    return entry is not None and entry[1] == argv and entry[2] != "Z"
+    process = process_table().get(pid)
+    return process is not None and process.argv == argv and process.alive
 
 
 def _labelled_containers() -> set[str]:
@@ -1086,7 +1049,7 @@ def test_signal_during_the_restore_ends_promptly_and_leaves_nothing(
     time.sleep(0.2)
     left = {pid: argv for pid, argv in children.items() if _still_running(pid, argv)}
     assert not left, f"processes left behind: {left}"
-    running = [argv for _ppid, argv, state in _proc_table().values() if state != "Z"]
+    running = [process.argv for process in process_table().values() if process.alive]
     assert not [argv for argv in running if any(str(run_tmpdir) in arg for arg in argv)]
     assert list(run_tmpdir.iterdir()) == [], "the run left files in its TMPDIR"
     if container is not None:
@@ -1210,7 +1173,6 @@ class _Watched(io.RawIOBase):
 def test_the_drill_reads_the_backup_once_booting_the_server_meanwhile_and_verifies_in_parallel(
     tmp_path: Path, dumps: Dumps, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    isolate_from_caller(monkeypatch, tmp_path)
     directory = backup_dir(tmp_path, daily(3), dumps.gz)
     config = restore_config(tmp_path, directory.as_uri(), retention_days=2, min_rows=dumps.counts)
     drill = Drill(load_config(config).environment(ENV), "latest", [])

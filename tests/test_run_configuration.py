@@ -26,12 +26,6 @@ def test_a_real_failure(opscheck_env):
 """
 
 
-@pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("OPSCHECK_ENV", "OPSCHECK_CONFIG", "OPSCHECK_GATE", "OPSCHECK_REPORTS", "SMOKE_PASSWORD"):
-        monkeypatch.delenv(name, raising=False)
-
-
 def test_an_unset_variable_is_a_configuration_problem_of_the_run_not_deployment_advice(
     pytester: pytest.Pytester,
 ) -> None:

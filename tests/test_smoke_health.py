@@ -18,7 +18,7 @@ import pytest
 
 from tests.support.reference_apps import V5, reference_apps  # noqa: F401 - the v5 app's fleet
 from tests.support.reference_apps import AppFleet as ReferenceApps
-from tests.support.suite_run import REPO, SuiteRun, isolate_from_caller, run_suite, write_opscheck_toml
+from tests.support.suite_run import REPO, SuiteRun, run_suite, write_opscheck_toml
 from tests.test_auth_suite import AppFleet
 from tests.test_auth_suite import fleet as fleet_fixture
 
@@ -32,11 +32,6 @@ RUN_CONFIGURATION = "Configuration of this opscheck run"
 
 #: the reference app in normal mode, started on first use and stopped at module end
 fleet = fleet_fixture
-
-
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    isolate_from_caller(monkeypatch, tmp_path)
 
 
 def smoke_run(pytester: pytest.Pytester, tmp_path: Path, base_url: str, name: str, **smoke: Any) -> SuiteRun:

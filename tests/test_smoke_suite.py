@@ -28,12 +28,12 @@ from tests.support.servers import LocalHTTPServer, Route, closed_port, silent_tc
 from tests.support.smoke_run import (
     HEALTHY_BODY,
     SequenceRoute,
-    SmokeRun,
     healthy_routes,
     html_page,
     run_smoke,
     write_config,
 )
+from tests.support.suite_run import SuiteRun
 
 if TYPE_CHECKING:
     from tests.support.redis_server import RedisServer
@@ -88,29 +88,13 @@ HEALTHY_VERDICTS: dict[str, str] = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _no_opscheck_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Runs are configured by their options only, never by the caller's environment variables."""
-    for name in (
-        "OPSCHECK_ENV",
-        "OPSCHECK_CONFIG",
-        "OPSCHECK_GATE",
-        "OPSCHECK_REPORTS",
-        "GITHUB_STEP_SUMMARY",
-        "GITHUB_SHA",
-        "PYTEST_XDIST_WORKER",  # inherited when this file itself runs under xdist
-        "PYTEST_XDIST_WORKER_COUNT",
-    ):
-        monkeypatch.delenv(name, raising=False)
-
-
 @pytest.fixture
 def reports(tmp_path: Path) -> Path:
     return tmp_path / "reports"
 
 
 def assert_check(
-    run: SmokeRun,
+    run: SuiteRun,
     name: str,
     outcome: str,
     *,
@@ -120,7 +104,7 @@ def assert_check(
     below_gate: bool = False,
 ) -> dict[str, Any]:
     """One check's verdict, with its runbook section and remediation when it did not pass."""
-    check = run.check(name).data
+    check = run.check(name)
     context = f"{name}: {json.dumps(check, indent=1)}\n--- output ---\n{run.output}"
     assert check["outcome"] == outcome, context
     if severity is not None:
@@ -136,7 +120,7 @@ def assert_check(
     return check
 
 
-def assert_unaffected(run: SmokeRun, expected: dict[str, str], *affected: str) -> None:
+def assert_unaffected(run: SuiteRun, expected: dict[str, str], *affected: str) -> None:
     """Every check not named in ``affected`` has the outcome ``expected`` gives it."""
     want = {name: outcome for name, outcome in expected.items() if name not in affected}
     have = {name: run.outcomes().get(name) for name in want}
@@ -446,7 +430,7 @@ def pki(tmp_path: Path) -> LocalPKI:
 
 def run_https(
     pytester: pytest.Pytester, tmp_path: Path, reports: Path, cert: IssuedCert, **settings: Any
-) -> SmokeRun:
+) -> SuiteRun:
     with LocalHTTPServer(healthy_routes(), ssl_context=cert.server_context) as server:
         config = write_config(tmp_path, server.url, ca_bundle=cert.ca_bundle, **settings)
         return run_smoke(pytester, config, reports)

@@ -26,7 +26,7 @@ import pytest
 
 from opscheck.pgcluster import LocalCluster
 from tests.support.reference_apps import SMOKE_USER, V4, V5, AppSpec, RunningApp, start_app
-from tests.support.suite_run import REPO, SuiteRun, isolate_from_caller, run_suite, write_opscheck_toml
+from tests.support.suite_run import REPO, SuiteRun, run_suite, write_opscheck_toml
 from tests.test_auth_suite import (
     CANARIES,
     COOKIE_SIZE,
@@ -308,12 +308,6 @@ def assert_no_leaks(run: SuiteRun, app: RunningApp) -> None:
     everything = run.all_text()
     leaks = sorted({value[:12] for value in wire for form in forms(value) if form in everything})
     assert leaks == [], f"secret values (first 12 chars shown) found in the outputs: {leaks}"
-
-
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Runs are configured by their files only, never by the caller's environment."""
-    isolate_from_caller(monkeypatch, tmp_path)
 
 
 @pytest.mark.parametrize(("target", "fault", "https"), cases())

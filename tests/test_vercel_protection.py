@@ -23,7 +23,7 @@ from opscheck.protection import BYPASS_HEADER, is_protection_wall
 from opscheck.secrets import redactor
 from tests.support.servers import LocalHTTPServer, RecordedRequest, Route, closed_port
 from tests.support.smoke_run import healthy_routes
-from tests.support.suite_run import REPO, isolate_from_caller, run_suite, write_opscheck_toml
+from tests.support.suite_run import REPO, run_suite, write_opscheck_toml
 
 SMOKE = REPO / "suites" / "smoke"
 CREDENTIALS = REPO / "suites" / "credentials"
@@ -42,7 +42,6 @@ SSO_PAGE = (
 def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     """No caller variables in; no secret this module registers in-process (bypass secret, CSRF token, cookie)
     left in the process-wide redactor for later tests."""
-    isolate_from_caller(monkeypatch, tmp_path)
     redactor().clear()
     yield
     redactor().clear()

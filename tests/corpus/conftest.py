@@ -9,7 +9,6 @@ is printed at the end of the session.
 from __future__ import annotations
 
 import gzip
-import subprocess
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import Any
 import pytest
 
 from opscheck.pgcluster import LocalCluster
+from tests.support.pgdump import pg_dump
 from tests.support.verdict_table import append_row, log_path, logged_rows, write_table
 
 HERE = Path(__file__).resolve().parent
@@ -29,7 +29,6 @@ CORPUS_ROLES = (
     "corpus_owner", "corpus_reader", "corpus_writer", "Corpus Auditor", "corpus_grantor", "rôle_données",
 )  # fmt: skip
 LOG_NAME = "restore-corpus.jsonl"
-PG_DUMP_TIMEOUT_S = 60.0
 
 #: every table, with its exact row count, as schema.table (public unqualified), and the partitioned parents
 FINGERPRINT_SQL = """
@@ -84,17 +83,6 @@ def _counts(fingerprint_text: str) -> dict[str, int]:
     return counts
 
 
-def _pg_dump(cluster: LocalCluster, dbname: str, *args: str) -> bytes:
-    proc = subprocess.run(
-        cluster.client_command("pg_dump", dbname, *args),
-        capture_output=True,
-        timeout=PG_DUMP_TIMEOUT_S,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr.decode(errors="replace")
-    return proc.stdout
-
-
 def gz(data: bytes) -> bytes:
     return gzip.compress(data, compresslevel=6, mtime=0)
 
@@ -109,15 +97,15 @@ def corpus(pg_cluster: LocalCluster) -> Corpus:
     try:
         pg_cluster.run_sql_file(CORPUS_SQL, dbname=dbname)
         print_ = fingerprint(pg_cluster, dbname)
-        plain = _pg_dump(pg_cluster, dbname)
-        schema = _pg_dump(pg_cluster, dbname, "-s")
-        data = _pg_dump(pg_cluster, dbname, "-a")
+        plain = pg_dump(pg_cluster, dbname)
+        schema = pg_dump(pg_cluster, dbname, "-s")
+        data = pg_dump(pg_cluster, dbname, "-a")
         dumps = {
             "plain.sql.gz": gz(plain),
-            "custom.dump": _pg_dump(pg_cluster, dbname, "-Fc"),
+            "custom.dump": pg_dump(pg_cluster, dbname, "-Fc"),
             "schema+data.sql.gz": gz(schema + data),
             "schema+data-2-members.sql.gz": gz(schema) + gz(data),
-            "create-C.sql.gz": gz(_pg_dump(pg_cluster, dbname, "-C")),
+            "create-C.sql.gz": gz(pg_dump(pg_cluster, dbname, "-C")),
             "plain.sql": plain,
         }
     finally:

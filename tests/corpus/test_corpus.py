@@ -26,7 +26,7 @@ from opscheck.errors import CheckFailed, OpscheckError
 from opscheck.pgcluster import LocalCluster
 from opscheck.restored import missing_tables, row_counts
 from tests.corpus.conftest import CORPUS_ROLES, Corpus, fingerprint, gz
-from tests.support.suite_run import ENV, RESTORE_SUITE, isolate_from_caller, run_suite, write_opscheck_toml
+from tests.support.suite_run import ENV, RESTORE_SUITE, run_suite, write_opscheck_toml
 from tests.test_restore_suite import without_restrict
 
 # the corpus is built once per session: one xdist worker runs all of it (.ci/run uses --dist loadgroup)
@@ -186,11 +186,6 @@ def drill_verdict(drill: Drill, corpus: Corpus) -> tuple[str, str]:
     if missing or failed or short:
         return "data checks fail", f"missing {missing}, uncounted {sorted(failed)}, short {short}"
     return "PASSES", "nothing caught the damage"
-
-
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    isolate_from_caller(monkeypatch, tmp_path)
 
 
 @pytest.mark.parametrize("name", DUMPS)

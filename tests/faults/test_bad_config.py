@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from tests.support.project import EXAMPLE_RUNBOOK, checks_by_name, summary
-from tests.support.suite_run import isolate_from_caller
 
 PLANTED_PASSWORD = "planted-bad-config-pw"
 CHECK = """
@@ -165,7 +164,6 @@ ROWS = [
 
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    isolate_from_caller(monkeypatch, tmp_path)
     for name in ("OPSCHECK_TEST_BASE_URL", "OPSCHECK_TEST_IS_PRODUCTION", "SMOKE_PASSWORD"):
         monkeypatch.delenv(name, raising=False)
 

@@ -49,7 +49,7 @@ from tests.support.reference_apps import start_app
 from tests.support.servers import LocalHTTPServer, Route, closed_port, silent_tcp_server
 from tests.support.slow_proxy import SlowProxy
 from tests.support.smoke_run import HEALTHY_BODY, healthy_routes
-from tests.support.suite_run import REPO, SuiteRun, isolate_from_caller, run_suite, write_opscheck_toml
+from tests.support.suite_run import REPO, SuiteRun, run_suite, write_opscheck_toml
 from tests.test_auth_suite import (  # the auth suite's reference apps, one per fault mode
     ALL_CHECKS as ALL_AUTH,
 )
@@ -1427,12 +1427,6 @@ MATRIX = [
         marks=REFERENCE_APP,
     ),
 ]
-
-
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Runs are configured by their files only, never by the caller's environment."""
-    isolate_from_caller(monkeypatch, tmp_path)
 
 
 @pytest.mark.parametrize("row", MATRIX)

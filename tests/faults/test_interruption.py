@@ -13,7 +13,6 @@ covered by tests/test_restore_suite.py and tests/test_demo.py.)
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -28,6 +27,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.processes import descendants, process_table
 from tests.support.suite_run import ENV, REPO, write_opscheck_toml
 
 #: the run (controller, workers, their servers and directories) must be gone this long after the signal
@@ -104,44 +104,21 @@ def pytest_configure(config):
 """
 
 
-def _proc_table() -> dict[int, tuple[int, str, str]]:
-    """pid -> (ppid, command line, state) of every process."""
-    table: dict[int, tuple[int, str, str]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            stat = (entry / "stat").read_text()
-            fields = stat[stat.rindex(")") + 2 :].split()
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            table[int(entry.name)] = (int(fields[1]), cmdline, fields[0])
-    return table
-
-
 def _descendants(pid: int) -> dict[int, str]:
-    table = _proc_table()
-    found: dict[int, str] = {}
-    frontier = [pid]
-    while frontier:
-        parent = frontier.pop()
-        for child, (ppid, cmdline, _state) in table.items():
-            if ppid == parent and child not in found:
-                found[child] = cmdline
-                frontier.append(child)
-    return found
+    return {child: process.command_line for child, process in descendants(pid).items()}
 
 
 def _alive(pids: dict[int, str]) -> dict[int, str]:
-    table = _proc_table()
+    table = process_table()
     return {
         pid: cmd
         for pid, cmd in pids.items()
-        if pid in table and table[pid][1] == cmd and table[pid][2] != "Z"
+        if pid in table and table[pid].command_line == cmd and table[pid].alive
     }
 
 
 def _with_marker(marker: str) -> dict[int, str]:
-    return {pid: cmd for pid, (_p, cmd, state) in _proc_table().items() if marker in cmd and state != "Z"}
+    return {pid: p.command_line for pid, p in process_table().items() if marker in p.command_line and p.alive}
 
 
 @pytest.fixture

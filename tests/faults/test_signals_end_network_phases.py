@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.hostile_http import DribblingServer
-from tests.support.suite_run import CALLER_VARIABLES, ENV, REPO, write_opscheck_toml
+from tests.support.suite_run import ENV, REPO, write_opscheck_toml
 
 #: the run must be gone this long after the signal (pytest's own teardown and reporting included)
 PROMPT_S = 8.0
@@ -55,7 +55,7 @@ def test_a_signal_ends_a_phase_stuck_on_slow_servers(
     kind: str, signum: signal.Signals, tmp_path: Path
 ) -> None:
     reports = tmp_path / "reports"
-    env = {k: v for k, v in os.environ.items() if k not in CALLER_VARIABLES}
+    env = dict(os.environ)  # without the caller's variables (tests/conftest.py)
     env.update(PYTHONUNBUFFERED="1", PYTHONPATH=str(REPO))
     log = tmp_path / "run.log"
     with DribblingServer(stage="body", interval_s=0.2, body_size=100_000, prompt={"/": HOME}) as server:

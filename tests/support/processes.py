@@ -1,0 +1,64 @@
+"""The one ``/proc`` walker of the tests: every process this user can read, its children, whether it lives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["Process", "descendants", "is_alive", "process_table"]
+
+PROC = Path("/proc")
+
+
+@dataclass(frozen=True)
+class Process:
+    ppid: int
+    argv: list[str]
+    state: str  # the one-letter state of /proc/PID/stat: R, S, D, Z (zombie), ...
+
+    @property
+    def command_line(self) -> str:
+        return " ".join(self.argv)
+
+    @property
+    def alive(self) -> bool:
+        return self.state != "Z"
+
+
+def _read(entry: Path) -> Process | None:
+    try:
+        stat = (entry / "stat").read_text(errors="replace")
+        argv = (entry / "cmdline").read_bytes().split(b"\0")
+        fields = stat.rpartition(")")[2].split()
+        return Process(int(fields[1]), [a.decode(errors="replace") for a in argv if a], fields[0])
+    except (OSError, IndexError, ValueError):
+        return None  # ended while being read, or not ours to read
+
+
+def process_table() -> dict[int, Process]:
+    """pid -> :class:`Process` of every process that could be read."""
+    table: dict[int, Process] = {}
+    for entry in PROC.iterdir():
+        if entry.name.isdigit() and (process := _read(entry)) is not None:
+            table[int(entry.name)] = process
+    return table
+
+
+def descendants(root: int, table: dict[int, Process] | None = None) -> dict[int, Process]:
+    """Every process below ``root`` (children, their children, ...)."""
+    table = process_table() if table is None else table
+    found: dict[int, Process] = {}
+    frontier = [root]
+    while frontier:
+        parent = frontier.pop()
+        for pid, process in table.items():
+            if process.ppid == parent and pid not in found:
+                found[pid] = process
+                frontier.append(pid)
+    return found
+
+
+def is_alive(pid: int) -> bool:
+    """True while ``pid`` is a running process (a zombie counts as gone)."""
+    process = _read(PROC / str(pid))
+    return process is not None and process.alive

@@ -403,7 +403,7 @@ def test_total_auth_outage_fails_a_p0_gate(
 def test_unset_smoke_credentials_error_the_checks_that_need_them_naming_the_variable(
     pytester: pytest.Pytester, tmp_path: Path, fleet: AppFleet
 ) -> None:
-    app = fleet.get()  # SMOKE_USER and SMOKE_PASSWORD are unset (see _clean_environment)
+    app = fleet.get()  # SMOKE_USER and SMOKE_PASSWORD are unset (tests/conftest.py isolates every test)
     run = run_auth(pytester, tmp_path, app.base_url)
     user_missing = f"SMOKE_USER is not set (environments.{ENV}.auth.username)"
     # a configuration problem of the run, not of the deployment: no deployment advice (the P0 canaries too)

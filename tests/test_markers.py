@@ -9,7 +9,6 @@ import pytest
 from opscheck.markers import MARKERS, CheckSpec, InvalidMarker, check_spec, is_destructive
 from opscheck.severity import DEFAULT_SEVERITY, SEVERITIES
 from tests.test_plugin import (
-    _clean_opscheck_env,  # noqa: F401 - autouse: no OPSCHECK_* variables of the caller
     config_for,
     run,
 )

@@ -13,7 +13,6 @@ import pytest
 from opscheck.verdict import exit_status
 from tests.support.project import checks_by_name, summary
 from tests.test_plugin import (
-    _clean_opscheck_env,  # noqa: F401 - autouse: no OPSCHECK_* variables of the caller
     config_for,
     run,
 )

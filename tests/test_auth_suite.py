@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
-import secrets
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
@@ -23,19 +21,14 @@ import httpcore  # noqa: F401  (see test_smoke_suite: one httpcore for in-proces
 import pytest
 
 from opscheck.auth_advice import configuration_advice
-from opscheck.demo import ReferenceApp, free_port
 from opscheck.nextauth import V4 as NEXTAUTH_V4
-from opscheck.pgcluster import LocalCluster
-from tests.support.certs import LocalPKI
-from tests.support.project import REPO
+from tests.support.reference_apps import SMOKE_USER, V4, RunningApp
+from tests.support.reference_apps import AppFleet as ReferenceApps
 from tests.support.servers import LocalHTTPServer, Route, closed_port, silent_tcp_server
 from tests.support.suite_run import AUTH_SUITE, ENV, SuiteRun, run_suite, write_opscheck_toml
-from tests.support.tls_proxy import RecordingProxy
 
 pytestmark = pytest.mark.xdist_group("reference-app")
 
-APP_DIR = REPO / "examples" / "nextjs-app"
-SMOKE_USER = "smoke@example.com"
 SECTION = "Authentication Issues"
 RUN_TIMEOUT_S = 120.0
 
@@ -102,91 +95,19 @@ LOUD = ("-rA", "--showlocals", "--log-level=DEBUG", "-o", "junit_logging=all", "
 
 # -- the reference app, started once per mode ----------------------------------------------------------
 @dataclass
-class RunningApp:
-    base_url: str
-    ca_bundle: Path | None
-    password: str
-    proxy: RecordingProxy
-    app: ReferenceApp
-
-    def wire_secrets(self) -> set[str]:
-        return {self.password, *self.proxy.wire_secrets()}
-
-
-def nextauth_path(fault: str) -> str:
-    """The path NEXTAUTH_URL ends in: NextAuth v4 takes its base path from it (``custom-base-path``)."""
-    return "/auth" if "custom-base-path" in fault.split(",") else ""
-
-
-@dataclass
 class AppFleet:
-    """Reference apps keyed by (fault, https); each started on first use and stopped at module end."""
+    """The v4 reference app (next-auth 4) keyed by (fault, https), from the shared harness
+    (``tests/support/reference_apps.py``): each started on first use and stopped at module end."""
 
-    workdir: Path
-    database_url: str
-    apps: dict[tuple[str, bool], RunningApp] = field(default_factory=dict)
-    pki: LocalPKI | None = None
+    apps: ReferenceApps
 
     def get(self, fault: str = "", *, https: bool = False) -> RunningApp:
-        key = (fault, https)
-        if key not in self.apps:
-            self.apps[key] = self._start(fault, https)
-        return self.apps[key]
-
-    def _start(self, fault: str, https: bool) -> RunningApp:
-        name = f"{fault or 'normal'}-{'https' if https else 'http'}"
-        context = None
-        if https:
-            self.pki = self.pki or LocalPKI(self.workdir / "pki")
-            context = self.pki.valid().server_context
-        proxy = RecordingProxy(ssl_context=context).start()
-        app = ReferenceApp(APP_DIR, self.workdir / name)
-        password = f"pw-{secrets.token_urlsafe(16)}"
-        env = {
-            "DATABASE_URL": self.database_url,
-            "NEXTAUTH_SECRET": secrets.token_urlsafe(32),
-            "NEXTAUTH_URL": proxy.url + nextauth_path(fault),
-            "SMOKE_USER": SMOKE_USER,
-            "SMOKE_PASSWORD": password,
-            "OPSCHECK_APP_FAULT": fault,
-            "APP_VERSION": "auth-test",
-        }
-        try:
-            app.log_dir.mkdir(parents=True, exist_ok=True)
-            port = free_port()
-            proxy.upstream_port = port
-            app.start(env, port)
-        except BaseException:
-            app.stop()
-            proxy.stop()
-            raise
-        return RunningApp(
-            proxy.url, Path(self.pki.ca_bundle) if https and self.pki else None, password, proxy, app
-        )
-
-    def close(self) -> None:
-        for running in self.apps.values():
-            try:
-                running.app.stop()
-            finally:
-                running.proxy.stop()
-        self.apps.clear()
+        return self.apps.get(V4, fault, https=https)
 
 
 @pytest.fixture(scope="module")
-def fleet(pg_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppFleet]:
-    workdir = tmp_path_factory.mktemp("auth-apps")
-    builder = ReferenceApp(APP_DIR, workdir / "build")
-    builder.ensure_built()  # npm ci + next build when the sources changed; cached and file-locked
-    name = f"authapp_{secrets.token_hex(4)}"
-    pg_cluster.create_database(name)
-    pg_cluster.run_sql_file(APP_DIR / "db" / "schema.sql", dbname=name)
-    apps = AppFleet(workdir, pg_cluster.dsn(dbname=name))
-    try:
-        yield apps
-    finally:
-        apps.close()
-        pg_cluster.drop_database(name)
+def fleet(reference_apps: ReferenceApps) -> AppFleet:
+    return AppFleet(reference_apps)
 
 
 # -- running the suite ------------------------------------------------------------------------------------

@@ -1,40 +1,37 @@
 #!/usr/bin/env python3
-"""Restore drill throughput and memory, against the runbook's raw ``gunzip | psql``.
+"""The whole restore drill against the runbook's raw ``gunzip | psql``, at several sizes, and its memory.
 
 What it does, in one run:
 
-1. Builds two plain ``pg_dump`` files in a throwaway LocalCluster (a big one, ``--size-mb``, default 300 MB
-   of SQL, and a small one, ``--small-mb``, default 60 MB), gzip'ed by Python at level 6 into
-   ``backup_YYYYMMDD_HHMMSS.sql.gz`` files, one per directory (a FileStore each).
-2. Restores the big dump alternately with the raw baseline
-   ``set -o pipefail; gunzip -c FILE | psql -X -q -v ON_ERROR_STOP=1 -d fresh_db`` and with the drill's
-   restore phase ``opscheck.restore.restore_backup`` (FileStore backup, ``RestoreGuard([])``), each into a
-   fresh database of a fresh LocalCluster, ``--runs`` times each (default 2). Both timings include the
-   ``CREATE DATABASE`` (restore_backup does it itself; the raw side runs it before the pipeline).
-3. Runs the whole drill (``opscheck.drill.Drill``: list + select, integrity pass, server start, restore,
-   then the verification queries of ``opscheck.restored``: table_names, row_counts, amcheck_indexes) in a
-   child Python process per dump size, which prints its own ``ru_maxrss``: the peak RSS of the process
-   running the drill, without this parent's memory. Unless ``--no-suite``, it also runs the real
-   ``suites/restore`` under pytest in a child, for the RSS/wall time of the drill as CI runs it.
+1. Builds plain ``pg_dump`` files of ``--sizes`` MB of SQL each (default 30, 300; add 3000 for the 3 GB
+   point) in a throwaway LocalCluster, gzip'ed by Python at level 6 into ``backup_YYYYMMDD_HHMMSS.sql.gz``,
+   one per directory (a FileStore each). ``--dumps DIR`` keeps them there and reuses them next time.
+2. For each size, alternating ``--runs`` times (side by side, so both see the same machine load):
+   - raw: ``set -o pipefail; gunzip -c FILE | psql -X -q -v ON_ERROR_STOP=1 -d fresh_db`` into a server
+     that is already running (a fresh LocalCluster started outside the timing); timed: CREATE DATABASE +
+     the pipeline;
+   - the whole drill as a user waits for it: ``python -m pytest suites/restore`` in a child process on a
+     generated ``opscheck.toml`` (``provider = "local"``, exact ``min_rows``), timed from the process's
+     start to its exit (pytest start-up, collection, listing, the one pass over the backup with the
+     server starting meanwhile, the verification, the report, the server's stop: all counted). The child
+     reports its own peak RSS (``ru_maxrss``; psql and the server are other processes) and the drill's
+     metrics: ``server_start_seconds``, ``restore_seconds``, ``verification_seconds``.
+3. With ``--s3``: the same drill once per size against a local ``moto_server`` holding the backup (one
+   download, in concurrent ranged parts above 64 MiB), for its wall time and peak RSS.
 
-Each restore also records CPU seconds (client processes + the PostgreSQL server, read from /proc), which
-move far less than wall time when other work shares the two cores.
+Targets (issue 14): drill / raw <= 1.15 at 300 MB (best / best; each pair's ratio is printed too); peak RSS
+of the drill process <= 200 MB at 300 MB and 3 GB of SQL.
 
-Targets: restore_backup / raw ≤ 1.15 (best / best of the runs; the median of the per-run ratios and the
-CPU ratio are printed too); peak RSS of the drill process ≤ 200 MB and flat (the big dump's peak within
-10 % of the small one's).
+    .venv/bin/python benchmarks/restore.py --dumps /tmp/dumps                       # 30 + 300 MB
+    .venv/bin/python benchmarks/restore.py --dumps /tmp/dumps --sizes 30,300,3000 --s3
+    .venv/bin/python benchmarks/restore.py --quick                                  # 10 + 40 MB
 
-    .venv/bin/python benchmarks/restore.py               # full size: several minutes
-    .venv/bin/python benchmarks/restore.py --quick       # 40 MB + 10 MB, about a minute
-    .venv/bin/python benchmarks/restore.py --keep-files /tmp/dumps
-
-Results are printed as a table and written to ``benchmarks/results/restore-<date>.json``.
+Results are printed as tables and written to ``benchmarks/results/restore-<date>.json``.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gzip
 import json
 import math
@@ -56,7 +53,6 @@ from _common import REPO, machine, print_machine, table, verdict, write_results
 
 RATIO_TARGET = 1.15
 RSS_TARGET_MB = 200.0
-RSS_FLAT_TOLERANCE = 0.10
 CHUNK = 1 << 20
 CHILD_MARK = "BENCH-RESULT "
 CHILD_TIMEOUT_S = 3600.0
@@ -261,58 +257,7 @@ def raw_restore(path: Path, expect_rows: int, *extra: str) -> dict[str, Any]:
     }
 
 
-def decompress_only(path: Path) -> dict[str, float]:
-    """Decompression alone: ``gunzip -c > /dev/null`` and a GzipDumpVerifier pass (the integrity pass)."""
-    from opscheck.dumps import verify_plain_gzip  # noqa: PLC0415
-
-    started = time.perf_counter()
-    subprocess.run(["bash", "-c", f"gunzip -c {shlex.quote(str(path))} >/dev/null"], check=True)
-    gunzip_s = time.perf_counter() - started
-    started = time.perf_counter()
-    with path.open("rb") as stream:
-        verify_plain_gzip(stream, path.name)
-    verifier_s = time.perf_counter() - started
-    return {"gunzip_to_devnull_s": round(gunzip_s, 3), "gzip_dump_verifier_s": round(verifier_s, 3)}
-
-
-def drill_restore(directory: Path, expect_rows: int) -> dict[str, Any]:
-    """``restore_backup`` of the FileStore's latest backup into a new cluster; timed: the call."""
-    from opscheck.backups import FileStore, select_backup  # noqa: PLC0415
-    from opscheck.pgcluster import LocalCluster  # noqa: PLC0415
-    from opscheck.restore import RestoreGuard, cpu_jobs, restore_backup  # noqa: PLC0415
-
-    store = FileStore(directory)
-    backup = store.details(select_backup(store.list(), "latest"))
-    cluster = LocalCluster().start()
-    try:
-        with contextlib.closing(store.open(backup)) as stream:
-            server_before = server_cpu_s(cluster.pid)
-            client_before = _cpu(resource.RUSAGE_SELF) + _cpu(resource.RUSAGE_CHILDREN)
-            started = time.perf_counter()
-            restored = restore_backup(
-                cluster, RestoreGuard([]), backup, stream, deadline_s=3600, jobs=cpu_jobs()
-            )
-            ended = time.perf_counter()
-            client_cpu = _cpu(resource.RUSAGE_SELF) + _cpu(resource.RUSAGE_CHILDREN) - client_before
-            server_cpu = settled_server_cpu_s(cluster.pid) - server_before
-        rows = _count_orders(cluster, restored.dbname)
-        if rows != expect_rows:
-            raise RuntimeError(f"drill restore: {rows} orders rows, expected {expect_rows}")
-    finally:
-        cluster.stop()
-    return {
-        "wall_s": round(ended - started, 3),
-        "restored_seconds": round(restored.seconds, 3),
-        "uncompressed_bytes": restored.uncompressed_bytes,
-        "client_cpu_s": round(client_cpu, 2),
-        "server_cpu_s": round(server_cpu, 2),
-    }
-
-
-# ---------------------------------------------------------------------------------- child: the full drill
-
-
-def _write_config(directory: Path, backups: Path, orders: int, customers: int) -> Path:
+def _write_config(directory: Path, location: str, orders: int, customers: int, endpoint: str = "") -> Path:
     path = directory / "opscheck.toml"
     path.write_text(
         "\n".join(
@@ -321,7 +266,8 @@ def _write_config(directory: Path, backups: Path, orders: int, customers: int) -
                 'base_url = "http://127.0.0.1:9"',
                 "",
                 "[environments.bench.backups]",
-                f"location = {json.dumps(str(backups))}",
+                f"location = {json.dumps(location)}",
+                *([f"s3_endpoint_url = {json.dumps(endpoint)}"] if endpoint else []),
                 "rpo_hours = 24",
                 "rto_minutes = 120",
                 "retention_days = 1",
@@ -342,66 +288,25 @@ def _maxrss_kb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
 
 
-def child_drill(backups: Path, orders: int, customers: int) -> dict[str, Any]:
-    """Runs in the child: the drill step by step, as the restore suite does, with times and peak RSS."""
-    started = time.perf_counter()
-    from opscheck.config import load_config  # noqa: PLC0415
-    from opscheck.drill import Drill  # noqa: PLC0415
-    from opscheck.restored import amcheck_indexes, row_counts, table_names  # noqa: PLC0415
-
-    phases: dict[str, float] = {}
-    rss: dict[str, int] = {"after_imports": _maxrss_kb()}
-    with tempfile.TemporaryDirectory(prefix="opscheck-bench-cfg-") as tmp:
-        env = load_config(_write_config(Path(tmp), backups, orders, customers)).environment("bench")
-        drill = Drill(env, "latest", [])
-        try:
-            mark = time.perf_counter()
-            backup = drill.backup()
-            phases["list_select_s"] = time.perf_counter() - mark
-            mark = time.perf_counter()
-            facts, _roles = drill.facts()
-            phases["integrity_pass_s"] = time.perf_counter() - mark
-            rss["after_integrity_pass"] = _maxrss_kb()
-            mark = time.perf_counter()
-            restored = drill.restored()
-            call = time.perf_counter() - mark
-            phases["server_start_and_createdb_s"] = call - restored.seconds
-            phases["restore_s"] = restored.seconds
-            rss["after_restore"] = _maxrss_kb()
-            mark = time.perf_counter()
-            with drill.connect() as conn:
-                tables = table_names(conn)
-                counts = row_counts(conn, exact=set(env.restore.min_rows))
-                indexes = amcheck_indexes(conn)
-            phases["verification_queries_s"] = time.perf_counter() - mark
-            rss["after_verification"] = _maxrss_kb()
-        finally:
-            mark = time.perf_counter()
-            drill.close()
-            phases["server_stop_s"] = time.perf_counter() - mark
-    if counts.get("orders") != orders or not {"orders", "customers"} <= tables:
-        raise RuntimeError(f"restored database is not complete: {tables}, {counts}")
-    return {
-        "backup": backup.name,
-        "gz_bytes": backup.size,
-        "sql_bytes": facts.uncompressed_bytes,
-        "phases": {k: round(v, 3) for k, v in phases.items()},
-        "total_s": round(time.perf_counter() - started, 3),
-        "sql_mb_per_s_restore": restored.sql_mb_per_s,
-        "indexes_checked": indexes,
-        "row_counts": counts,
-        "maxrss_kb": rss,
-        "peak_rss_mb": round(_maxrss_kb() / 1024, 1),
-    }
+DRILL_METRICS = ("server_start_seconds", "restore_seconds", "verification_seconds", "restore_provider")
 
 
-def child_suite(backups: Path, orders: int, customers: int) -> dict[str, Any]:
-    """Runs in the child: the real ``suites/restore`` under pytest against the FileStore."""
-    started = time.perf_counter()
+def child_suite(
+    location: str, orders: int, customers: int, endpoint: str = "", *, single_get: bool = False
+) -> dict[str, Any]:
+    """Runs in the child: the real ``suites/restore`` under pytest against the backup location.
+
+    ``single_get``: download S3 objects in one GET whatever their size (moto_server copies the whole
+    object for every ranged GET, so ranged parts of a GB-sized object crawl there; real S3 does not)."""
     import pytest  # noqa: PLC0415
 
+    if single_get:
+        from opscheck import backups  # noqa: PLC0415
+
+        backups.RANGED_FROM_BYTES = 1 << 62
+
     with tempfile.TemporaryDirectory(prefix="opscheck-bench-suite-") as tmp:
-        cfg = _write_config(Path(tmp), backups, orders, customers)
+        cfg = _write_config(Path(tmp), location, orders, customers, endpoint)
         reports = Path(tmp) / "reports"
         rc = pytest.main(
             [
@@ -418,39 +323,62 @@ def child_suite(backups: Path, orders: int, customers: int) -> dict[str, Any]:
             ]
         )
         outcomes: dict[str, str] = {}
+        messages: dict[str, str] = {}
+        durations: dict[str, float] = {}
+        metrics: dict[str, Any] = {}
         summary = reports / "opscheck-summary.json"
         if summary.is_file():
             for check in json.loads(summary.read_text(encoding="utf-8")).get("checks", []):
-                outcomes[check["nodeid"].split("::", 1)[-1]] = check.get("outcome")
+                name = check["nodeid"].split("::", 1)[-1]
+                outcomes[name] = check.get("outcome")
+                if check.get("outcome") not in ("passed", "skipped"):
+                    messages[name] = check.get("message")
+                durations[name] = check.get("duration_s")
+                for key in DRILL_METRICS:
+                    if key in (check.get("metrics") or {}):
+                        metrics[key] = check["metrics"][key]
     return {
         "exit_code": int(rc),
         "outcomes": outcomes,
-        "total_s": round(time.perf_counter() - started, 3),
+        "messages": messages,
+        "check_seconds": durations,
+        "metrics": metrics,
         "peak_rss_mb": round(_maxrss_kb() / 1024, 1),
     }
 
 
-def run_child(mode: str, directory: Path, dump: dict[str, Any]) -> dict[str, Any]:
+def run_child(
+    location: str,
+    dump: dict[str, Any],
+    endpoint: str = "",
+    env: dict[str, str] | None = None,
+    *,
+    single_get: bool = False,
+) -> dict[str, Any]:
+    """The whole drill in a new Python process; timed from its start to its exit."""
     cmd = [
-        sys.executable,
-        __file__,
-        f"--child-{mode}",
-        str(directory),
-        "--child-rows",
-        str(dump["orders_rows"]),
-        str(dump["customers_rows"]),
-    ]
+        sys.executable, __file__, "--child-suite", location, "--child-rows", str(dump["orders_rows"]),
+        str(dump["customers_rows"]), "--child-endpoint", endpoint, *(["--child-single-get"] if single_get else []),
+    ]  # fmt: skip
     started = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=CHILD_TIMEOUT_S, check=False)
+    proc = subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        timeout=CHILD_TIMEOUT_S,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
     wall = time.perf_counter() - started
     lines = [line for line in proc.stdout.splitlines() if line.startswith(CHILD_MARK)]
     if not lines:
         raise RuntimeError(
-            f"child {mode} exited {proc.returncode} without a result:\n"
-            f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+            f"child exited {proc.returncode} without a result:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
         )
     result: dict[str, Any] = json.loads(lines[-1][len(CHILD_MARK) :])
-    result["process_wall_s"] = round(wall, 3)
+    result["wall_s"] = round(wall, 3)
+    if result["exit_code"] != 0:
+        raise RuntimeError(f"the drill did not pass (exit {result['exit_code']}): {result['messages']}")
     return result
 
 
@@ -461,154 +389,179 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--size-mb", type=float, default=300.0, help="SQL size of the big dump (default 300)")
     parser.add_argument(
-        "--small-mb", type=float, default=60.0, help="SQL size of the small dump (default 60)"
+        "--sizes", default="30,300", help="MB of SQL per dump, comma-separated (default 30,300)"
     )
-    parser.add_argument("--quick", action="store_true", help="smoke-test sizes: 40 MB and 10 MB")
-    parser.add_argument("--runs", type=int, default=2, help="alternating raw/drill runs per side (default 2)")
-    parser.add_argument("--keep-files", metavar="DIR", type=Path, help="write the dumps here and keep them")
-    parser.add_argument("--no-suite", action="store_true", help="skip the pytest suites/restore child runs")
-    parser.add_argument("--child-drill", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--child-suite", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--quick", action="store_true", help="smoke-test sizes: 10 and 40 MB, one run")
+    parser.add_argument(
+        "--runs", type=int, default=2, help="alternating raw/drill pairs per size (default 2)"
+    )
+    parser.add_argument(
+        "--big-runs", type=int, default=1, help="pairs for sizes of 1000 MB or more (default 1)"
+    )
+    parser.add_argument("--dumps", metavar="DIR", type=Path, help="keep (and reuse) the dump files here")
+    parser.add_argument("--s3", action="store_true", help="also run the drill against a local moto_server")
+    parser.add_argument("--child-suite", help=argparse.SUPPRESS)
     parser.add_argument("--child-rows", type=int, nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--child-endpoint", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--child-single-get", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    args.size_list = [float(size) for size in args.sizes.split(",") if size.strip()]
     if args.quick:
-        args.size_mb, args.small_mb = 40.0, 10.0
+        args.size_list, args.runs = [10.0, 40.0], 1
     return args
+
+
+def _label(size: float) -> str:
+    return f"s{size:g}"
+
+
+def get_dumps(workdir: Path, sizes: list[float]) -> dict[str, dict[str, Any]]:
+    """The dump of each size: reused from ``workdir/s<size>/dump.json`` when there, else built."""
+    from opscheck.pgcluster import LocalCluster  # noqa: PLC0415
+
+    dumps: dict[str, dict[str, Any]] = {}
+    missing = []
+    for size in sizes:
+        meta = workdir / _label(size) / "dump.json"
+        if meta.is_file() and Path(json.loads(meta.read_text())["path"]).is_file():
+            dumps[_label(size)] = json.loads(meta.read_text())
+        else:
+            missing.append(size)
+    if missing:
+        now = datetime.now(UTC).replace(microsecond=0)
+        source = LocalCluster().start()
+        try:
+            for offset, size in enumerate(missing):
+                label = _label(size)
+                log(f"building the {label} dump (~{size:g} MB of SQL)")
+                directory = workdir / label
+                shutil.rmtree(directory, ignore_errors=True)
+                dump = build_dump(
+                    source, f"src_{offset}", size, directory, now - timedelta(minutes=offset + 1)
+                )
+                source.drop_database(f"src_{offset}")
+                (directory / "dump.json").write_text(json.dumps(dump))
+                dumps[label] = dump
+                log(f"  {dump['name']}: {mb(dump['sql_bytes'])} MB SQL, {mb(dump['gz_bytes'])} MB gz")
+        finally:
+            source.stop()
+    return dumps
+
+
+def _uptime() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
+
+
+def measure_size(label: str, dump: dict[str, Any], runs: int) -> dict[str, Any]:
+    """Raw and drill, alternating ``runs`` times, on one dump."""
+    path = Path(dump["path"])
+    pairs = []
+    for run in range(1, runs + 1):
+        load = _uptime()
+        log(f"{label} run {run} (load {load}): raw gunzip | psql")
+        raw = raw_restore(path, dump["orders_rows"])
+        log(f"  raw {raw['wall_s']} s")
+        log(f"{label} run {run}: pytest suites/restore (whole drill)")
+        drill = run_child(str(path.parent), dump)
+        log(f"  drill {drill['wall_s']} s, peak RSS {drill['peak_rss_mb']} MB, {drill['metrics']}")
+        pairs.append(
+            {"load": load, "raw": raw, "drill": drill, "ratio": round(drill["wall_s"] / raw["wall_s"], 3)}
+        )
+    best_raw = min(p["raw"]["wall_s"] for p in pairs)
+    best_drill = min(p["drill"]["wall_s"] for p in pairs)
+    return {
+        "sql_mb": mb(dump["sql_bytes"]),
+        "gz_mb": mb(dump["gz_bytes"]),
+        "pairs": pairs,
+        "best_raw_s": best_raw,
+        "best_drill_s": best_drill,
+        "ratio_best": round(best_drill / best_raw, 3),
+        "ratio_median_of_pairs": round(statistics.median(p["ratio"] for p in pairs), 3),
+        "peak_rss_mb": max(p["drill"]["peak_rss_mb"] for p in pairs),
+    }
+
+
+def measure_s3(label: str, dump: dict[str, Any]) -> dict[str, Any]:
+    """The drill once against a local moto_server holding the backup (in one GET from 1 GB on: moto
+    copies the whole object for each ranged GET, which real S3 does not). A failure is recorded."""
+    single_get = dump["gz_bytes"] >= 1e9
+    from opscheck.demo_backups import LocalS3  # noqa: PLC0415
+
+    with tempfile.TemporaryDirectory(prefix="opscheck-bench-s3-") as tmp:
+        s3 = LocalS3(port=_free_port(), log_file=Path(tmp) / "moto.log").start()
+        try:
+            client = s3.client()
+            client.create_bucket(Bucket="bench-backups")
+            client.put_bucket_encryption(  # as every AWS bucket has been since 2023 (moto's are not)
+                Bucket="bench-backups",
+                ServerSideEncryptionConfiguration={
+                    "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+                },
+            )
+            log(f"{label}: uploading {mb(dump['gz_bytes'])} MB to moto")
+            client.upload_file(dump["path"], "bench-backups", f"db/{dump['name']}")
+            log(f"{label}: pytest suites/restore against S3")
+            try:
+                result = run_child(
+                    "s3://bench-backups/db/", dump, s3.endpoint, s3.credentials_env, single_get=single_get
+                )
+            except RuntimeError as exc:
+                log(f"  FAILED: {exc}")
+                return {"error": str(exc), "single_get": single_get}
+            result["single_get"] = single_get
+            log(f"  drill {result['wall_s']} s, peak RSS {result['peak_rss_mb']} MB")
+            return result
+        finally:
+            s3.stop()
+
+
+def _free_port() -> int:
+    import socket  # noqa: PLC0415
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.child_drill or args.child_suite:
+    if args.child_suite:
         orders, customers = args.child_rows
-        if args.child_drill:
-            result = child_drill(args.child_drill, orders, customers)
-        else:
-            result = child_suite(args.child_suite, orders, customers)
+        result = child_suite(
+            args.child_suite, orders, customers, args.child_endpoint, single_get=args.child_single_get
+        )
         print(CHILD_MARK + json.dumps(result), flush=True)
         return 0
 
-    from opscheck.pgcluster import LocalCluster  # noqa: PLC0415
-
     info = machine()
     print_machine(info)
-    keep = args.keep_files is not None
-    if keep:
-        workdir = args.keep_files.resolve()
-        workdir.mkdir(parents=True, exist_ok=True)
-    else:
-        workdir = Path(tempfile.mkdtemp(prefix="opscheck-bench-restore-"))
+    keep = args.dumps is not None
+    workdir = args.dumps.resolve() if keep else Path(tempfile.mkdtemp(prefix="opscheck-bench-restore-"))
+    workdir.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {
         "benchmark": "restore",
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": info,
-        "args": {"size_mb": args.size_mb, "small_mb": args.small_mb, "quick": args.quick, "runs": args.runs},
-        "targets": {
-            "ratio_max": RATIO_TARGET,
-            "peak_rss_mb_max": RSS_TARGET_MB,
-            "rss_flat_tolerance": RSS_FLAT_TOLERANCE,
-        },
+        "args": {"sizes": args.size_list, "runs": args.runs, "big_runs": args.big_runs, "s3": args.s3},
+        "targets": {"ratio_max": RATIO_TARGET, "peak_rss_mb_max": RSS_TARGET_MB},
     }
     try:
-        # 1. dumps ------------------------------------------------------------------------------------
-        now = datetime.now(UTC).replace(microsecond=0)
-        sizes = {"big": args.size_mb, "small": args.small_mb}
-        dumps: dict[str, dict[str, Any]] = {}
-        source = LocalCluster().start()
-        try:
-            for offset, (label, size) in enumerate(sizes.items()):
-                log(f"building the {label} dump (~{size:g} MB of SQL)")
-                dumps[label] = build_dump(
-                    source, f"src_{label}", size, workdir / label, now - timedelta(minutes=offset)
-                )
-                d = dumps[label]
-                log(
-                    f"  {d['name']}: {mb(d['sql_bytes'])} MB SQL, {mb(d['gz_bytes'])} MB gz, "
-                    f"{d['orders_rows']} orders rows (fill {d['fill_seconds']} s, "
-                    f"dump+gzip {d['dump_and_gzip_seconds']} s)"
-                )
-        finally:
-            source.stop()
+        dumps = get_dumps(workdir, args.size_list)
         results["dumps"] = dumps
-        big = dumps["big"]
-        big_path = Path(big["path"])
-        sql_mb = big["sql_bytes"] / 1e6
-
-        # 2. raw vs restore_backup, alternating -------------------------------------------------------
-        raw_runs: list[dict[str, Any]] = []
-        drill_runs: list[dict[str, Any]] = []
-        for run in range(1, args.runs + 1):
-            log(f"run {run}: raw gunzip | psql")
-            raw = raw_restore(big_path, big["orders_rows"])
-            raw["sql_mb_per_s"] = round(sql_mb / raw["wall_s"], 2)
-            raw_runs.append(raw)
-            log(f"  {raw['wall_s']} s, {raw['sql_mb_per_s']} MB/s")
-            log(f"run {run}: opscheck.restore.restore_backup")
-            drill = drill_restore(big_path.parent, big["orders_rows"])
-            drill["sql_mb_per_s"] = round(sql_mb / drill["wall_s"], 2)
-            drill["ratio_to_raw_same_run"] = round(drill["wall_s"] / raw["wall_s"], 3)
-            drill_runs.append(drill)
-            log(
-                f"  {drill['wall_s']} s, {drill['sql_mb_per_s']} MB/s, ratio {drill['ratio_to_raw_same_run']}"
-            )
-        log("diagnostics: decompression alone; raw with psql --single-transaction (one run)")
-        diagnostics: dict[str, Any] = decompress_only(big_path)
-        single = raw_restore(big_path, big["orders_rows"], "--single-transaction")
-        diagnostics["raw_single_transaction_s"] = single["wall_s"]
-        for key in ("gunzip_to_devnull_s", "gzip_dump_verifier_s", "raw_single_transaction_s"):
-            diagnostics[key + "_mb_per_s"] = round(sql_mb / diagnostics[key], 1)
-        log(f"  {diagnostics}")
-        best_raw = min(r["wall_s"] for r in raw_runs)
-        best_drill = min(r["wall_s"] for r in drill_runs)
-        ratio = round(best_drill / best_raw, 3)
-        pair_ratios = [d["ratio_to_raw_same_run"] for d in drill_runs]
-        raw_cpu = statistics.median(r["client_cpu_s"] + r["server_cpu_s"] for r in raw_runs)
-        drill_cpu = statistics.median(d["client_cpu_s"] + d["server_cpu_s"] for d in drill_runs)
-        results["restore_phase"] = {
-            "sql_mb": round(sql_mb, 1),
-            "raw_runs": raw_runs,
-            "drill_runs": drill_runs,
-            "best_raw_s": best_raw,
-            "best_drill_s": best_drill,
-            "ratio_best": ratio,
-            "ratio_median_of_pairs": round(statistics.median(pair_ratios), 3),
-            "ratio_target_met": ratio <= RATIO_TARGET,
-            "cpu_s_median_raw": round(raw_cpu, 2),
-            "cpu_s_median_drill": round(drill_cpu, 2),
-            "cpu_ratio": round(drill_cpu / raw_cpu, 3),
-            "diagnostics": diagnostics,
-        }
-
-        # 3. the whole drill in a child per size: wall time and peak RSS ------------------------------
-        children: dict[str, dict[str, Any]] = {}
-        for label in ("small", "big"):
-            log(f"full drill in a child process ({label} dump)")
-            children[label] = run_child("drill", workdir / label, dumps[label])
-            c = children[label]
-            log(f"  total {c['total_s']} s, peak RSS {c['peak_rss_mb']} MB")
-        results["drill_child"] = children
-        suites: dict[str, dict[str, Any]] = {}
-        if not args.no_suite:
-            for label in ("small", "big"):
-                log(f"pytest suites/restore in a child process ({label} dump)")
-                suites[label] = run_child("suite", workdir / label, dumps[label])
-                s = suites[label]
-                log(f"  total {s['total_s']} s, peak RSS {s['peak_rss_mb']} MB, exit {s['exit_code']}")
-            results["suite_child"] = suites
-        rss_small = children["small"]["peak_rss_mb"]
-        rss_big = children["big"]["peak_rss_mb"]
-        flat = rss_big <= rss_small * (1 + RSS_FLAT_TOLERANCE)
-        results["rss"] = {
-            "small_mb": rss_small,
-            "big_mb": rss_big,
-            "growth_mb": round(rss_big - rss_small, 1),
-            "target_met": rss_big <= RSS_TARGET_MB and rss_small <= RSS_TARGET_MB and flat,
-        }
-        if suites:
-            results["rss"]["suite_small_mb"] = suites["small"]["peak_rss_mb"]
-            results["rss"]["suite_big_mb"] = suites["big"]["peak_rss_mb"]
+        sizes: dict[str, Any] = {}
+        for size in sorted(args.size_list):  # the big ones last
+            label = _label(size)
+            runs = args.big_runs if size >= 1000 else args.runs
+            sizes[label] = measure_size(label, dumps[label], runs)
+            if args.s3:
+                sizes[label]["s3"] = measure_s3(label, dumps[label])
+        results["sizes"] = sizes
         results["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+        results["load_at_end"] = _uptime()
         report(results)
         out = write_results("restore", results, "-quick" if args.quick else "")
         print(f"\nresults written to {out.relative_to(REPO)}")
@@ -621,127 +574,51 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def report(results: dict[str, Any]) -> None:
-    phase = results["restore_phase"]
-    dumps = results["dumps"]
-    big, small = dumps["big"], dumps["small"]
-    print("\n== dumps")
-    print(
-        table(
-            ["dump", "file", "SQL MB", "gz MB", "orders rows"],
-            [
-                [label, d["name"], mb(d["sql_bytes"]), mb(d["gz_bytes"]), d["orders_rows"]]
-                for label, d in (("big", big), ("small", small))
-            ],
-        )
-    )
-    print(f"\n== restore phase, big dump ({phase['sql_mb']} MB of SQL), fresh cluster each run")
+    sizes = results["sizes"]
+    print("\n== whole drill (pytest suites/restore, process start to exit) vs raw gunzip | psql")
     rows = []
-    for i, (raw, drill) in enumerate(zip(phase["raw_runs"], phase["drill_runs"], strict=True), 1):
-        rows.append(
-            [
-                f"run {i}",
-                raw["wall_s"],
-                raw["sql_mb_per_s"],
-                f"{raw['client_cpu_s']:.1f}+{raw['server_cpu_s']:.1f}",
-                drill["wall_s"],
-                drill["sql_mb_per_s"],
-                f"{drill['client_cpu_s']:.1f}+{drill['server_cpu_s']:.1f}",
-                drill["ratio_to_raw_same_run"],
-            ]
-        )
-    rows.append(
-        [
-            "best",
-            phase["best_raw_s"],
-            round(phase["sql_mb"] / phase["best_raw_s"], 2),
-            "",
-            phase["best_drill_s"],
-            round(phase["sql_mb"] / phase["best_drill_s"], 2),
-            "",
-            phase["ratio_best"],
-        ]
-    )
-    headers = ["", "raw s", "raw MB/s", "raw CPU s", "drill s", "drill MB/s", "drill CPU s", "drill/raw"]
-    print(table(headers, rows))
-    print("(CPU s = client processes + PostgreSQL server; client is gunzip+psql+bash, or this process+psql)")
-    print(
-        f"target drill/raw <= {RATIO_TARGET} (best / best): {verdict(phase['ratio_target_met'])} "
-        f"({phase['ratio_best']}); median of the per-run ratios {phase['ratio_median_of_pairs']}; "
-        f"CPU drill/raw {phase['cpu_ratio']} ({phase['cpu_s_median_drill']} s / {phase['cpu_s_median_raw']} s)"
-    )
-    diag = phase["diagnostics"]
-    print(
-        "diagnostics (SQL MB/s): gunzip -c >/dev/null {}; GzipDumpVerifier pass {}; "
-        "raw with psql --single-transaction {} ({} s)".format(
-            diag["gunzip_to_devnull_s_mb_per_s"],
-            diag["gzip_dump_verifier_s_mb_per_s"],
-            diag["raw_single_transaction_s_mb_per_s"],
-            diag["raw_single_transaction_s"],
-        )
-    )
-
-    print("\n== whole drill in a child process (Drill: list, integrity pass, server, restore, verification)")
-    children = results["drill_child"]
-    names = [
-        "list_select_s",
-        "integrity_pass_s",
-        "server_start_and_createdb_s",
-        "restore_s",
-        "verification_queries_s",
-        "server_stop_s",
-    ]
-    rows = []
-    for label in ("small", "big"):
-        c = children[label]
-        rows.append(
-            [label, mb(c["sql_bytes"]), *(c["phases"][n] for n in names), c["total_s"], c["peak_rss_mb"]]
-        )
-    print(
-        table(
-            [
-                "dump",
-                "SQL MB",
-                "list",
-                "integrity",
-                "server+db",
-                "restore",
-                "verify",
-                "stop",
-                "total s",
-                "peak RSS MB",
-            ],
-            rows,
-        )
-    )
-    suites = results.get("suite_child") or {}
-    if suites:
-        print("\n== pytest suites/restore in a child process (the drill as CI runs it)")
-        rows = []
-        for label in ("small", "big"):
-            s = suites[label]
-            passed = sum(1 for o in s["outcomes"].values() if o == "passed")
+    for label, size in sizes.items():
+        for index, pair in enumerate(size["pairs"], 1):
+            drill, metrics = pair["drill"], pair["drill"]["metrics"]
             rows.append(
                 [
-                    label,
-                    s["total_s"],
-                    s["peak_rss_mb"],
-                    s["exit_code"],
-                    f"{passed}/{len(s['outcomes'])} passed",
+                    label, size["sql_mb"], index, pair["load"], pair["raw"]["wall_s"], drill["wall_s"], pair["ratio"],
+                    metrics.get("server_start_seconds"), metrics.get("restore_seconds"),
+                    metrics.get("verification_seconds"), drill["peak_rss_mb"],
                 ]
-            )
-        print(table(["dump", "total s", "peak RSS MB", "exit", "checks"], rows))
-        for label in ("small", "big"):
-            failed = {k: v for k, v in suites[label]["outcomes"].items() if v != "passed"}
-            if failed:
+            )  # fmt: skip
+    headers = [
+        "dump",
+        "SQL MB",
+        "run",
+        "load",
+        "raw s",
+        "drill s",
+        "drill/raw",
+        "server s",
+        "pass s",
+        "verify s",
+        "RSS MB",
+    ]
+    print(table(headers, rows))
+    for label, size in sizes.items():
+        met = size["ratio_best"] <= RATIO_TARGET
+        print(
+            f"{label}: drill/raw best/best {size['ratio_best']} ({verdict(met)} <= {RATIO_TARGET}), median of pairs "
+            f"{size['ratio_median_of_pairs']}; SQL {round(size['sql_mb'] / size['best_raw_s'], 1)} MB/s raw, "
+            f"{round(size['sql_mb'] / size['best_drill_s'], 1)} MB/s drill; peak RSS {size['peak_rss_mb']} MB "
+            f"({verdict(size['peak_rss_mb'] <= RSS_TARGET_MB)} <= {RSS_TARGET_MB:g})"
+        )
+        if "s3" in size:
+            s3 = size["s3"]
+            how = "one GET" if s3.get("single_get") else "ranged parts"
+            if "error" in s3:
+                print(f"{label} from S3 (moto, {how}): FAILED {s3['error']}")
+            else:
                 print(
-                    f"  {label}: not passed: {failed} (S3-only and Prisma-only checks skip on this synthetic dump)"
+                    f"{label} from S3 (moto, {how}): {s3['wall_s']} s, peak RSS {s3['peak_rss_mb']} MB, "
+                    f"{s3['metrics']}"
                 )
-    rss = results["rss"]
-    print(
-        f"\ntarget peak RSS <= {RSS_TARGET_MB:g} MB and flat (+{RSS_FLAT_TOLERANCE:.0%}): "
-        f"{verdict(rss['target_met'])} (small {rss['small_mb']} MB, big {rss['big_mb']} MB, "
-        f"growth {rss['growth_mb']} MB)"
-    )
 
 
 if __name__ == "__main__":

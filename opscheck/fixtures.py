@@ -42,6 +42,9 @@ __all__ = [
     "s3",
 ]
 
+#: a test that uses one of these is one of opscheck's checks (``run_share`` is plumbing, not a check's target)
+CHECK_FIXTURES: frozenset[str] = frozenset(__all__) - {"run_share"}
+
 
 @pytest.fixture(scope="session")
 def opscheck_env(pytestconfig: pytest.Config) -> Environment:

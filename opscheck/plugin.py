@@ -22,6 +22,7 @@ import pytest
 from opscheck import allure_bridge, history, hookspecs, shield
 from opscheck.context import CheckRecord, recording
 from opscheck.errors import OpscheckError, SectionNotConfigured, UsageError
+from opscheck.fixtures import CHECK_FIXTURES
 from opscheck.interrupts import Interrupts
 from opscheck.markers import MARKERS, CheckSpec, InvalidMarker, check_spec, is_destructive
 from opscheck.redaction import install_log_redaction, scrub_report, wrap_terminal
@@ -42,20 +43,6 @@ __all__: list[str] = []
 pytest_plugins = ["opscheck.fixtures", "opscheck.redaction", "opscheck.runscope"]
 
 RECORD = pytest.StashKey[CheckRecord]()
-_FIXTURES = frozenset(
-    {
-        "opscheck_env",
-        "http",
-        "db",
-        "remediation",
-        "check",
-        "nextauth",
-        "s3",
-        "latest_backup",
-        "restored_db",
-        "restore_drill",
-    }
-)
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -237,7 +224,7 @@ def pytest_collection_modifyitems(
             report = pytest.CollectReport(item.nodeid, "failed", f"{item.nodeid}: {exc}", [])
             config.hook.pytest_collectreport(report=report)
             continue
-        is_check = spec.declared or bool(_FIXTURES.intersection(getattr(item, "fixturenames", ())))
+        is_check = spec.declared or bool(CHECK_FIXTURES.intersection(getattr(item, "fixturenames", ())))
         if is_check:
             checks += 1
             item.stash[SPEC] = spec

@@ -32,6 +32,7 @@ import pytest
 
 from opscheck.config import Environment
 from opscheck.errors import OpscheckError
+from opscheck.history import RESTORE_METRICS
 from opscheck.runbook import Remedy
 from opscheck.secrets import mask_url, redactor
 from opscheck.severity import ALLURE_SEVERITY, describe
@@ -48,17 +49,6 @@ __all__ = [
 
 #: the label naming a check's environment; ``opscheck report`` maps it to Allure 3 environments
 ENV_LABEL = "env"
-
-#: restore-drill metrics shown as (history-neutral) parameters, each with its unit
-_PARAMETER_METRICS = {
-    "backup_key": "",
-    "backup_age_hours": " h",
-    "backup_bytes": " bytes",
-    "restore_seconds": " s",
-    "restore_mb_per_s": " MB/s",
-    "rpo_hours": " h",
-    "rto_minutes": " min",
-}
 
 try:
     import allure
@@ -219,7 +209,7 @@ def attach_metrics(metrics: Mapping[str, Any]) -> None:
     identity, so a new backup key does not make a new test), and all of them as a ``Metrics`` table."""
     if allure is None or not metrics:
         return
-    for name, unit in _PARAMETER_METRICS.items():
+    for name, unit in RESTORE_METRICS.items():
         if name in metrics:
             value = redactor().scrub(f"{metrics[name]}{unit}")
             allure.dynamic.parameter(name, _Verbatim(value), excluded=True)

@@ -33,7 +33,7 @@ from opscheck.demo_apps import APPS, DEFAULT_APP
 from opscheck.demo_backups import BUCKET, PREFIX, LocalS3, write_backup_history
 from opscheck.demo_metrics import LocalPushgateway
 from opscheck.errors import OpscheckError
-from opscheck.owner import run_owner, stop_process_group
+from opscheck.owner import run_owner, stop_child
 from opscheck.pgcluster import LocalCluster
 from opscheck.pgserver import ThrowawayPostgres
 from opscheck.reaper import stop_recorded_process
@@ -193,9 +193,7 @@ class ReferenceApp:
     def stop(self) -> None:
         process, self.process = self.process, None
         if process is not None:
-            stop_process_group(process.pid)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=1)
+            stop_child(process)
 
 
 @dataclass

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import os
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -23,6 +21,7 @@ import httpx
 from botocore.config import Config
 
 from opscheck.errors import OpscheckError
+from opscheck.owner import stop_child
 from opscheck.pgserver import ThrowawayPostgres
 
 __all__ = ["BUCKET", "PREFIX", "LocalS3", "write_backup_history"]
@@ -81,15 +80,8 @@ class LocalS3:
 
     def stop(self) -> None:
         process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
+        if process is not None:
+            stop_child(process)
 
     def client(self) -> Any:
         return boto3.session.Session(

@@ -4,9 +4,7 @@ installed, so ``opscheck demo`` shows its metrics where Prometheus would scrape 
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
-import signal
 import subprocess
 import time
 from dataclasses import dataclass
@@ -16,6 +14,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from opscheck.errors import OpscheckError
+from opscheck.owner import stop_child
 
 __all__ = ["BINARY", "LocalPushgateway", "pushed_series"]
 
@@ -67,15 +66,8 @@ class LocalPushgateway:
 
     def stop(self) -> None:
         process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
+        if process is not None:
+            stop_child(process)
 
 
 def pushed_series(url: str, timeout_s: float = 5.0) -> dict[str, set[str]]:

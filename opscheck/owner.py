@@ -17,11 +17,13 @@ import functools
 import os
 import signal
 import socket
+import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-__all__ = ["Owner", "machine_id", "run_owner", "set_run_owner", "stop_process_group"]
+__all__ = ["Owner", "machine_id", "run_owner", "set_run_owner", "stop_child", "stop_process_group"]
 
 _STOP_TIMEOUT_S = 10.0
 
@@ -142,3 +144,11 @@ def stop_process_group(pid: int, timeout_s: float = _STOP_TIMEOUT_S) -> None:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, os.WNOHANG)
             time.sleep(0.05)
+
+
+def stop_child(process: subprocess.Popen[Any], timeout_s: float = _STOP_TIMEOUT_S) -> None:
+    """Stop a child started in a session of its own (``start_new_session=True``): its whole process group,
+    as :func:`stop_process_group` does, then collect its exit status."""
+    stop_process_group(process.pid, timeout_s)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=1)

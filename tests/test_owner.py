@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
+import pytest
+
+from opscheck.demo_backups import LocalS3
+from opscheck.demo_metrics import LocalPushgateway
 from opscheck.owner import Owner
 
 
@@ -29,3 +37,40 @@ def test_owner_is_a_process_not_a_pid() -> None:
         child.wait()
     assert not owner.alive()
     assert Owner.from_text("garbage") is None
+
+
+@pytest.mark.parametrize("stack_process", ["s3", "pushgateway"])
+def test_stopping_a_demo_process_whose_leader_exited_stops_what_it_left_running(
+    tmp_path: Path, stack_process: str
+) -> None:
+    """The demo's processes stop through one helper (``owner.stop_child``): the local S3 and Pushgateway
+    used to stop their process group only while its leader still ran, leaving what it had started."""
+    started = subprocess.Popen(
+        ["sh", "-c", "sleep 30 & echo $!; exit 0"], stdout=subprocess.PIPE, start_new_session=True
+    )
+    assert started.stdout is not None
+    left = int(started.stdout.readline())
+    started.stdout.close()
+    try:
+        started.wait(timeout=5)
+        server: LocalS3 | LocalPushgateway = (
+            LocalS3(0, tmp_path / "s3.log")
+            if stack_process == "s3"
+            else LocalPushgateway(0, tmp_path / "pg.log")
+        )
+        server.process = started
+        server.stop()
+        assert server.process is None
+        assert not _running(left), "the process the leader left is still running"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(started.pid, signal.SIGKILL)
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting for init to collect it has stopped)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rpartition(")")[2].split()[0] not in {"Z", "X"}

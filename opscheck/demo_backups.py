@@ -3,23 +3,21 @@
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import secrets
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import boto3
-import httpx
 from botocore.config import Config
 
+from opscheck.demo_process import start_answering
 from opscheck.errors import OpscheckError
 from opscheck.owner import stop_child
 from opscheck.pgserver import ThrowawayPostgres
@@ -62,21 +60,15 @@ class LocalS3:
         executable = shutil.which("moto_server") or str(Path(sys.executable).with_name("moto_server"))
         if not Path(executable).exists():
             raise DemoS3Error("moto_server is needed for the demo's backups: pip install -e '.[demo]'")
-        with self.log_file.open("ab") as log:
-            self.process = subprocess.Popen(
-                [executable, "-H", "127.0.0.1", "-p", str(self.port)],
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
-        deadline = time.monotonic() + _READY_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise DemoS3Error(f"moto_server exited with {self.process.returncode}; see {self.log_file}")
-            with contextlib.suppress(httpx.HTTPError):
-                httpx.get(self.endpoint, timeout=1.0)
-                return self
-            time.sleep(0.1)
-        self.stop()
-        raise DemoS3Error(f"moto_server did not answer on {self.endpoint} within {_READY_TIMEOUT_S:g} s")
+        self.process = start_answering(
+            [executable, "-H", "127.0.0.1", "-p", str(self.port)],
+            self.log_file,
+            what="moto_server",
+            url=self.endpoint,
+            timeout_s=_READY_TIMEOUT_S,
+            error=DemoS3Error,
+        )
+        return self
 
     def stop(self) -> None:
         process, self.process = self.process, None

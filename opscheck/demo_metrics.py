@@ -3,16 +3,15 @@ installed, so ``opscheck demo`` shows its metrics where Prometheus would scrape 
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from opscheck.demo_process import start_answering
 from opscheck.errors import OpscheckError
 from opscheck.owner import stop_child
 
@@ -44,25 +43,18 @@ class LocalPushgateway:
         executable = shutil.which(BINARY)
         if executable is None:
             raise DemoPushgatewayError(f"{BINARY} is not installed (apt-get install -y {BINARY})")
-        with self.log_file.open("ab") as log:
-            self.process = subprocess.Popen(
-                # in memory: Debian's build otherwise shares /var/lib/prometheus/pushgateway.data with
-                # every other gateway on the machine (stale series of other runs)
-                [executable, f"--web.listen-address=127.0.0.1:{self.port}", "--persistence.file="],
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
-        deadline = time.monotonic() + _READY_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise DemoPushgatewayError(
-                    f"{BINARY} exited with {self.process.returncode}; see {self.log_file}"
-                )
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.url}/-/ready", timeout=1.0).status_code == 200:
-                    return self
-            time.sleep(0.1)
-        self.stop()
-        raise DemoPushgatewayError(f"{BINARY} did not answer on {self.url} within {_READY_TIMEOUT_S:g} s")
+        self.process = start_answering(
+            # in memory: Debian's build otherwise shares /var/lib/prometheus/pushgateway.data with every
+            # other gateway on the machine (stale series of other runs)
+            [executable, f"--web.listen-address=127.0.0.1:{self.port}", "--persistence.file="],
+            self.log_file,
+            what=BINARY,
+            url=self.url,
+            ready_path="/-/ready",
+            timeout_s=_READY_TIMEOUT_S,
+            error=DemoPushgatewayError,
+        )
+        return self
 
     def stop(self) -> None:
         process, self.process = self.process, None

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+import httpcore
 import httpx
 
 from opscheck.bounded import bounded_client
@@ -94,7 +95,8 @@ def _post(url: str, body: dict[str, Any], timeout_s: float) -> httpx.Response:
 
 def _why(exc: BaseException) -> str:
     """What went wrong, without the URL (a webhook URL is a secret)."""
-    if isinstance(exc, httpx.TimeoutException):
+    # httpcore's own timeout can escape httpx's mapping in the bounded transport (seen: a silent receiver)
+    if isinstance(exc, httpx.TimeoutException | httpcore.TimeoutException | TimeoutError):
         return "no complete answer within notify.timeout_s"
     return type(exc).__name__
 
@@ -133,7 +135,7 @@ class WebhookNotifier:
         }
         try:
             response = _post(self.url, redactor().scrub_obj(body), self.timeout_s)
-        except (httpx.HTTPError, OpscheckError) as exc:
+        except (httpx.HTTPError, httpcore.TimeoutException, OpscheckError, OSError) as exc:
             raise RuntimeError(f"webhook post failed: {_why(exc)}") from None
         _check_status("webhook", response)
 
@@ -186,7 +188,7 @@ class SlackNotifier:
     def send(self, change: Change) -> None:
         try:
             response = _post(self.url, redactor().scrub_obj(self.payload(change)), self.timeout_s)
-        except (httpx.HTTPError, OpscheckError) as exc:
+        except (httpx.HTTPError, httpcore.TimeoutException, OpscheckError, OSError) as exc:
             raise RuntimeError(f"Slack post failed: {_why(exc)}") from None
         _check_status("Slack", response)
 
@@ -236,7 +238,7 @@ class PagerDutyNotifier:
     def send(self, change: Change) -> None:
         try:
             response = _post(self.url, self.payload(change), self.timeout_s)
-        except (httpx.HTTPError, OpscheckError) as exc:
+        except (httpx.HTTPError, httpcore.TimeoutException, OpscheckError, OSError) as exc:
             raise RuntimeError(f"PagerDuty post failed: {_why(exc)}") from None
         _check_status("PagerDuty", response)
 

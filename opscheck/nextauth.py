@@ -109,6 +109,17 @@ V5 = Flavor("Auth.js v5", "authjs")
 _FLAVORS = (V4, V5)
 
 
+def _ask_for_json(flavor: Flavor | None, form: dict[str, str]) -> dict[str, str]:
+    """Add to ``form`` the fields, and return the headers, that ask ``flavor`` (every flavour when not
+    known yet) to answer a POST with ``{"url": ...}`` instead of a redirect."""
+    headers: dict[str, str] = {}
+    for candidate in (flavor,) if flavor else _FLAVORS:
+        fields, extra = candidate.json_mode()
+        form.update(fields)
+        headers.update(extra)
+    return headers
+
+
 def _flavor_of_cookie(name: str) -> Flavor | None:
     base = _unprefixed(name)
     for flavor in _FLAVORS:
@@ -803,11 +814,7 @@ class NextAuth:
         if send_csrf_token and csrf.token:
             form["csrfToken"] = csrf.token
         flavor = csrf.flavor or self.flavor
-        headers: dict[str, str] = {}
-        for candidate in (flavor,) if flavor else _FLAVORS:
-            fields, extra = candidate.json_mode()
-            form.update(fields)
-            headers.update(extra)
+        headers = _ask_for_json(flavor, form)
         response = client.post(self.path(f"callback/{provider}"), data=form, headers=headers)
         return SignInAttempt(
             username=username,
@@ -858,11 +865,7 @@ class NextAuth:
         csrf = self.csrf(client)
         form = {"csrfToken": csrf.token or "", "callbackUrl": callback_url}
         flavor = csrf.flavor or self.flavor
-        headers: dict[str, str] = {}
-        for candidate in (flavor,) if flavor else _FLAVORS:
-            fields, extra = candidate.json_mode()
-            form.update(fields)
-            headers.update(extra)
+        headers = _ask_for_json(flavor, form)
         response = client.post(self.path("signout"), data=form, headers=headers)
         if response.status_code >= 500:
             raise AuthServerError(

@@ -236,6 +236,7 @@ def pytest_collection_modifyitems(
             continue
         if ops.active:
             _label(item, spec, ops)
+            ops.collected_checks[redactor().scrub(item.nodeid)] = spec.severity
         keep.append(item)
     if checks and not ops.active:
         raise pytest.UsageError(ops.missing_env_message())
@@ -422,6 +423,13 @@ class _ResultCollector:
     def pytest_keyboard_interrupt(self) -> None:
         self.ops.interrupted = True
 
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: object, ids: list[str]) -> None:
+        """Under xdist the controller collects nothing itself: the workers' ids stand in (severity
+        unknown here, so P0, as for any failure opscheck cannot attribute)."""
+        for nodeid in ids:
+            self.ops.collected_checks.setdefault(redactor().scrub(nodeid), "P0")
+
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     ops = state(session.config)
@@ -429,7 +437,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     summary = ops.summary
     summary.duration_s = time.monotonic() - ops.started_monotonic
-    summary.finish(interrupted=exitstatus == pytest.ExitCode.INTERRUPTED or ops.interrupted)
+    summary.finish(
+        interrupted=exitstatus == pytest.ExitCode.INTERRUPTED or ops.interrupted,
+        collected=ops.collected_checks,
+    )
     status = exit_status(
         exitstatus,
         pytest_failures=session.testsfailed,

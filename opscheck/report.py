@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -98,15 +98,28 @@ class RunSummary:
         result.absorb(when, outcome, data, duration)
         result.below_gate = result.failing and not at_or_above(result.severity, self.gate)
 
-    def finish(self, interrupted: bool) -> None:
+    def finish(self, interrupted: bool, collected: Mapping[str, str] | None = None) -> None:
         """Close the run: a check whose setup passed but whose body never reported did not finish, and
-        is an error, never a pass (an interrupted drill must not read as a green one)."""
+        is an error, never a pass (an interrupted drill must not read as a green one). In an interrupted
+        run, a ``collected`` check (node id -> severity) that never reported at all, because the interrupt
+        came while another check was running, is listed as an error too."""
         self.interrupted = interrupted
         for check in self.checks.values():
             if check.outcome == "passed" and "call" not in check.phases:
                 check.outcome = "error"
                 check.message = "did not finish: the run was interrupted" if interrupted else "did not finish"
                 check.below_gate = not at_or_above(check.severity, self.gate)
+        if not interrupted:
+            return
+        for nodeid, severity in (collected or {}).items():
+            if nodeid not in self.checks:
+                self.checks[nodeid] = CheckResult(
+                    nodeid,
+                    outcome="error",
+                    severity=severity,
+                    below_gate=not at_or_above(severity, self.gate),
+                    message="did not run: the run was interrupted",
+                )
 
     def gate_failures(self) -> list[CheckResult]:
         return [c for c in self.checks.values() if c.failing and not c.below_gate]

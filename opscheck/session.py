@@ -71,6 +71,8 @@ class OpscheckSession:
     #: failed reports of checks below the gate: the only failures pytest counts that may be forgiven
     forgiven_failures: int = 0
     missing_sections: dict[str, list[str]] = field(default_factory=dict)
+    #: every check the run collected (node id, scrubbed -> severity), for an interrupted run's summary
+    collected_checks: dict[str, str] = field(default_factory=dict)
     undeclared: list[str] = field(default_factory=list)
     started_monotonic: float = field(default_factory=time.monotonic)
     summary: RunSummary = field(default_factory=lambda: RunSummary(None, "P3"))

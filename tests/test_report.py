@@ -459,3 +459,31 @@ def test_a_check_interrupted_after_its_setup_is_an_error_never_a_pass() -> None:
     )
     assert summary.checks["s/test_other.py::test_other"].outcome == "passed"
     assert "phases" not in summary.to_json()["checks"][0]
+
+
+def test_an_interrupted_run_lists_collected_checks_that_never_reported_as_errors() -> None:
+    summary = RunSummary("prod", "P1")
+    summary.add("suites/restore/test_a.py::test_stream", "setup", "passed", {"severity": "P1"}, 0.1)
+    summary.finish(
+        interrupted=True,
+        collected={
+            "suites/restore/test_a.py::test_stream": "P1",
+            "suites/restore/test_b.py::test_drill": "P0",
+            "suites/restore/test_c.py::test_size": "P3",
+        },
+    )
+    checks = summary.checks
+    assert checks["suites/restore/test_b.py::test_drill"].outcome == "error"
+    assert checks["suites/restore/test_b.py::test_drill"].message == "did not run: the run was interrupted"
+    assert not checks["suites/restore/test_b.py::test_drill"].below_gate
+    assert checks["suites/restore/test_c.py::test_size"].below_gate
+    assert (
+        checks["suites/restore/test_a.py::test_stream"].message == "did not finish: the run was interrupted"
+    )
+
+
+def test_a_finished_run_does_not_invent_checks_it_did_not_collect_reports_for() -> None:
+    summary = RunSummary("prod", "P3")
+    summary.add("t.py::test_a", "call", "passed", {"severity": "P1"}, 0.1)
+    summary.finish(interrupted=False, collected={"t.py::test_a": "P1", "t.py::test_deselected_later": "P0"})
+    assert list(summary.checks) == ["t.py::test_a"]

@@ -1151,7 +1151,7 @@ MATRIX = [
         "error",
         SITE_DOWN,
         SITE,
-        2,
+        2 * 2,  # timeout_s = 2 for each of the suite's two phases in a row: the health check, then the probes
         says="as a whole took longer than timeout_s = 2 s",
     ),
     # -- secrets on the leak paths of issue 12: each row plants a secret where it used to leak ---------------

@@ -167,9 +167,6 @@ class PublishResult:
     ok: bool
     detail: str
 
-    def line(self) -> str:
-        return f"metrics {'→' if self.ok else 'NOT published to'} {self.destination}: {self.detail}"
-
 
 def _suites(summary: RunSummary) -> dict[str, list[CheckResult]]:
     grouped: dict[str, list[CheckResult]] = {}

@@ -492,6 +492,9 @@ def _publish(ops: OpscheckSession) -> None:
                                 + (f": {delivery.detail}" if delivery.detail else "")})  # fmt: skip
     except OpscheckError as exc:  # e.g. an unset ${VAR} in [metrics] or [notify]
         entries.append({"kind": "config", "destination": "metrics/notify", "ok": False, "detail": str(exc)})
+    except Exception as exc:  # a publisher's bug must not cost the run its summary and reports
+        detail = redactor().scrub(f"{type(exc).__name__}: {exc}")
+        entries.append({"kind": "error", "destination": "metrics/notify", "ok": False, "detail": detail})
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

@@ -239,3 +239,24 @@ def test_a_restore_run_without_a_restore_moves_no_dead_mans_switch() -> None:
     )
     moved = suite_registry(green, "restore", list(green.checks.values()), 2000.0, last_success=1500.0)
     assert _value(_samples(generate_latest(moved).decode()), LAST_SUCCESS) == 2000.0
+
+
+def test_a_publisher_that_breaks_costs_the_run_neither_its_verdict_nor_its_summary(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _project(pytester, f'textfile_dir = "{tmp_path / "textfile"}"')
+    pytester.makeconftest(
+        "import opscheck.metrics\n"
+        "def _boom(*args, **kwargs):\n"
+        "    raise RuntimeError('publisher bug')\n"
+        "opscheck.metrics.publish = _boom\n"
+    )
+    result = _run(pytester, monkeypatch, fail=False)
+    assert result.ret == 0, result.stdout.str()
+    (entry,) = summary(pytester.path / "reports")["publishing"]
+    assert entry == {
+        "kind": "error",
+        "destination": "metrics/notify",
+        "ok": False,
+        "detail": "RuntimeError: publisher bug",
+    }

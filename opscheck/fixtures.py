@@ -3,6 +3,9 @@
 The plugin loads this module on every pytest run, so the libraries behind the fixtures (httpx, psycopg,
 boto3, the Docker SDK) are imported inside the fixtures that use them, not here: a run that needs no
 database never pays for importing a database driver.
+
+PYTEST_DONT_REWRITE: the plugin imports this module (for the list of check fixtures) before pytest loads
+it as a plugin; without this marker pytest warned "Module already imported so cannot be rewritten".
 """
 
 from __future__ import annotations

@@ -85,12 +85,18 @@ class Notifier(Protocol):
 _MAX_ANSWER_BYTES = 64 * 1024
 
 
-def _post(url: str, body: dict[str, Any], timeout_s: float) -> httpx.Response:
-    """POST JSON within one deadline for the whole exchange (a dribbling receiver cannot stretch it)."""
-    with bounded_client(
-        timeout_s=timeout_s, max_body_bytes=_MAX_ANSWER_BYTES, verify=ssl_context(None)
-    ) as client:
-        return client.post(url, json=body)
+def _deliver(service: str, url: str, body: dict[str, Any], timeout_s: float) -> None:
+    """POST JSON within one deadline for the whole exchange (a dribbling receiver cannot stretch it);
+    raise a RuntimeError naming the service, never the URL (a webhook URL is a secret)."""
+    try:
+        with bounded_client(
+            timeout_s=timeout_s, max_body_bytes=_MAX_ANSWER_BYTES, verify=ssl_context(None)
+        ) as client:
+            response = client.post(url, json=body)
+    except (httpx.HTTPError, httpcore.TimeoutException, OpscheckError, OSError) as exc:
+        raise RuntimeError(f"{service} post failed: {_why(exc)}") from None
+    if response.status_code >= 400:
+        raise RuntimeError(f"{service} answered HTTP {response.status_code}")
 
 
 def _why(exc: BaseException) -> str:
@@ -99,11 +105,6 @@ def _why(exc: BaseException) -> str:
     if isinstance(exc, httpx.TimeoutException | httpcore.TimeoutException | TimeoutError):
         return "no complete answer within notify.timeout_s"
     return type(exc).__name__
-
-
-def _check_status(service: str, response: httpx.Response) -> None:
-    if response.status_code >= 400:
-        raise RuntimeError(f"{service} answered HTTP {response.status_code}")
 
 
 def _text(check: CheckResult, limit: int) -> str:
@@ -133,11 +134,7 @@ class WebhookNotifier:
             "what_to_do": check.remediation_headline,
             "remediation": check.remediation,
         }
-        try:
-            response = _post(self.url, redactor().scrub_obj(body), self.timeout_s)
-        except (httpx.HTTPError, httpcore.TimeoutException, OpscheckError, OSError) as exc:
-            raise RuntimeError(f"webhook post failed: {_why(exc)}") from None
-        _check_status("webhook", response)
+        _deliver("webhook", self.url, redactor().scrub_obj(body), self.timeout_s)
 
 
 @dataclass
@@ -186,11 +183,7 @@ class SlackNotifier:
         return {"text": header[:3000], "blocks": blocks}
 
     def send(self, change: Change) -> None:
-        try:
-            response = _post(self.url, redactor().scrub_obj(self.payload(change)), self.timeout_s)
-        except (httpx.HTTPError, httpcore.TimeoutException, OpscheckError, OSError) as exc:
-            raise RuntimeError(f"Slack post failed: {_why(exc)}") from None
-        _check_status("Slack", response)
+        _deliver("Slack", self.url, redactor().scrub_obj(self.payload(change)), self.timeout_s)
 
 
 @dataclass
@@ -236,11 +229,7 @@ class PagerDutyNotifier:
         return event
 
     def send(self, change: Change) -> None:
-        try:
-            response = _post(self.url, self.payload(change), self.timeout_s)
-        except (httpx.HTTPError, httpcore.TimeoutException, OpscheckError, OSError) as exc:
-            raise RuntimeError(f"PagerDuty post failed: {_why(exc)}") from None
-        _check_status("PagerDuty", response)
+        _deliver("PagerDuty", self.url, self.payload(change), self.timeout_s)
 
 
 def notifiers_for(settings: NotifySettings) -> list[Notifier]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,12 @@ from opscheck.secrets import redactor
 from tests.support.environment import CALLER_VARIABLES, LIBPQ_PREFIX
 
 pytest_plugins = ["pytester", "tests.support.reference_apps"]
+
+# A run launched with SIGINT ignored (a background job of a shell without job control) would pass that on
+# to every process the tests start, and the tests that interrupt a run with SIGINT would see it ignored.
+# A handler (unlike SIG_IGN) is reset to the default in children: they get Ctrl-C as users do.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """What the opscheck plugin adds to ``pytest --collect-only``, with an environment selected.
 
-Why dummy files: the shipped suites' conftests and test modules import opscheck (``opscheck.session``,
-``opscheck.http``, ...), so ``-p no:opscheck`` on the real suites would still import most of the package
+Why dummy files: the shipped suites' conftests and test modules import opscheck (``opscheck.run.session``,
+``opscheck.clients.http``, ...), so ``-p no:opscheck`` on the real suites would still import most of the package
 (and fail on ``--strict-markers`` from the repository's pyproject). The script therefore generates a
 directory of *equivalent dummy test files* from the real suites: the same file names, the same test
 function names, the same parametrize ids (taken from a real ``--collect-only`` with the environment
@@ -183,12 +183,12 @@ def build_dummy_suites(target: Path, ids: dict[tuple[str, str], list[str] | None
 #: what the plugin needs to register its hooks, without the modules that pull in boto3, psycopg,
 #: testcontainers and httpx (an estimate of what lazy imports would leave)
 CORE_MODULES = (
-    "opscheck.session",
-    "opscheck.markers",
-    "opscheck.redaction",
-    "opscheck.report",
-    "opscheck.allure_bridge",
-    "opscheck.context",
+    "opscheck.run.session",
+    "opscheck.run.markers",
+    "opscheck.run.redaction",
+    "opscheck.reporting.summary",
+    "opscheck.reporting.allure_results",
+    "opscheck.run.context",
     "opscheck.errors",
     "opscheck.hookspecs",
 )

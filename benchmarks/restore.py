@@ -228,7 +228,7 @@ def raw_restore(path: Path, expect_rows: int, *extra: str) -> dict[str, Any]:
     """``gunzip -c | psql`` into a new database of a new cluster; timed: CREATE DATABASE + the pipeline.
 
     ``extra`` psql options are for the diagnostic variant (``--single-transaction``)."""
-    from opscheck.pgcluster import LocalCluster  # noqa: PLC0415
+    from opscheck.restore.servers.local import LocalCluster  # noqa: PLC0415
 
     cluster = LocalCluster().start()
     try:
@@ -301,7 +301,7 @@ def child_suite(
     import pytest  # noqa: PLC0415
 
     if single_get:
-        from opscheck import backups  # noqa: PLC0415
+        from opscheck.restore import backups  # noqa: PLC0415
 
         backups.RANGED_FROM_BYTES = 1 << 62
 
@@ -418,7 +418,7 @@ def _label(size: float) -> str:
 
 def get_dumps(workdir: Path, sizes: list[float]) -> dict[str, dict[str, Any]]:
     """The dump of each size: reused from ``workdir/s<size>/dump.json`` when there, else built."""
-    from opscheck.pgcluster import LocalCluster  # noqa: PLC0415
+    from opscheck.restore.servers.local import LocalCluster  # noqa: PLC0415
 
     dumps: dict[str, dict[str, Any]] = {}
     missing = []
@@ -489,7 +489,7 @@ def measure_s3(label: str, dump: dict[str, Any]) -> dict[str, Any]:
     """The drill once against a local moto_server holding the backup (in one GET from 1 GB on: moto
     copies the whole object for each ranged GET, which real S3 does not). A failure is recorded."""
     single_get = dump["gz_bytes"] >= 1e9
-    from opscheck.demo_backups import LocalS3  # noqa: PLC0415
+    from opscheck.demo.backups import LocalS3  # noqa: PLC0415
 
     with tempfile.TemporaryDirectory(prefix="opscheck-bench-s3-") as tmp:
         s3 = LocalS3(port=_free_port(), log_file=Path(tmp) / "moto.log").start()

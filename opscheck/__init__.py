@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from opscheck.config import Environment
-from opscheck.context import CheckRecord
 from opscheck.errors import (
     CheckFailed,
     ConfigError,
@@ -19,13 +18,14 @@ from opscheck.errors import (
     TargetUnreachable,
     UsageError,
 )
+from opscheck.run.context import CheckRecord
 from opscheck.runbook import Remedy
 from opscheck.secrets import Secret, redactor
 
 if TYPE_CHECKING:
     import pytest
 
-    from opscheck.session import OpscheckSession
+    from opscheck.run.session import OpscheckSession
 
 __all__ = [
     "CheckFailed",
@@ -47,7 +47,7 @@ __all__ = [
 def run_state(config: pytest.Config) -> OpscheckSession | None:
     """The run's opscheck session (the selected environment, its settings, the results so far), for a
     team's own ``conftest.py`` hooks; None before the plugin configured the run or with ``-p no:opscheck``."""
-    from opscheck.session import state  # noqa: PLC0415 - importing the package stays cheap: the session pulls in the reporters
+    from opscheck.run.session import state  # noqa: PLC0415 - importing the package stays cheap: the session pulls in the reporters
 
     return state(config)
 

@@ -23,16 +23,17 @@ from types import FrameType
 
 import httpx
 
-from opscheck import reaper, registry, shield
-from opscheck.allure_report import ReportRequest, generate
-from opscheck.coverage import collect, default_environment
-from opscheck.demo import DemoStack, project_root, pytest_command, pytest_executable
-from opscheck.demo_apps import APPS, DEFAULT_APP
-from opscheck.demo_metrics import BINARY as PUSHGATEWAY
-from opscheck.demo_metrics import pushed_series
+from opscheck.demo.apps import APPS, DEFAULT_APP
+from opscheck.demo.pushgateway import BINARY as PUSHGATEWAY
+from opscheck.demo.pushgateway import pushed_series
+from opscheck.demo.stack import DemoStack, project_root, pytest_command, pytest_executable
 from opscheck.errors import OpscheckError
-from opscheck.metrics import LAST_SUCCESS
-from opscheck.shield import shielded
+from opscheck.reporting.allure_html import ReportRequest, generate
+from opscheck.reporting.coverage import collect, default_environment
+from opscheck.reporting.metrics import LAST_SUCCESS
+from opscheck.restore.servers import reaper, registry
+from opscheck.run import shield
+from opscheck.run.shield import shielded
 
 __all__ = ["main"]
 

@@ -22,9 +22,9 @@ from typing import Any, ClassVar, Generic, TypeVar, overload
 from urllib.parse import urlsplit
 
 from opscheck.errors import ConfigError, SectionNotConfigured, SettingMissing, UsageError
-from opscheck.pages import PageExpectation, page_paths, parse_pages
+from opscheck.restore.tablenames import parse_table_name
 from opscheck.secrets import Secret, url_secrets
-from opscheck.tablenames import parse_table_name
+from opscheck.smoke.pages import PageExpectation, page_paths, parse_pages
 
 __all__ = [
     "AuthSettings",

@@ -17,19 +17,19 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from opscheck.config import Environment
-from opscheck.context import CheckRecord, current
 from opscheck.errors import OpscheckError
-from opscheck.session import state
+from opscheck.run.context import CheckRecord, current
+from opscheck.run.session import state
 
 if TYPE_CHECKING:
     import psycopg
 
-    from opscheck.backups import Backup
-    from opscheck.drill import Drill
-    from opscheck.http import OpsClient
-    from opscheck.nextauth import NextAuth
-    from opscheck.readonly_db import ReadOnlyDatabase
-    from opscheck.runshare import RunShare
+    from opscheck.auth.client import NextAuth
+    from opscheck.clients.http import OpsClient
+    from opscheck.clients.readonly_db import ReadOnlyDatabase
+    from opscheck.restore.backups import Backup
+    from opscheck.restore.drill import Drill
+    from opscheck.run.share import RunShare
 
 __all__ = [
     "check",
@@ -69,7 +69,7 @@ def http(opscheck_env: Environment) -> Iterator[OpsClient]:
     A target that cannot be reached raises ``TargetUnreachable`` (the check errors); transient failures
     are retried and make the check flaky.
     """
-    from opscheck.http import OpsClient
+    from opscheck.clients.http import OpsClient
 
     with OpsClient.for_environment(opscheck_env) as client:
         yield client
@@ -83,8 +83,8 @@ def db(opscheck_env: Environment) -> Iterator[ReadOnlyDatabase]:
     connection itself is not exposed and every statement runs alone in a sealed read-only transaction:
     the check cannot switch it to read-write. A read-only database role is the real guarantee.
     """
-    from opscheck.postgres import connect_readonly
-    from opscheck.readonly_db import ReadOnlyDatabase
+    from opscheck.clients.postgres import connect_readonly
+    from opscheck.clients.readonly_db import ReadOnlyDatabase
 
     timeout_s = opscheck_env.timeout_s
     with ReadOnlyDatabase(
@@ -139,7 +139,7 @@ def run_share(pytestconfig: pytest.Config) -> RunShare:
     """Steps that must run once per run, also under xdist: ``run_share.once("key", produce)`` returns
     ``produce()``'s result, computed by the first worker that asks and shared with every other worker
     (an OpscheckError it raised is raised to each). For anything that must not hit production N times."""
-    from opscheck.runscope import run_scope
+    from opscheck.run.scope import run_scope
 
     return run_scope(pytestconfig).share
 
@@ -153,7 +153,7 @@ def restore_drill(
     into a throwaway PostgreSQL that is removed at the end of the run (also on failure and Ctrl-C)."""
     from datetime import UTC, datetime
 
-    from opscheck.drill import Drill
+    from opscheck.restore.drill import Drill
 
     ops = state(pytestconfig)
     drill = Drill(
@@ -186,7 +186,7 @@ def restored_db(restore_drill: Drill) -> Iterator[psycopg.Connection[Any]]:
 @pytest.fixture(scope="session")
 def s3(opscheck_env: Environment) -> Any:
     """A boto3 S3 client for the backup location (endpoint, region and the standard credentials chain)."""
-    from opscheck.backups import s3_client
+    from opscheck.restore.backups import s3_client
 
     return s3_client(opscheck_env.backups, timeout_s=opscheck_env.timeout_s)
 
@@ -199,7 +199,7 @@ def nextauth(opscheck_env: Environment) -> Iterator[NextAuth]:
     fresh cookie jar and returns the signed-in httpx client; ``nextauth.attempt_sign_in(user, password)``
     returns the attempt without judging it. Session and CSRF values are registered as secrets on arrival.
     """
-    from opscheck.nextauth import NextAuth
+    from opscheck.auth.client import NextAuth
 
     with NextAuth.for_environment(opscheck_env) as client:
         yield client

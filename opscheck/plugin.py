@@ -19,28 +19,30 @@ from typing import Any
 
 import pytest
 
-from opscheck import allure_bridge, history, hookspecs, shield
-from opscheck.context import CheckRecord, recording
+from opscheck import hookspecs
 from opscheck.errors import OpscheckError, SectionNotConfigured, UsageError
 from opscheck.fixtures import CHECK_FIXTURES
-from opscheck.interrupts import Interrupts
-from opscheck.markers import MARKERS, CheckSpec, InvalidMarker, check_spec, is_destructive
-from opscheck.redaction import install_log_redaction, scrub_report, wrap_terminal
-from opscheck.report import markdown_summary, terminal_lines
-from opscheck.runbook import Remedy
-from opscheck.secrets import mask_url, redactor
-from opscheck.session import SPEC, STATE, WORKER_CONFIG_KEY, OpscheckSession, resolve_session, state
-from opscheck.verdict import (
+from opscheck.reporting import allure_results, history
+from opscheck.reporting.summary import markdown_summary, terminal_lines
+from opscheck.run import shield
+from opscheck.run.context import CheckRecord, recording
+from opscheck.run.interrupts import Interrupts
+from opscheck.run.markers import MARKERS, CheckSpec, InvalidMarker, check_spec, is_destructive
+from opscheck.run.redaction import install_log_redaction, scrub_report, wrap_terminal
+from opscheck.run.session import SPEC, STATE, WORKER_CONFIG_KEY, OpscheckSession, resolve_session, state
+from opscheck.run.verdict import (
     UNEXPLAINED_NODEID,
     exit_status,
     stopped_early_result,
     unattributed_result,
     unexplained_result,
 )
+from opscheck.runbook import Remedy
+from opscheck.secrets import mask_url, redactor
 
 __all__: list[str] = []
 
-pytest_plugins = ["opscheck.fixtures", "opscheck.redaction", "opscheck.runscope"]
+pytest_plugins = ["opscheck.fixtures", "opscheck.run.redaction", "opscheck.run.scope"]
 
 RECORD = pytest.StashKey[CheckRecord]()
 
@@ -132,7 +134,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(Interrupts(config, is_worker=session.is_worker), "opscheck-interrupts")
     # allure-pytest writes raw values; opscheck registers allure's listener itself with a redacting
     # file logger, in pytest_sessionstart (after allure-pytest's own pytest_configure has run)
-    if allure_bridge.available(config):
+    if allure_results.available(config):
         chosen = getattr(config.option, "allure_report_dir", None)
         session.allure_dir = Path(chosen).resolve() if chosen else session.reports_dir / "allure-results"
         config.option.allure_report_dir = None
@@ -171,7 +173,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         return
     wrap_terminal(session.config)
     if ops.allure_dir is not None:
-        allure_bridge.start_results(session.config, ops.allure_dir, clean=not ops.is_worker)
+        allure_results.start_results(session.config, ops.allure_dir, clean=not ops.is_worker)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -256,16 +258,16 @@ def _label(item: pytest.Item, spec: CheckSpec, ops: OpscheckSession) -> None:
     parts = path.split("/")
     suite = parts[-2] if len(parts) >= 2 else "checks"
     module = Path(path).stem.removeprefix("test_").replace("_", " ")
-    if not allure_bridge.available(item.config):
+    if not allure_results.available(item.config):
         return
     title = remedy.title if remedy else None
-    description = allure_bridge.check_description(
+    description = allure_results.check_description(
         spec.severity,
         environment=ops.environment,
         remedy=remedy,
         doc=getattr(getattr(item, "function", None), "__doc__", None),
     )
-    for marker in allure_bridge.label_markers(
+    for marker in allure_results.label_markers(
         spec.severity,
         suite=suite,
         module=module,
@@ -290,7 +292,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         return
     if not _TALKS_TO_DEPLOYMENT.intersection(getattr(item, "fixturenames", ())):
         return
-    from opscheck.protection import hold_back  # httpx only for runs whose checks talk to a deployment
+    from opscheck.clients.protection import hold_back  # httpx only for runs whose checks talk to a deployment
 
     hold_back(item, ops.environment)
 
@@ -358,9 +360,9 @@ def pytest_runtest_makereport(
         else:
             body = f"{report.longreprtext}\n\n[{spec.severity}] Runbook: {text}"
         report.longrepr = body
-        allure_bridge.attach_text(f"Remediation: {remedy.title}", text)
+        allure_results.attach_text(f"Remediation: {remedy.title}", text)
     if report.when == "call" and record.metrics:
-        allure_bridge.attach_metrics(record.metrics)
+        allure_results.attach_metrics(record.metrics)
     report.opscheck = data  # type: ignore[attr-defined]
     scrub_report(report)
     if remedy is not None:
@@ -475,13 +477,13 @@ def _publish(ops: OpscheckSession) -> None:
     entries = ops.summary.publishing
     try:
         if env.has("metrics"):
-            from opscheck.metrics import publish
+            from opscheck.reporting.metrics import publish
 
             for result in publish(ops.summary, env.metrics):
                 entries.append({"kind": "metrics", "destination": result.destination, "ok": result.ok,
                                 "detail": result.detail})  # fmt: skip
         if env.has("notify"):
-            from opscheck.paging import notifiers_for, send_changes
+            from opscheck.reporting.paging import notifiers_for, send_changes
 
             notify = env.notify
             for delivery in send_changes(

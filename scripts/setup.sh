@@ -41,5 +41,5 @@ for app in examples/nextjs-app examples/authjs-v5-app; do
   (cd "$app" && [ -f node_modules/.opscheck-lock-hash ] || npm ci --no-audit --no-fund --loglevel=error)
 done
 # the Allure 3 CLI behind `opscheck report` (npm ci from tools/allure's lock file; skipped when current)
-.venv/bin/python -c 'from opscheck.allure_report import install_cli; install_cli(print)'
+.venv/bin/python -c 'from opscheck.reporting.allure_html import install_cli; install_cli(print)'
 echo "setup: ready (.venv/bin/opscheck, .venv/bin/python -m pytest)"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from opscheck.pgcluster import LocalCluster
+from opscheck.restore.servers.local import LocalCluster
 from opscheck.secrets import redactor
 from tests.support.environment import CALLER_VARIABLES, LIBPQ_PREFIX
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 import yaml
 
-from opscheck.metrics import SERIES
+from opscheck.reporting.metrics import SERIES
 from tests.support.pushgateway import need_binary
 from tests.support.servers import free_port, stop_process
 

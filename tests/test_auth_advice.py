@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from opscheck.auth import COOKIE_RULES
-from opscheck.auth_advice import (
+from opscheck.auth.advice import (
     bypass_advice,
     configuration_advice,
     cookie_advice,
@@ -16,8 +15,9 @@ from opscheck.auth_advice import (
     open_redirect_advice,
     unprotected_path_advice,
 )
+from opscheck.auth.client import V4, V5, Flavor
+from opscheck.auth.rules import COOKIE_RULES
 from opscheck.config import load_config
-from opscheck.nextauth import V4, V5, Flavor
 
 FLAVORS = [pytest.param(V4, id="v4"), pytest.param(V5, id="v5"), pytest.param(None, id="unknown")]
 

@@ -20,8 +20,8 @@ from urllib.parse import quote, quote_plus
 import httpcore  # noqa: F401  (see test_smoke_suite: one httpcore for in-process and subprocess runs)
 import pytest
 
-from opscheck.auth_advice import configuration_advice
-from opscheck.nextauth import V4 as NEXTAUTH_V4
+from opscheck.auth.advice import configuration_advice
+from opscheck.auth.client import V4 as NEXTAUTH_V4
 from tests.support.reference_apps import SMOKE_USER, V4, RunningApp
 from tests.support.reference_apps import AppFleet as ReferenceApps
 from tests.support.servers import LocalHTTPServer, Route, closed_port, silent_tcp_server

@@ -1,5 +1,5 @@
 """How next-auth 4 and 5 resolve their variables (pure logic; the facts come from next-auth's own source, see
-opscheck/authjs.py), and the findings built on it. Suite runs with real env files are in
+opscheck/auth/variables.py), and the findings built on it. Suite runs with real env files are in
 tests/test_credentials_authjs.py."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import secrets
 
 import pytest
 
-from opscheck.authjs import (
+from opscheck.auth.variables import (
     FlavorChoice,
     choose_flavor,
     flavor_from_names,

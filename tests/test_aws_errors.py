@@ -13,10 +13,10 @@ from collections.abc import Mapping
 import boto3
 import pytest
 
-from opscheck import aws_errors
-from opscheck.backups import S3Store
+from opscheck.clients import aws
 from opscheck.credentials import AwsAccess
 from opscheck.errors import CheckFailed
+from opscheck.restore.backups import S3Store
 from tests.support.servers import LocalHTTPServer, Route
 
 pytest_plugins = ["tests.support.s3_server"]
@@ -69,5 +69,5 @@ def test_every_expired_token_code_is_rejected_credentials_for_the_credential_che
 
 
 def test_the_map_gives_each_code_one_meaning() -> None:
-    groups = (aws_errors.CREDENTIAL_ERRORS, aws_errors.DENIED, aws_errors.UNSUPPORTED)
+    groups = (aws.CREDENTIAL_ERRORS, aws.DENIED, aws.UNSUPPORTED)
     assert all(not (a & b) for i, a in enumerate(groups) for b in groups[i + 1 :])

@@ -1,4 +1,4 @@
-"""opscheck.backups against a real directory and a real S3 endpoint (moto_server on 127.0.0.1)."""
+"""opscheck.restore.backups against a real directory and a real S3 endpoint (moto_server on 127.0.0.1)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,10 @@ from typing import Any
 
 import pytest
 
-from opscheck import backups
-from opscheck.backups import (
+from opscheck.config import BackupSettings
+from opscheck.errors import CheckFailed, ConfigError, TargetUnreachable
+from opscheck.restore import backups
+from opscheck.restore.backups import (
     Backup,
     FileStore,
     S3Store,
@@ -28,8 +30,6 @@ from opscheck.backups import (
     size_problem,
     within_window,
 )
-from opscheck.config import BackupSettings
-from opscheck.errors import CheckFailed, ConfigError, TargetUnreachable
 from tests.support.moto import TEST_ACCESS_KEY, TEST_SECRET_KEY, MotoServer, client_for, cutting_proxy
 from tests.support.servers import closed_port, silent_tcp_server
 

@@ -22,11 +22,11 @@ from typing import Any
 import httpx
 import pytest
 
-from opscheck.bounded import BodyTooLarge
+from opscheck.auth.client import NextAuth
+from opscheck.clients.bounded import BodyTooLarge
+from opscheck.clients.http import OpsClient
 from opscheck.config import load_config
 from opscheck.errors import TargetUnreachable
-from opscheck.http import OpsClient
-from opscheck.nextauth import NextAuth
 from tests.support.hostile_http import DribblingServer, HugeBodyServer, gzip_bomb, html_chunks
 from tests.support.servers import LocalHTTPServer, Route
 from tests.support.suite_run import REPO, write_opscheck_toml
@@ -141,7 +141,7 @@ def test_a_body_within_the_cap_is_read_in_full() -> None:
 
 PEAK_RSS_SCRIPT = """
 import json, sys
-from opscheck.http import OpsClient
+from opscheck.clients.http import OpsClient
 with OpsClient(sys.argv[1], timeout_s=120) as client:
     probe = client.probe("/")
 # VmHWM: this process's own peak. ru_maxrss would also count the peak of the (large) pytest worker it
@@ -244,8 +244,8 @@ def test_only_the_codings_decoded_under_the_cap_are_offered() -> None:
 
 BOMB_RSS_SCRIPT = """
 import json, sys
-from opscheck.bounded import BodyTooLarge
-from opscheck.http import OpsClient
+from opscheck.clients.bounded import BodyTooLarge
+from opscheck.clients.http import OpsClient
 with OpsClient(sys.argv[1], timeout_s=120) as client:
     try:
         client.get("/")

@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 import boto3
 import pytest
 
-from opscheck.backups import Backup, S3Store
 from opscheck.credentials import AwsAccess
 from opscheck.errors import TargetUnreachable
+from opscheck.restore.backups import Backup, S3Store
 from tests.support.hostile_http import DribblingProxy, DribblingServer
 from tests.support.moto import client_for
 from tests.test_bounded import SLACK_S, finishes_within

@@ -8,16 +8,17 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from opscheck import credentials, restored
-from opscheck.cache import ping_redis
+from opscheck import credentials
+from opscheck.clients.postgres import connect_readonly
+from opscheck.clients.readonly_db import ReadOnlyDatabase
+from opscheck.clients.redis import ping_redis
+from opscheck.clients.tls import inspect_certificate
 from opscheck.credentials import role_privileges
 from opscheck.errors import TargetUnreachable
-from opscheck.pgcluster import LocalCluster
-from opscheck.postgres import connect_readonly
-from opscheck.readonly_db import ReadOnlyDatabase
-from opscheck.restored import live_migration_state
+from opscheck.restore import expectations
+from opscheck.restore.expectations import live_migration_state
+from opscheck.restore.servers.local import LocalCluster
 from opscheck.secrets import mask_url
-from opscheck.tls import inspect_certificate
 from tests.support.certs import LocalPKI
 from tests.support.hostile_http import DribblingProxy
 from tests.support.servers import LocalHTTPServer
@@ -106,7 +107,7 @@ def test_the_live_migration_state_read_ends_by_the_timeout_when_its_answer_crawl
             proxy.dribbling.set()
             return conn
 
-        monkeypatch.setattr(restored, "connect_readonly", connect_then_crawl)
+        monkeypatch.setattr(expectations, "connect_readonly", connect_then_crawl)
         _took, result = finishes_within(2 + 1 + SLACK_S, lambda: live_migration_state(url, timeout_s=2))
     assert isinstance(result, TargetUnreachable), result
     assert result.checked == f"_prisma_migrations of PostgreSQL at {mask_url(url)}"

@@ -11,10 +11,10 @@ from collections.abc import Iterator
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
-from opscheck.conninfo import connection_string_problem, isolated_conninfo
+from opscheck.clients.conninfo import connection_string_problem, isolated_conninfo
+from opscheck.clients.postgres import connect_readonly
 from opscheck.errors import CheckFailed, ConfigError, TargetUnreachable
-from opscheck.pgcluster import LocalCluster
-from opscheck.postgres import connect_readonly
+from opscheck.restore.servers.local import LocalCluster
 
 #: the database the PG* variables name: opscheck must never end up there unless the URL says so
 DECOY = "pg_env_decoy"

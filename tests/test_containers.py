@@ -21,8 +21,9 @@ import docker.errors
 import psycopg
 import pytest
 
-from opscheck import containers
-from opscheck.containers import (
+from opscheck.errors import OpscheckError, UsageError
+from opscheck.restore.servers import container
+from opscheck.restore.servers.container import (
     DEFAULT_IMAGE,
     ContainerCluster,
     ContainerError,
@@ -33,8 +34,7 @@ from opscheck.containers import (
     select_provider,
     stop_detached,
 )
-from opscheck.errors import OpscheckError, UsageError
-from opscheck.pgcluster import SqlError
+from opscheck.restore.servers.local import SqlError
 
 MISSING_IMAGE = "opscheck/does-not-exist:never"
 LABEL = "org.opscheck.cluster"
@@ -248,11 +248,11 @@ def test_keyboard_interrupt_during_start_removes_the_container(
 ) -> None:
     created: list[str] = []
 
-    def interrupted(self: containers._BoundedPostgres) -> None:
+    def interrupted(self: container._BoundedPostgres) -> None:
         created.append(self.get_container_id())
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(containers._BoundedPostgres, "_connect", interrupted)
+    monkeypatch.setattr(container._BoundedPostgres, "_connect", interrupted)
     with pytest.raises(KeyboardInterrupt):
         ContainerCluster().start()
     assert len(created) == 1  # the interrupt came after the container existed

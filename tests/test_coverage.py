@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from opscheck.coverage import BoundCheck, build
+from opscheck.reporting.coverage import BoundCheck, build
 from opscheck.runbook import Runbook
 from tests.support.project import REPO, write_config
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from opscheck.protection import PROBE_PATH
+from opscheck.clients.protection import PROBE_PATH
 from tests.support.servers import LocalHTTPServer, Route
 from tests.support.suite_run import SuiteRun
 from tests.test_credentials_suite import (

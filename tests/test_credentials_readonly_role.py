@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from opscheck.pgcluster import LocalCluster
+from opscheck.restore.servers.local import LocalCluster
 from tests.support.suite_run import REPO, run_suite, write_opscheck_toml
 
 CHECK = "test_opscheck_database_role_is_read_only"

@@ -25,6 +25,7 @@ import boto3
 import botocore.exceptions
 import pytest
 
+from opscheck.clients.http import OpsClient
 from opscheck.credentials import (
     NEXTAUTH_DOCS_SAMPLE_SECRET,
     AwsAccess,
@@ -32,8 +33,7 @@ from opscheck.credentials import (
     scan_site,
     script_references,
 )
-from opscheck.http import OpsClient
-from opscheck.pgcluster import LocalCluster
+from opscheck.restore.servers.local import LocalCluster
 from tests.support.certs import LocalPKI
 from tests.support.iam_moto import STALE_KEY_AGE_DAYS, STALE_USER_PREFIX, running_iam_moto
 from tests.support.moto import client_for, running_moto
@@ -949,7 +949,7 @@ def test_site_scan_follows_the_chunks_of_a_real_next_build(tmp_path: Path) -> No
     """The reference app's own prerendered HTML and /_next/static files: every chunk the page loads is
     found and scanned, and a secret planted in one of them is found."""
     from opscheck import credentials
-    from opscheck.demo import ReferenceApp
+    from opscheck.demo.stack import ReferenceApp
 
     ReferenceApp(REPO / "examples" / "nextjs-app", tmp_path / "build-logs").ensure_built()  # cached, locked
 

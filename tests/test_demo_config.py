@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from opscheck.config import load_config
-from opscheck.demo import DemoStack
-from opscheck.demo_apps import APPS
+from opscheck.demo.apps import APPS
+from opscheck.demo.stack import DemoStack
 
 
 @pytest.mark.parametrize("app", sorted(APPS))

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from opscheck.demo_process import start_answering
+from opscheck.demo.process import start_answering
 from opscheck.errors import OpscheckError
-from opscheck.owner import stop_child
+from opscheck.restore.servers.owner import stop_child
 
 
 class _Failed(OpscheckError):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from opscheck.demo_apps import APPS
+from opscheck.demo.apps import APPS
 from tests.support.project import REPO, checks_by_name, summary
 from tests.test_demo import demo, refused, urls_of
 

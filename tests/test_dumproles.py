@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from opscheck.dumproles import roles_in_statement
+from opscheck.restore.dumproles import roles_in_statement
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""opscheck.dumps against real pg_dump output from a throwaway PostgreSQL cluster."""
+"""opscheck.restore.dumps against real pg_dump output from a throwaway PostgreSQL cluster."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from opscheck.backups import S3Store
-from opscheck.dumps import (
+from opscheck.errors import CheckFailed
+from opscheck.restore.backups import S3Store
+from opscheck.restore.dumps import (
     PIECE_BYTES,
     TAIL_BYTES,
     DumpFacts,
@@ -26,9 +27,8 @@ from opscheck.dumps import (
     verify_plain,
     verify_plain_gzip,
 )
-from opscheck.dumpscan import DumpScanner
-from opscheck.errors import CheckFailed
-from opscheck.pgcluster import LocalCluster
+from opscheck.restore.dumpscan import DumpScanner
+from opscheck.restore.servers.local import LocalCluster
 from tests.support.moto import client_for
 from tests.support.pgdump import pg_dump
 

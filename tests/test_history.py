@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from opscheck.history import append_run, read_runs, run_line
-from opscheck.report import RunSummary
+from opscheck.reporting.history import append_run, read_runs, run_line
+from opscheck.reporting.summary import RunSummary
 from opscheck.secrets import MASK, redactor
 from tests.support.project import EXAMPLE_RUNBOOK, write_config
 

@@ -1,4 +1,4 @@
-"""opscheck.http.OpsClient against real local servers: bounded retries, timeouts, unreachable targets,
+"""opscheck.clients.http.OpsClient against real local servers: bounded retries, timeouts, unreachable targets,
 cookie secrets, concurrent probes, and trust that matches the TLS check's."""
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from opscheck.context import retry_sink
+from opscheck.clients.http import OpsClient
+from opscheck.clients.tls import inspect_certificate
 from opscheck.errors import TargetUnreachable
-from opscheck.http import OpsClient
+from opscheck.run.context import retry_sink
 from opscheck.secrets import redactor
-from opscheck.tls import inspect_certificate
 from tests.support.certs import LocalPKI
 from tests.support.servers import LocalHTTPServer, Route, closed_port, silent_tcp_server
 from tests.support.smoke_run import SequenceRoute

@@ -1,4 +1,4 @@
-"""Unit tests of opscheck.markers: binding the ``runbook`` marker's arguments into a CheckSpec."""
+"""Unit tests of opscheck.run.markers: binding the ``runbook`` marker's arguments into a CheckSpec."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from opscheck.markers import MARKERS, CheckSpec, InvalidMarker, check_spec, is_destructive
+from opscheck.run.markers import MARKERS, CheckSpec, InvalidMarker, check_spec, is_destructive
 from opscheck.severity import DEFAULT_SEVERITY, SEVERITIES
 from tests.test_plugin import (
     config_for,

@@ -11,8 +11,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from opscheck.metrics import LAST_SUCCESS, SERIES, suite_registry
-from opscheck.report import RunSummary
+from opscheck.reporting.metrics import LAST_SUCCESS, SERIES, suite_registry
+from opscheck.reporting.summary import RunSummary
 from tests.support.hostile_http import DribblingServer
 from tests.support.project import EXAMPLE_RUNBOOK, summary, write_config
 from tests.support.pushgateway import running_pushgateway
@@ -246,10 +246,10 @@ def test_a_publisher_that_breaks_costs_the_run_neither_its_verdict_nor_its_summa
 ) -> None:
     _project(pytester, f'textfile_dir = "{tmp_path / "textfile"}"')
     pytester.makeconftest(
-        "import opscheck.metrics\n"
+        "import opscheck.reporting.metrics\n"
         "def _boom(*args, **kwargs):\n"
         "    raise RuntimeError('publisher bug')\n"
-        "opscheck.metrics.publish = _boom\n"
+        "opscheck.reporting.metrics.publish = _boom\n"
     )
     result = _run(pytester, monkeypatch, fail=False)
     assert result.ret == 0, result.stdout.str()

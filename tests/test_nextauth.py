@@ -18,18 +18,7 @@ from urllib.parse import parse_qs, quote
 import httpx
 import pytest
 
-from opscheck.auth import (
-    Inconclusive,
-    SignInControl,
-    cookie_rule_problem,
-    expect_anonymous_refused,
-    expect_endpoints_healthy,
-    expect_rejected,
-    expect_session_for,
-)
-from opscheck.context import CheckRecord
-from opscheck.errors import CheckFailed, TargetUnreachable
-from opscheck.nextauth import (
+from opscheck.auth.client import (
     V4,
     V5,
     AuthServerError,
@@ -46,7 +35,18 @@ from opscheck.nextauth import (
     session_cookies,
     url_error,
 )
-from opscheck.open_redirect import expect_no_open_redirect, honoured, redirect_payloads, try_redirect
+from opscheck.auth.open_redirect import expect_no_open_redirect, honoured, redirect_payloads, try_redirect
+from opscheck.auth.rules import (
+    Inconclusive,
+    SignInControl,
+    cookie_rule_problem,
+    expect_anonymous_refused,
+    expect_endpoints_healthy,
+    expect_rejected,
+    expect_session_for,
+)
+from opscheck.errors import CheckFailed, TargetUnreachable
+from opscheck.run.context import CheckRecord
 from opscheck.secrets import Secret, redactor
 from tests.support.servers import closed_port
 

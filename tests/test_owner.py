@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from opscheck.demo_backups import LocalS3
-from opscheck.demo_metrics import LocalPushgateway
-from opscheck.owner import Owner
+from opscheck.demo.backups import LocalS3
+from opscheck.demo.pushgateway import LocalPushgateway
+from opscheck.restore.servers.owner import Owner
 
 
 def test_owner_is_a_process_not_a_pid() -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from opscheck.config import load_config
 from opscheck.errors import ConfigError
-from opscheck.pages import error_marker_in
+from opscheck.smoke.pages import error_marker_in
 from tests.support.hostile_http import HugeBodyServer
 from tests.support.reference_apps import V4, AppFleet
 from tests.support.suite_run import REPO, run_suite, write_opscheck_toml

@@ -1,4 +1,4 @@
-"""opscheck.pgcluster against a real PostgreSQL server on this machine."""
+"""opscheck.restore.servers.local against a real PostgreSQL server on this machine."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import pytest
 from psycopg import sql
 
 from opscheck.errors import OpscheckError
-from opscheck.pgcluster import (
+from opscheck.restore.servers.local import (
     LocalCluster,
     PortInUse,
     PostgresNotFound,
@@ -230,7 +230,7 @@ def test_failed_start_on_an_occupied_port_leaves_nothing(monkeypatch: pytest.Mon
 
 def test_forgotten_cluster_is_stopped_at_interpreter_exit() -> None:
     script = (
-        "from opscheck.pgcluster import LocalCluster\n"
+        "from opscheck.restore.servers.local import LocalCluster\n"
         "c = LocalCluster().start()\n"
         "print(c.socket_dir, c.pid)\n"
     )

@@ -401,7 +401,7 @@ def test_db_fixture_is_read_only(pytester: pytest.Pytester, pg_database: str) ->
 # -- flaky, xdist, interruption ------------------------------------------------------------------------
 FLAKY = """
 import pytest
-from opscheck.context import note_retry
+from opscheck.run.context import note_retry
 @pytest.mark.runbook("site-down-p0", severity="P0")
 def test_retried_then_passed():
     note_retry("GET /api/health: HTTP 503 (attempt 1)")

@@ -45,7 +45,7 @@ def test_a_run_without_an_optional_plugin_reports_its_checks(tmp_path: Path, plu
 
 
 def test_a_run_prints_no_warning_about_opscheck_itself(tmp_path: Path) -> None:
-    """pytest warned "Module already imported so cannot be rewritten; opscheck.redaction" on every run."""
+    """pytest warned "Module already imported so cannot be rewritten; opscheck.run.redaction" on every run."""
     argv = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", str(tmp_path)]
     env = {"PATH": "/usr/bin:/bin"}  # opscheck as installed (its entry point), as users run it
     proc = subprocess.run(

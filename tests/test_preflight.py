@@ -1,4 +1,4 @@
-"""Unit tests of opscheck.preflight: what stops the run before any check, and what keeps the lazy rule."""
+"""Unit tests of opscheck.run.preflight: what stops the run before any check, and what keeps the lazy rule."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from opscheck.config import Environment, load_config
 from opscheck.errors import ConfigError
-from opscheck.preflight import preflight
+from opscheck.run.preflight import preflight
 
 HEAD = '[environments.production]\nbase_url = "https://app.example.com"\n'
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import psycopg
 import pytest
 
+from opscheck.clients.postgres import connect_readonly
+from opscheck.clients.readonly_db import ReadOnlyDatabase, write_privileges
 from opscheck.errors import TargetUnreachable
-from opscheck.postgres import connect_readonly
-from opscheck.readonly_db import ReadOnlyDatabase, write_privileges
 from tests.test_plugin import config_for, run
 
 INSERT = "INSERT INTO guarded (note) VALUES ('written')"

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from opscheck.owner import run_owner
-from opscheck.pgcluster import LocalCluster
+from opscheck.restore.servers.local import LocalCluster
+from opscheck.restore.servers.owner import run_owner
 from tests.support.processes import is_alive
 from tests.support.suite_run import ENV, REPO, RESTORE_SUITE
 from tests.test_restore_suite import (
@@ -225,8 +225,8 @@ def test_signals_in_a_row_during_cleanup_leave_nothing_behind(
 
 _START_AND = """
 import os, signal, sys
-from opscheck.owner import run_owner
-from opscheck.pgcluster import LocalCluster
+from opscheck.restore.servers.owner import run_owner
+from opscheck.restore.servers.local import LocalCluster
 cluster = LocalCluster().start()
 print(cluster.socket_dir, flush=True)
 if sys.argv[1] == "die":
@@ -316,7 +316,7 @@ def test_every_run_reaps_only_orphans_and_cleanup_removes_everything_of_its_stat
 
 _START_CONTAINER_AND_DIE = """
 import os, signal
-from opscheck.containers import ContainerCluster
+from opscheck.restore.servers.container import ContainerCluster
 cluster = ContainerCluster().start()
 print(cluster.container_id, os.getpid(), flush=True)
 os.kill(os.getpid(), signal.SIGKILL)

@@ -1,4 +1,4 @@
-"""Unit tests of opscheck.report: folding phases into results, the gate, the verdict and the outputs."""
+"""Unit tests of opscheck.reporting.summary: folding phases into results, the gate, the verdict and the outputs."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from opscheck.report import CheckResult, RunSummary, markdown_summary, terminal_lines
+from opscheck.reporting.summary import CheckResult, RunSummary, markdown_summary, terminal_lines
 from opscheck.secrets import MASK, redactor
 
 NODE = "suites/smoke/test_health_endpoint_is_healthy.py::test_health_endpoint_is_healthy"

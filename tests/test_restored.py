@@ -9,8 +9,8 @@ import pytest
 
 from opscheck.config import load_config
 from opscheck.errors import ConfigError
-from opscheck.restored import amcheck_indexes, missing_tables, row_counts
-from opscheck.tablenames import parse_table_name
+from opscheck.restore.expectations import amcheck_indexes, missing_tables, row_counts
+from opscheck.restore.tablenames import parse_table_name
 from tests.support.suite_run import write_opscheck_toml
 
 

@@ -23,9 +23,9 @@ import psycopg
 import pytest
 
 from opscheck.errors import CheckFailed
-from opscheck.pgcluster import LocalCluster
-from opscheck.restored import amcheck_indexes
-from opscheck.runshare import RunShare
+from opscheck.restore.expectations import amcheck_indexes
+from opscheck.restore.servers.local import LocalCluster
+from opscheck.run.share import RunShare
 from tests.support.servers import LocalHTTPServer
 from tests.support.smoke_run import healthy_routes, html_page, run_smoke, write_config
 from tests.support.suite_run import ENV, RESTORE_SUITE
@@ -164,9 +164,9 @@ _RACE = """
 import sys, time
 from pathlib import Path
 from opscheck.errors import CheckFailed
-from opscheck.pgcluster import LocalCluster
-from opscheck.restored import amcheck_indexes
-from opscheck.runshare import RunShare
+from opscheck.restore.servers.local import LocalCluster
+from opscheck.restore.expectations import amcheck_indexes
+from opscheck.run.share import RunShare
 share = RunShare(Path(sys.argv[1]))
 def produce():
     with open(sys.argv[2], "a") as log:

@@ -1,4 +1,4 @@
-"""opscheck.smoke: how one probe of a deployment is judged (pure functions), and the bounded version wait."""
+"""opscheck.smoke.rules: how one probe of a deployment is judged (pure functions), and the bounded version wait."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import time
 import httpx
 import pytest
 
-from opscheck.context import CheckRecord
+from opscheck.clients.http import OpsClient, Probe
 from opscheck.errors import CheckFailed, TargetUnreachable
-from opscheck.http import OpsClient, Probe
-from opscheck.smoke import (
+from opscheck.run.context import CheckRecord
+from opscheck.smoke.rules import (
     SECURITY_HEADER_RULES,
     Health,
     answered,

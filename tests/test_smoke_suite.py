@@ -21,8 +21,8 @@ import httpcore  # noqa: F401
 import psycopg
 import pytest
 
-from opscheck.pgcluster import LocalCluster
-from opscheck.postgres import connect_readonly
+from opscheck.clients.postgres import connect_readonly
+from opscheck.restore.servers.local import LocalCluster
 from tests.support.certs import IssuedCert, LocalPKI
 from tests.support.servers import LocalHTTPServer, Route, closed_port, silent_tcp_server
 from tests.support.smoke_run import (

@@ -24,7 +24,7 @@ from typing import Any
 import httpcore  # noqa: F401  (kept loaded: pytester's module snapshot would re-import it under httpx)
 import pytest
 
-from opscheck.pgcluster import LocalCluster
+from opscheck.restore.servers.local import LocalCluster
 from tests.support.reference_apps import SMOKE_USER, V4, V5, AppSpec, RunningApp, start_app
 from tests.support.suite_run import REPO, SuiteRun, run_suite, write_opscheck_toml
 from tests.test_auth_suite import (

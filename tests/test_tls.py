@@ -1,4 +1,4 @@
-"""opscheck.tls against real TLS servers on 127.0.0.1, and the LocalHTTPServer test helper itself."""
+"""opscheck.clients.tls against real TLS servers on 127.0.0.1, and the LocalHTTPServer test helper itself."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from opscheck.clients.tls import CertificateInfo, check_certificate, inspect_certificate
 from opscheck.errors import CheckFailed, TargetUnreachable, UsageError
-from opscheck.tls import CertificateInfo, check_certificate, inspect_certificate
 from tests.support.certs import IssuedCert, LocalPKI
 from tests.support.servers import LocalHTTPServer, Route, closed_port, silent_tcp_server
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from opscheck.history import Run
-from opscheck.trends import ChartUnavailable, history_markdown, restore_chart, restore_points
+from opscheck.reporting.history import Run
+from opscheck.reporting.trends import ChartUnavailable, history_markdown, restore_chart, restore_points
 
 
 def run(day: int, environment: str = "production", **restore: object) -> Run:

@@ -16,10 +16,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from opscheck.auth.client import NextAuth
+from opscheck.clients.http import OpsClient
+from opscheck.clients.protection import BYPASS_HEADER, is_protection_wall
 from opscheck.config import load_config
-from opscheck.http import OpsClient
-from opscheck.nextauth import NextAuth
-from opscheck.protection import BYPASS_HEADER, is_protection_wall
 from opscheck.secrets import redactor
 from tests.support.servers import LocalHTTPServer, RecordedRequest, Route, closed_port
 from tests.support.smoke_run import healthy_routes

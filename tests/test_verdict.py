@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from opscheck.verdict import exit_status
+from opscheck.run.verdict import exit_status
 from tests.support.project import checks_by_name, summary
 from tests.test_plugin import (
     config_for,

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 from opscheck import run_state
-from opscheck.auth import SignInControl
+from opscheck.auth.client import NextAuth, SignInAttempt
+from opscheck.auth.rules import SignInControl
 from opscheck.config import AuthSettings, Environment
 from opscheck.errors import OpscheckError, SectionNotConfigured
-from opscheck.nextauth import NextAuth, SignInAttempt
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

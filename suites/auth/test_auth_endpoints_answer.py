@@ -5,11 +5,11 @@ endpoint, and nobody can sign in. The advice depends on whether the secret is kn
 
 import pytest
 
-from opscheck.auth import expect_endpoints_healthy
-from opscheck.auth_advice import deployment_secret_set
+from opscheck.auth.advice import deployment_secret_set
+from opscheck.auth.client import NextAuth
+from opscheck.auth.rules import expect_endpoints_healthy
 from opscheck.config import AuthSettings, Environment
-from opscheck.context import CheckRecord
-from opscheck.nextauth import NextAuth
+from opscheck.run.context import CheckRecord
 
 
 @pytest.mark.runbook("authentication-issues", severity="P1")

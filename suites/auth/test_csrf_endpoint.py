@@ -2,10 +2,10 @@
 
 import pytest
 
+from opscheck.auth.client import NextAuth
 from opscheck.config import AuthSettings
-from opscheck.context import CheckRecord
 from opscheck.errors import CheckFailed
-from opscheck.nextauth import NextAuth
+from opscheck.run.context import CheckRecord
 
 
 @pytest.mark.runbook("authentication-issues", severity="P1")

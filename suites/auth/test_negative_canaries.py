@@ -6,10 +6,10 @@ auth outage every sign-in is rejected, and that must not look like a pass."""
 
 import pytest
 
-from opscheck.auth import SignInControl, expect_rejected
+from opscheck.auth.client import NextAuth, canary_password, canary_username
+from opscheck.auth.rules import SignInControl, expect_rejected
 from opscheck.config import AuthSettings
-from opscheck.context import CheckRecord
-from opscheck.nextauth import NextAuth, canary_password, canary_username
+from opscheck.run.context import CheckRecord
 
 
 @pytest.mark.runbook("authentication-issues", severity="P0")

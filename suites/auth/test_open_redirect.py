@@ -8,10 +8,10 @@ names every payload that was honoured. A payload the app answers with an error c
 
 import pytest
 
+from opscheck.auth.client import NextAuth, SignInAttempt
+from opscheck.auth.open_redirect import expect_no_open_redirect, redirect_payloads, try_redirect
 from opscheck.config import AuthSettings
-from opscheck.context import CheckRecord
-from opscheck.nextauth import NextAuth, SignInAttempt
-from opscheck.open_redirect import expect_no_open_redirect, redirect_payloads, try_redirect
+from opscheck.run.context import CheckRecord
 
 
 @pytest.mark.runbook("authentication-issues", severity="P2")

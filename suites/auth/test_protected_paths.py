@@ -4,10 +4,10 @@ leaves the resource: to NextAuth's sign-in page or a custom one at any path (``a
 
 import pytest
 
-from opscheck.auth import expect_anonymous_refused, expect_signed_in_access
+from opscheck.auth.client import NextAuth, SignInAttempt
+from opscheck.auth.rules import expect_anonymous_refused, expect_signed_in_access
 from opscheck.config import AuthSettings
-from opscheck.context import CheckRecord
-from opscheck.nextauth import NextAuth, SignInAttempt
+from opscheck.run.context import CheckRecord
 
 
 @pytest.mark.runbook("authentication-issues", severity="P0")

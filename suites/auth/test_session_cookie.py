@@ -2,11 +2,11 @@
 
 import pytest
 
-from opscheck.auth import COOKIE_RULES, cookie_rule_problem, oversized_cookies
-from opscheck.auth_advice import cookie_advice
-from opscheck.context import CheckRecord
+from opscheck.auth.advice import cookie_advice
+from opscheck.auth.client import MAX_COOKIE_BYTES, SignInAttempt
+from opscheck.auth.rules import COOKIE_RULES, cookie_rule_problem, oversized_cookies
 from opscheck.errors import CheckFailed
-from opscheck.nextauth import MAX_COOKIE_BYTES, SignInAttempt
+from opscheck.run.context import CheckRecord
 
 RULES = [
     pytest.param(rule, marks=[pytest.mark.https_only] if https else [])

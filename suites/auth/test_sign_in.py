@@ -4,12 +4,12 @@ positive control of the negative canaries."""
 
 import pytest
 
-from opscheck.auth import SignInControl, expect_session_for
-from opscheck.auth_advice import configuration_advice, deployment_secret_set
+from opscheck.auth.advice import configuration_advice, deployment_secret_set
+from opscheck.auth.client import AuthServerError, NextAuth, SignInAttempt
+from opscheck.auth.rules import SignInControl, expect_session_for
 from opscheck.config import AuthSettings, Environment
-from opscheck.context import CheckRecord
 from opscheck.errors import CheckFailed
-from opscheck.nextauth import AuthServerError, NextAuth, SignInAttempt
+from opscheck.run.context import CheckRecord
 
 
 @pytest.mark.runbook("authentication-issues", severity="P1")

@@ -6,10 +6,10 @@ sessions cannot be revoked on the server. ``auth.fail_on_jwt_replay = true`` mak
 
 import pytest
 
+from opscheck.auth.client import NextAuth, SignInAttempt
 from opscheck.config import AuthSettings
-from opscheck.context import CheckRecord
 from opscheck.errors import CheckFailed
-from opscheck.nextauth import NextAuth, SignInAttempt
+from opscheck.run.context import CheckRecord
 
 REPLAY_NOTE = (
     "a session token captured before sign-out still works after it (replayed JWT): NextAuth's JWT sessions "

@@ -6,7 +6,13 @@ from __future__ import annotations
 import pytest
 
 from opscheck import run_state
-from opscheck.authjs import FlavorChoice, choose_flavor, configured_flavor, live_flavor, required_names
+from opscheck.auth.variables import (
+    FlavorChoice,
+    choose_flavor,
+    configured_flavor,
+    live_flavor,
+    required_names,
+)
 from opscheck.config import ConfigFile, Environment
 from opscheck.credentials import AwsAccess, CredentialSource, load_source
 from opscheck.errors import CheckFailed, OpscheckError, TargetUnreachable

@@ -3,9 +3,9 @@ disagree, and rotation variables are ones next-auth reads."""
 
 import pytest
 
-from opscheck.authjs import FlavorChoice, secret_source_finding
-from opscheck.context import CheckRecord
+from opscheck.auth.variables import FlavorChoice, secret_source_finding
 from opscheck.credentials import CredentialSource, enforce
+from opscheck.run.context import CheckRecord
 
 
 @pytest.mark.runbook("authentication-issues", severity="P1")

@@ -3,10 +3,10 @@ header only where the platform sets it (Vercel, Cloudflare Pages); the source it
 
 import pytest
 
-from opscheck.authjs import FlavorChoice, origin_finding
+from opscheck.auth.variables import FlavorChoice, origin_finding
 from opscheck.config import Environment
-from opscheck.context import CheckRecord
 from opscheck.credentials import CredentialSource, enforce
+from opscheck.run.context import CheckRecord
 
 
 @pytest.mark.runbook("authentication-issues", severity="P1")

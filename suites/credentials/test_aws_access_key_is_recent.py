@@ -4,8 +4,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from opscheck.context import CheckRecord
 from opscheck.credentials import AwsAccess, enforce
+from opscheck.run.context import CheckRecord
 
 
 @pytest.mark.runbook("credential-rotation", severity="P2")

@@ -2,8 +2,8 @@
 
 import pytest
 
-from opscheck.context import CheckRecord
 from opscheck.credentials import AwsAccess
+from opscheck.run.context import CheckRecord
 
 
 @pytest.mark.runbook("credential-rotation", severity="P1")

@@ -3,8 +3,8 @@
 import pytest
 
 from opscheck.config import Environment
-from opscheck.context import CheckRecord
 from opscheck.credentials import CredentialSource, postgres_url_finding, probe_credentials
+from opscheck.run.context import CheckRecord
 
 
 @pytest.mark.runbook("database-connection-errors", severity="P0")

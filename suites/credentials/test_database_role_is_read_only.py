@@ -7,8 +7,8 @@ P3: it fails the default gate and is listed as a warning ("below gate") under a 
 
 import pytest
 
+from opscheck.clients.readonly_db import ReadOnlyDatabase, write_privileges
 from opscheck.errors import CheckFailed
-from opscheck.readonly_db import ReadOnlyDatabase, write_privileges
 
 
 @pytest.mark.runbook("database-role-privileges", severity="P3")

@@ -3,8 +3,8 @@
 import pytest
 
 from opscheck.config import Environment
-from opscheck.context import CheckRecord
 from opscheck.credentials import DATABASE_URL_RULES, CredentialSource, enforce, postgres_url_finding
+from opscheck.run.context import CheckRecord
 
 
 @pytest.mark.runbook("database-connection-errors", severity="P1")

@@ -3,9 +3,9 @@ and nobody else's."""
 
 import pytest
 
-from opscheck.authjs import AUTH_SECRET_RULES, FlavorChoice, secret_rule_finding
-from opscheck.context import CheckRecord
+from opscheck.auth.variables import AUTH_SECRET_RULES, FlavorChoice, secret_rule_finding
 from opscheck.credentials import CredentialSource, enforce
+from opscheck.run.context import CheckRecord
 
 
 @pytest.mark.runbook("authentication-issues", severity="P1")

@@ -2,10 +2,10 @@
 
 import pytest
 
-from opscheck.authjs import AUTH_URL_RULES, url_rule_finding
+from opscheck.auth.variables import AUTH_URL_RULES, url_rule_finding
 from opscheck.config import Environment
-from opscheck.context import CheckRecord
 from opscheck.credentials import CredentialSource, enforce
+from opscheck.run.context import CheckRecord
 
 
 @pytest.mark.runbook("authentication-issues", severity="P1")

@@ -3,10 +3,10 @@ a real value; for the auth secret and URL, the variable next-auth reads in its p
 
 import pytest
 
-from opscheck.authjs import SECRET_NAMES, URL_NAMES, required_variable_finding
+from opscheck.auth.variables import SECRET_NAMES, URL_NAMES, required_variable_finding
 from opscheck.config import Environment
-from opscheck.context import CheckRecord
 from opscheck.credentials import CredentialSource, enforce, required_finding
+from opscheck.run.context import CheckRecord
 
 
 @pytest.mark.runbook("environment-variables", severity="P1")

@@ -2,10 +2,10 @@
 
 import pytest
 
+from opscheck.clients.http import OpsClient
 from opscheck.config import Environment
-from opscheck.context import CheckRecord
 from opscheck.credentials import CredentialSource, enforce, exposure_finding
-from opscheck.http import OpsClient
+from opscheck.run.context import CheckRecord
 
 
 @pytest.mark.runbook("security-incident", severity="P0")

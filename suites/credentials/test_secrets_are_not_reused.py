@@ -3,8 +3,8 @@
 import pytest
 
 from opscheck.config import ConfigFile, Environment
-from opscheck.context import CheckRecord
 from opscheck.credentials import CredentialSource, enforce, find_reuse
+from opscheck.run.context import CheckRecord
 
 
 @pytest.mark.runbook("credential-rotation", severity="P2")

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from opscheck import run_state
-from opscheck.containers import select_provider
 from opscheck.errors import OpscheckError
+from opscheck.restore.servers.container import select_provider
 
 
 def pytest_report_collectionfinish(

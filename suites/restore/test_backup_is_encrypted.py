@@ -2,9 +2,9 @@
 
 import pytest
 
-from opscheck.context import CheckRecord
-from opscheck.drill import Drill
 from opscheck.errors import CheckFailed
+from opscheck.restore.drill import Drill
+from opscheck.run.context import CheckRecord
 
 
 @pytest.mark.runbook("backup-strategy", severity="P2")

@@ -2,10 +2,10 @@
 
 import pytest
 
-from opscheck.backups import size_problem
-from opscheck.context import CheckRecord
-from opscheck.drill import Drill
 from opscheck.errors import CheckFailed
+from opscheck.restore.backups import size_problem
+from opscheck.restore.drill import Drill
+from opscheck.run.context import CheckRecord
 
 
 @pytest.mark.runbook("backup-strategy", severity="P1")

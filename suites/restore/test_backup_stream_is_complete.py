@@ -2,8 +2,8 @@
 
 import pytest
 
-from opscheck.context import CheckRecord
-from opscheck.drill import Drill
+from opscheck.restore.drill import Drill
+from opscheck.run.context import CheckRecord
 
 
 @pytest.mark.runbook("data-recovery", severity="P1")

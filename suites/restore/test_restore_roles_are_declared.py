@@ -8,10 +8,10 @@ says which of them ``[restore] roles`` does not list, so nobody learns it during
 
 import pytest
 
-from opscheck.context import CheckRecord
-from opscheck.drill import Drill
 from opscheck.errors import CheckFailed
-from opscheck.recovery_roles import undeclared_roles_advice
+from opscheck.restore.drill import Drill
+from opscheck.restore.recovery_roles import undeclared_roles_advice
+from opscheck.run.context import CheckRecord
 
 
 @pytest.mark.runbook("complete-system-recovery", severity="P1")

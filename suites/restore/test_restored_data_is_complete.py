@@ -9,10 +9,10 @@ from typing import Any
 import psycopg
 import pytest
 
-from opscheck.context import CheckRecord
-from opscheck.drill import Drill
 from opscheck.errors import CheckFailed
-from opscheck.restored import live_migration_state, migration_state, table_names
+from opscheck.restore.drill import Drill
+from opscheck.restore.expectations import live_migration_state, migration_state, table_names
+from opscheck.run.context import CheckRecord
 
 
 @pytest.mark.runbook("data-recovery", severity="P0")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from opscheck import run_state
+from opscheck.clients.http import OpsClient, Probe, register_cookie_secrets
 from opscheck.config import Environment
-from opscheck.http import OpsClient, Probe, register_cookie_secrets
-from opscheck.runshare import RunShare
+from opscheck.run.share import RunShare
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -2,9 +2,9 @@
 
 import pytest
 
-from opscheck.cache import ping_redis
+from opscheck.clients.redis import ping_redis
 from opscheck.config import Environment
-from opscheck.context import CheckRecord
+from opscheck.run.context import CheckRecord
 
 
 @pytest.mark.runbook("4-cache-management", severity="P2")

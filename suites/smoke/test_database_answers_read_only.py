@@ -2,10 +2,10 @@
 
 import pytest
 
+from opscheck.clients.postgres import probe_database
 from opscheck.config import Environment
-from opscheck.context import CheckRecord
 from opscheck.errors import CheckFailed
-from opscheck.postgres import probe_database
+from opscheck.run.context import CheckRecord
 
 
 @pytest.mark.runbook("database-connection-errors", severity="P0")

@@ -2,11 +2,11 @@
 
 import pytest
 
+from opscheck.clients.http import OpsClient
 from opscheck.config import Environment
-from opscheck.context import CheckRecord
 from opscheck.errors import CheckFailed
-from opscheck.http import OpsClient
-from opscheck.smoke import NoHealthPathForVersion, wait_for_version
+from opscheck.run.context import CheckRecord
+from opscheck.smoke.rules import NoHealthPathForVersion, wait_for_version
 
 
 @pytest.mark.runbook("1-deployment", severity="P1")

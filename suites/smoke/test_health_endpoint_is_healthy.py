@@ -7,10 +7,10 @@ this check is skipped; a 404 on the configured path fails saying there is no hea
 
 import pytest
 
+from opscheck.clients.http import Probe
 from opscheck.config import Environment
-from opscheck.context import CheckRecord
-from opscheck.http import Probe
-from opscheck.smoke import answered, expect_healthy, expect_within_budget
+from opscheck.run.context import CheckRecord
+from opscheck.smoke.rules import answered, expect_healthy, expect_within_budget
 
 
 @pytest.mark.runbook("site-down-p0", severity="P0")

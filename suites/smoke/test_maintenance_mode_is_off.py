@@ -2,9 +2,9 @@
 
 import pytest
 
+from opscheck.clients.http import Probe
 from opscheck.errors import CheckFailed
-from opscheck.http import Probe
-from opscheck.smoke import maintenance_signal
+from opscheck.smoke.rules import maintenance_signal
 
 
 @pytest.mark.runbook("scheduled-maintenance", severity="P1")

@@ -3,10 +3,10 @@ not what it must not (``not_contains``), within the latency budget."""
 
 import pytest
 
+from opscheck.clients.http import Probe
 from opscheck.config import Environment
-from opscheck.context import CheckRecord
-from opscheck.http import Probe
-from opscheck.smoke import answered, expect_page_ok, expect_within_budget
+from opscheck.run.context import CheckRecord
+from opscheck.smoke.rules import answered, expect_page_ok, expect_within_budget
 
 
 @pytest.mark.runbook("site-down-p0", severity="P1")

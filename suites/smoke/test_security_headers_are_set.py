@@ -2,10 +2,10 @@
 
 import pytest
 
+from opscheck.clients.http import Probe
 from opscheck.config import Environment
 from opscheck.errors import CheckFailed
-from opscheck.http import Probe
-from opscheck.smoke import SECURITY_HEADER_RULES, answered, security_header_problem
+from opscheck.smoke.rules import SECURITY_HEADER_RULES, answered, security_header_problem
 
 
 @pytest.mark.runbook("security-headers", severity="P3")

@@ -4,9 +4,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from opscheck.clients.tls import check_certificate, inspect_certificate
 from opscheck.config import Environment
-from opscheck.context import CheckRecord
-from opscheck.tls import check_certificate, inspect_certificate
+from opscheck.run.context import CheckRecord
 
 
 @pytest.mark.runbook("tls-certificates", severity="P1")

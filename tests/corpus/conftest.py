@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from opscheck.pgcluster import LocalCluster
+from opscheck.restore.servers.local import LocalCluster
 from tests.support.pgdump import pg_dump
 from tests.support.verdict_table import append_row, log_path, logged_rows, write_table
 

@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 
 from opscheck.config import load_config
-from opscheck.drill import Drill
 from opscheck.errors import CheckFailed, OpscheckError
-from opscheck.pgcluster import LocalCluster
-from opscheck.restored import missing_tables, row_counts
+from opscheck.restore.drill import Drill
+from opscheck.restore.expectations import missing_tables, row_counts
+from opscheck.restore.servers.local import LocalCluster
 from tests.corpus.conftest import CORPUS_ROLES, Corpus, fingerprint, gz
 from tests.support.suite_run import ENV, RESTORE_SUITE, run_suite, write_opscheck_toml
 from tests.test_restore_suite import without_restrict

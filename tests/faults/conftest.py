@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from opscheck.pgcluster import LocalCluster
+from opscheck.restore.servers.local import LocalCluster
 from tests.support.verdict_table import append_row, log_path, logged_rows, write_table
 
 LOG_NAME = "fault-matrix.jsonl"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 
-from opscheck.pgcluster import LocalCluster
+from opscheck.restore.servers.local import LocalCluster
 from tests.support.environment import LIBPQ_PREFIX
 
 __all__ = ["PG_DUMP_TIMEOUT_S", "pg_dump"]

@@ -7,7 +7,7 @@
   health endpoint and no database.
 
 Each app is built once (``npm ci`` when its lock file changed, ``next build`` when its sources changed:
-cached and file-locked by :class:`opscheck.demo.ReferenceApp`) and started behind a
+cached and file-locked by :class:`opscheck.demo.stack.ReferenceApp`) and started behind a
 :class:`~tests.support.tls_proxy.RecordingProxy`, which terminates TLS with a test certificate for https
 and records the session cookies and CSRF tokens that went over the wire::
 
@@ -30,10 +30,10 @@ from pathlib import Path
 
 import pytest
 
-from opscheck.demo import ReferenceApp, free_port
-from opscheck.demo_apps import APPS as DEMO_APPS
-from opscheck.demo_apps import DemoApp
-from opscheck.pgcluster import LocalCluster
+from opscheck.demo.apps import APPS as DEMO_APPS
+from opscheck.demo.apps import DemoApp
+from opscheck.demo.stack import ReferenceApp, free_port
+from opscheck.restore.servers.local import LocalCluster
 from tests.support.certs import LocalPKI
 from tests.support.project import REPO
 from tests.support.tls_proxy import RecordingProxy
@@ -59,7 +59,7 @@ READY_PATH = "/api/me"
 @dataclass(frozen=True)
 class AppSpec:
     """What a test needs to know about one reference app to start it and to point opscheck at it; where it
-    lives, its variables and whether it reads a database come from ``opscheck.demo_apps``."""
+    lives, its variables and whether it reads a database come from ``opscheck.demo.apps``."""
 
     app: DemoApp
     #: where its auth routes live

@@ -1,0 +1,1 @@
+"""The smoke suite's rules: health, version, pages, headers."""

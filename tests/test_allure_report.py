@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from opscheck.reporting.allure_html import TOOLS_DIR
 from tests.support.project import EXAMPLE_RUNBOOK, REPO, write_config
 
 # one worker runs the module, so its module-scoped fixture runs once (.ci/run uses --dist loadgroup)
@@ -241,3 +242,8 @@ def test_failed_check_and_its_remediation_are_on_the_page(
         path.unlink(missing_ok=True)
         browse(url, tmp_path / f"shot-{name}", f"--screenshot={path}")
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_allure_cli_is_pinned_in_the_checkouts_tools_directory() -> None:
+    assert TOOLS_DIR == REPO / "tools" / "allure"
+    assert (TOOLS_DIR / "package-lock.json").is_file()

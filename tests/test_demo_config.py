@@ -13,7 +13,8 @@ import pytest
 
 from opscheck.config import load_config
 from opscheck.demo.apps import APPS
-from opscheck.demo.stack import DemoStack
+from opscheck.demo.stack import DemoStack, project_root
+from tests.support.project import REPO
 
 
 @pytest.mark.parametrize("app", sorted(APPS))
@@ -37,3 +38,7 @@ def test_awkward_values_read_back_exactly_as_written(tmp_path: Path, app: str) -
     assert env.auth.password.reveal() == password
     assert env.smoke.pages == list(APPS[app].smoke_keys["pages"])
     assert bool(env.expected_version) == APPS[app].has_health_endpoint
+
+
+def test_project_root_is_the_checkout_beside_the_package() -> None:
+    assert project_root() == REPO

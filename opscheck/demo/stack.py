@@ -59,7 +59,7 @@ class DemoError(OpscheckError):
 
 def project_root() -> Path:
     """The opscheck checkout: the suites and the reference app live beside the package."""
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     if not (root / "suites").is_dir() or not (root / "examples" / "nextjs-app").is_dir():
         raise DemoError(
             f"the suites and examples/nextjs-app are not beside the opscheck package ({root}); "

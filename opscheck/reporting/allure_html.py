@@ -49,7 +49,7 @@ from opscheck.secrets import mask_url, redactor, secret_env_values
 __all__ = ["TOOLS_DIR", "ReportError", "ReportRequest", "ReportResult", "generate", "install_cli"]
 
 #: where the pinned Allure CLI's package.json and package-lock.json live
-TOOLS_DIR = Path(__file__).resolve().parent.parent / "tools" / "allure"
+TOOLS_DIR = Path(__file__).resolve().parents[2] / "tools" / "allure"
 _INSTALL_TIMEOUT_S = 600
 _GENERATE_TIMEOUT_S = 600
 

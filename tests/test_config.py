@@ -8,13 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from opscheck.config import (
-    Environment,
-    expand,
-    find_config,
-    load_config,
-    variables_in,
-)
+from opscheck.config import Environment, find_config, load_config
+from opscheck.config.expansion import expand, variables_in
 from opscheck.errors import ConfigError, SectionNotConfigured, SettingMissing, UsageError
 from opscheck.secrets import MASK, Secret
 
@@ -798,7 +793,7 @@ def test_min_rows_must_not_be_negative(tmp_path: Path) -> None:
 
 def test_every_setting_rejects_nan_and_infinity() -> None:
     """Also the numeric keys added after this test was written: no parser may let nan or inf through."""
-    from opscheck.config import SECTIONS, EnvironmentSettings
+    from opscheck.config.environment import SECTIONS, EnvironmentSettings
 
     for cls in (EnvironmentSettings, *SECTIONS.values()):
         for name, setting in cls.settings().items():

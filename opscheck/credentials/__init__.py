@@ -63,7 +63,9 @@ from opscheck.clients.bounded import BodyTooLarge, DeadlinePassed, concurrently,
 from opscheck.clients.conninfo import parse_conninfo
 from opscheck.clients.http import OpsClient, describe_transport_error
 from opscheck.clients.postgres import ProbeResult, answered_within, connect_readonly, probe_database
-from opscheck.config import SECTIONS, ConfigFile, CredentialsSettings, Environment, expand
+from opscheck.config import ConfigFile, CredentialsSettings, Environment
+from opscheck.config.environment import SECTIONS
+from opscheck.config.expansion import expand
 from opscheck.errors import CheckFailed, OpscheckError, SettingMissing, TargetUnreachable
 from opscheck.restore.backups import BucketFacts, S3Store, parse_s3_location
 from opscheck.run.context import CheckRecord, retry_sink

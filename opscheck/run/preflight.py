@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from opscheck.config import SECTIONS, Environment, Section
+from opscheck.config import Environment
+from opscheck.config.environment import SECTIONS
+from opscheck.config.schema import Section
 from opscheck.errors import ConfigError, SettingMissing
 
 __all__ = ["preflight"]

@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from opscheck.config import ConfigFile, Environment, as_base_url, find_config, load_config
+from opscheck.config import ConfigFile, Environment, find_config, load_config
+from opscheck.config.values import as_base_url
 from opscheck.errors import ConfigError, OpscheckError, UsageError
 from opscheck.reporting.summary import RunSummary
 from opscheck.run.context import CheckRecord

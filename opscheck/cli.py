@@ -17,7 +17,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 
@@ -234,9 +234,16 @@ def build_parser() -> argparse.ArgumentParser:
         prog="opscheck", description="Operational runbooks as executable checks."
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    d = sub.add_parser(
-        "demo", help="run the suites against an embedded default stack (PostgreSQL + Next.js app)"
-    )
+
+    def command(
+        func: Callable[[argparse.Namespace], int], help: str, description: str | None = None
+    ) -> argparse.ArgumentParser:
+        """The sub-command named like ``func``, which runs it."""
+        parser = sub.add_parser(func.__name__, help=help, description=description)
+        parser.set_defaults(func=func)
+        return parser
+
+    d = command(demo, help="run the suites against an embedded default stack (PostgreSQL + Next.js app)")
     d.add_argument("--keep", action="store_true", help="leave the stack running and print the pytest command")
     d.add_argument("--stop", action="store_true", help="stop a stack left running by --keep")
     d.add_argument(
@@ -252,10 +259,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--fault", help=argparse.SUPPRESS)  # reference-app fault modes, for opscheck's own tests
     d.add_argument("--workdir", help="where the demo keeps its config and logs (default .opscheck/demo)")
     d.add_argument("pytest_args", nargs="*", help="extra pytest arguments, after --")
-    d.set_defaults(func=demo)
 
-    r = sub.add_parser(
-        "report",
+    r = command(
+        report,
         help="generate the Allure HTML report (with trends) from reports/allure-results",
         description="Generate the Allure 3 HTML report from a run's results, with pass-rate and duration "
         "trends kept in a history file, a chart of restore time and backup age against RTO/RPO, and "
@@ -297,10 +303,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         help="suites collected for the runbook coverage (default suites/)",
     )
-    r.set_defaults(func=report)
 
-    c = sub.add_parser(
-        "cleanup",
+    c = command(
+        cleanup,
         help="list and remove every throwaway server opscheck started on this machine",
         description="Stop and remove every throwaway PostgreSQL (local cluster or container) opscheck "
         "started on this machine: left by killed runs, kept by `opscheck demo --keep`, or in use by a "
@@ -310,10 +315,9 @@ def build_parser() -> argparse.ArgumentParser:
         "that were killed.",
     )
     c.add_argument("--dry-run", action="store_true", help="only list what would be removed")
-    c.set_defaults(func=cleanup)
 
-    b = sub.add_parser(
-        "runbook",
+    b = command(
+        runbook,
         help="list the runbook's sections with the checks that verify them",
         description="List every section of the environment's runbook with the checks bound to it, and "
         "mark the sections no check verifies. Collects the suites; runs and contacts nothing.",
@@ -326,7 +330,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     b.add_argument("--markdown", metavar="FILE", help="also write the table as markdown to FILE")
     b.add_argument("paths", nargs="*", default=["suites"], help="suites to collect (default suites/)")
-    b.set_defaults(func=runbook)
     return parser
 
 

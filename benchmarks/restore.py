@@ -507,7 +507,7 @@ def measure_s3(label: str, dump: dict[str, Any]) -> dict[str, Any]:
             log(f"{label}: pytest suites/restore against S3")
             try:
                 result = run_child(
-                    "s3://bench-backups/db/", dump, s3.endpoint, s3.credentials_env, single_get=single_get
+                    "s3://bench-backups/db/", dump, s3.url, s3.credentials_env, single_get=single_get
                 )
             except RuntimeError as exc:
                 log(f"  FAILED: {exc}")

@@ -17,10 +17,9 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from opscheck.demo.process import start_answering
+from opscheck.demo.process import HelperServer
 from opscheck.errors import OpscheckError
 from opscheck.restore.servers.base import ThrowawayPostgres
-from opscheck.restore.servers.owner import stop_child
 
 __all__ = ["BUCKET", "PREFIX", "LocalS3", "write_backup_history"]
 
@@ -34,18 +33,11 @@ class DemoS3Error(OpscheckError):
 
 
 @dataclass
-class LocalS3:
+class LocalS3(HelperServer):
     """``moto_server`` on a loopback port: a real S3 API over HTTP, for the demo's backups."""
 
-    port: int
-    log_file: Path
-    process: subprocess.Popen[bytes] | None = None
     access_key: str = "opscheck-demo"
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(24))
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     @property
     def credentials_env(self) -> dict[str, str]:
@@ -60,25 +52,18 @@ class LocalS3:
         executable = shutil.which("moto_server") or str(Path(sys.executable).with_name("moto_server"))
         if not Path(executable).exists():
             raise DemoS3Error("moto_server is needed for the demo's backups: pip install -e '.[demo]'")
-        self.process = start_answering(
+        self.launch(
             [executable, "-H", "127.0.0.1", "-p", str(self.port)],
-            self.log_file,
             what="moto_server",
-            url=self.endpoint,
             timeout_s=_READY_TIMEOUT_S,
             error=DemoS3Error,
         )
         return self
 
-    def stop(self) -> None:
-        process, self.process = self.process, None
-        if process is not None:
-            stop_child(process)
-
     def client(self) -> Any:
         return boto3.session.Session(
             aws_access_key_id=self.access_key, aws_secret_access_key=self.secret_key, region_name="us-east-1"
-        ).client("s3", endpoint_url=self.endpoint, config=Config(connect_timeout=5, read_timeout=30))
+        ).client("s3", endpoint_url=self.url, config=Config(connect_timeout=5, read_timeout=30))
 
 
 def _dump(cluster: ThrowawayPostgres, dbname: str, out: Path) -> None:

@@ -7,6 +7,7 @@ import contextlib
 import subprocess
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -14,7 +15,7 @@ import httpx
 from opscheck.errors import OpscheckError
 from opscheck.restore.servers.owner import stop_child
 
-__all__ = ["start_answering"]
+__all__ = ["HelperServer", "start_answering"]
 
 
 def start_answering(
@@ -46,3 +47,42 @@ def start_answering(
     except BaseException:
         stop_child(process)
         raise
+
+
+@dataclass
+class HelperServer:
+    """A helper server on a loopback port, its output in ``log_file``; subclasses start it with
+    :meth:`launch`, :meth:`stop` stops its whole process group."""
+
+    port: int
+    log_file: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def launch(
+        self,
+        argv: Sequence[str],
+        *,
+        what: str,
+        ready_path: str = "",
+        timeout_s: float,
+        error: type[OpscheckError],
+    ) -> None:
+        """Start ``argv`` and wait until it answers on :attr:`url` (see :func:`start_answering`)."""
+        self.process = start_answering(
+            argv,
+            self.log_file,
+            what=what,
+            url=self.url,
+            ready_path=ready_path,
+            timeout_s=timeout_s,
+            error=error,
+        )
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is not None:
+            stop_child(process)

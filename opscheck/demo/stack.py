@@ -304,7 +304,7 @@ class DemoStack:
         demo["database"] = {"url": database_url}
         demo["backups"] = {
             "location": f"s3://{BUCKET}/{PREFIX}",
-            "s3_endpoint_url": self.s3.endpoint if self.s3 else "",
+            "s3_endpoint_url": self.s3.url if self.s3 else "",
             "region": "us-east-1",
             "rpo_hours": 24,
             "rto_minutes": 120,
@@ -363,7 +363,7 @@ class DemoStack:
         The values are moto_server's dummy credentials, and the file says so: nothing in it opens
         anything but the demo's own local S3.
         """
-        endpoint = self.s3.endpoint if self.s3 else "(no local S3)"
+        endpoint = self.s3.url if self.s3 else "(no local S3)"
         lines = [
             "# Written by `opscheck demo --keep`: what the suites need besides opscheck.toml to run against",
             f"# the kept demo stack. DUMMY credentials of the demo's local S3 (moto_server at {endpoint}):",

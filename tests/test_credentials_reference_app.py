@@ -10,7 +10,8 @@ from pathlib import Path
 import httpcore  # noqa: F401  (kept loaded: pytester's module snapshot would re-import it under httpx)
 import pytest
 
-from opscheck.demo.stack import ReferenceApp, free_port
+from opscheck.demo.process import free_port
+from opscheck.demo.reference_app import ReferenceApp
 from opscheck.restore.servers.local import LocalCluster
 from tests.support.suite_run import REPO, run_suite, write_opscheck_toml
 

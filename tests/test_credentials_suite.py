@@ -949,7 +949,7 @@ def test_site_scan_follows_the_chunks_of_a_real_next_build(tmp_path: Path) -> No
     """The reference app's own prerendered HTML and /_next/static files: every chunk the page loads is
     found and scanned, and a secret planted in one of them is found."""
     from opscheck import credentials
-    from opscheck.demo.stack import ReferenceApp
+    from opscheck.demo.reference_app import ReferenceApp
 
     ReferenceApp(REPO / "examples" / "nextjs-app", tmp_path / "build-logs").ensure_built()  # cached, locked
 

@@ -4,6 +4,7 @@ they answer over HTTP, stopped as a whole process group (:func:`opscheck.restore
 from __future__ import annotations
 
 import contextlib
+import socket
 import subprocess
 import time
 from collections.abc import Sequence
@@ -15,7 +16,14 @@ import httpx
 from opscheck.errors import OpscheckError
 from opscheck.restore.servers.owner import stop_child
 
-__all__ = ["HelperServer", "start_answering"]
+__all__ = ["HelperServer", "free_port", "start_answering"]
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now, for a server to come."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def start_answering(

@@ -7,7 +7,7 @@
   health endpoint and no database.
 
 Each app is built once (``npm ci`` when its lock file changed, ``next build`` when its sources changed:
-cached and file-locked by :class:`opscheck.demo.stack.ReferenceApp`) and started behind a
+cached and file-locked by :class:`opscheck.demo.reference_app.ReferenceApp`) and started behind a
 :class:`~tests.support.tls_proxy.RecordingProxy`, which terminates TLS with a test certificate for https
 and records the session cookies and CSRF tokens that went over the wire::
 
@@ -32,7 +32,8 @@ import pytest
 
 from opscheck.demo.apps import APPS as DEMO_APPS
 from opscheck.demo.apps import DemoApp
-from opscheck.demo.stack import ReferenceApp, free_port
+from opscheck.demo.process import free_port
+from opscheck.demo.reference_app import ReferenceApp
 from opscheck.restore.servers.local import LocalCluster
 from tests.support.certs import LocalPKI
 from tests.support.project import REPO

@@ -14,7 +14,7 @@ import boto3
 import pytest
 
 from opscheck.clients import aws
-from opscheck.credentials import AwsAccess
+from opscheck.credentials.aws import AwsAccess
 from opscheck.errors import CheckFailed
 from opscheck.restore.backups import S3Store
 from tests.support.servers import LocalHTTPServer, Route

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 import boto3
 import pytest
 
-from opscheck.credentials import AwsAccess
+from opscheck.credentials.aws import AwsAccess
 from opscheck.errors import TargetUnreachable
 from opscheck.restore.backups import Backup, S3Store
 from tests.support.hostile_http import DribblingProxy, DribblingServer

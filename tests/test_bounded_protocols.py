@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from opscheck import credentials
 from opscheck.clients.postgres import connect_readonly
 from opscheck.clients.readonly_db import ReadOnlyDatabase
 from opscheck.clients.redis import ping_redis
 from opscheck.clients.tls import inspect_certificate
-from opscheck.credentials import role_privileges
+from opscheck.credentials import database
+from opscheck.credentials.database import role_privileges
 from opscheck.errors import TargetUnreachable
 from opscheck.restore import expectations
 from opscheck.restore.expectations import live_migration_state
@@ -77,7 +77,7 @@ def test_the_role_privileges_query_ends_by_the_timeout_when_its_answer_crawls(
             proxy.dribbling.set()
             return conn
 
-        monkeypatch.setattr(credentials, "connect_readonly", connect_then_crawl)
+        monkeypatch.setattr(database, "connect_readonly", connect_then_crawl)
         _took, result = finishes_within(2 + 1 + SLACK_S, lambda: role_privileges(url, timeout_s=2))
     assert isinstance(result, TargetUnreachable), result
     assert result.checked == "DATABASE_URL [least-privilege]: reading pg_roles"

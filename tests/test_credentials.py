@@ -15,32 +15,23 @@ from pathlib import Path
 import pytest
 
 from opscheck.config import ConfigFile, CredentialsSettings, load_config
-from opscheck.credentials import (
+from opscheck.credentials.database import RolePrivileges, parse_postgres_url, postgres_url_finding
+from opscheck.credentials.exposure import Needle, exposure_needles, public_copies, script_references
+from opscheck.credentials.findings import Finding, enforce
+from opscheck.credentials.reuse import find_reuse
+from opscheck.credentials.sources import CredentialSource, EnvFileError, load_source, parse_env_file
+from opscheck.credentials.values import (
     MIN_BITS_PER_BYTE,
     MIN_KEY_BYTES,
     MIN_TOTAL_BITS,
     NEXTAUTH_DOCS_SAMPLE_SECRET,
-    CredentialSource,
-    EnvFileError,
-    Finding,
     KeyMaterial,
-    Needle,
-    RolePrivileges,
-    enforce,
-    exposure_needles,
-    find_reuse,
     key_material,
-    load_source,
     maintenance_mode_finding,
     nextauth_secret_finding,
     nextauth_url_finding,
-    parse_env_file,
-    parse_postgres_url,
     placeholder_kind,
-    postgres_url_finding,
-    public_copies,
     required_finding,
-    script_references,
     sentry_dsn_finding,
     shannon_entropy,
 )

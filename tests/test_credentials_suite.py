@@ -26,13 +26,10 @@ import botocore.exceptions
 import pytest
 
 from opscheck.clients.http import OpsClient
-from opscheck.credentials import (
-    NEXTAUTH_DOCS_SAMPLE_SECRET,
-    AwsAccess,
-    role_privileges,
-    scan_site,
-    script_references,
-)
+from opscheck.credentials.aws import AwsAccess
+from opscheck.credentials.database import role_privileges
+from opscheck.credentials.exposure import exposure_needles, scan_site, script_references
+from opscheck.credentials.values import NEXTAUTH_DOCS_SAMPLE_SECRET
 from opscheck.restore.servers.local import LocalCluster
 from tests.support.certs import LocalPKI
 from tests.support.iam_moto import STALE_KEY_AGE_DAYS, STALE_USER_PREFIX, running_iam_moto
@@ -909,10 +906,10 @@ def test_role_privileges_see_attributes_direct_and_through_membership(
 
 
 def test_site_scan_is_bounded_in_files_bytes_and_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    from opscheck import credentials
+    from opscheck.credentials import exposure
 
     secret = token(32)
-    needles, _ = credentials.exposure_needles({"NEXTAUTH_SECRET": secret})
+    needles, _ = exposure_needles({"NEXTAUTH_SECRET": secret})
     chunks = {f"/_next/static/chunks/c{i}.js": Route(body=f"var c{i}=1;", headers=_JS) for i in range(6)}
     tags = "".join(f'<script src="{path}"></script>' for path in chunks)
     routes = {
@@ -925,8 +922,8 @@ def test_site_scan_is_bounded_in_files_bytes_and_time(monkeypatch: pytest.Monkey
         "/_next/static/chunks/slow.js": Route(body=secret, headers=_JS, delay_s=3),
         **chunks,
     }
-    monkeypatch.setattr(credentials, "MAX_SCRIPTS", 4)
-    monkeypatch.setattr(credentials, "MAX_FILE_BYTES", 1000)
+    monkeypatch.setattr(exposure, "MAX_SCRIPTS", 4)
+    monkeypatch.setattr(exposure, "MAX_FILE_BYTES", 1000)
     with LocalHTTPServer(routes) as site, OpsClient(site.url, timeout_s=1, attempts=1) as client:
         many = scan_site(client, ["/"], needles)
         started = time.perf_counter()
@@ -948,7 +945,6 @@ NEXT_BUILD = REPO / "examples" / "nextjs-app" / ".next"
 def test_site_scan_follows_the_chunks_of_a_real_next_build(tmp_path: Path) -> None:
     """The reference app's own prerendered HTML and /_next/static files: every chunk the page loads is
     found and scanned, and a secret planted in one of them is found."""
-    from opscheck import credentials
     from opscheck.demo.reference_app import ReferenceApp
 
     ReferenceApp(REPO / "examples" / "nextjs-app", tmp_path / "build-logs").ensure_built()  # cached, locked
@@ -963,7 +959,7 @@ def test_site_scan_follows_the_chunks_of_a_real_next_build(tmp_path: Path) -> No
     assert referenced
     leaky = "/_next/" + referenced[-1].split("/_next/", 1)[1]
     routes[leaky] = Route(body=routes[leaky].body + f'\n;const s="{secret}";'.encode(), headers=_JS)
-    needles, _ = credentials.exposure_needles({"NEXTAUTH_SECRET": secret})
+    needles, _ = exposure_needles({"NEXTAUTH_SECRET": secret})
     with LocalHTTPServer(routes) as site, OpsClient(site.url, timeout_s=5, attempts=1) as client:
         scan = scan_site(client, ["/"], needles)
 

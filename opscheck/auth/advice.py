@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from opscheck.auth.client import V5, Flavor
 from opscheck.config import Environment
-from opscheck.credentials import parse_env_file
+from opscheck.credentials.sources import parse_env_file
 from opscheck.errors import OpscheckError
 
 __all__ = [

@@ -32,14 +32,13 @@ from urllib.parse import urlsplit
 
 from opscheck.auth.client import V5, NextAuth
 from opscheck.config import Environment
-from opscheck.credentials import (
+from opscheck.credentials.findings import Finding, variables_listed
+from opscheck.credentials.values import (
     NEXTAUTH_SECRET_RULES,
     NEXTAUTH_URL_RULES,
-    Finding,
     nextauth_secret_finding,
     nextauth_url_finding,
     required_finding,
-    variables_listed,
 )
 from opscheck.errors import OpscheckError
 

@@ -14,7 +14,8 @@ from opscheck.auth.variables import (
     required_names,
 )
 from opscheck.config import ConfigFile, Environment
-from opscheck.credentials import AwsAccess, CredentialSource, load_source
+from opscheck.credentials.aws import AwsAccess
+from opscheck.credentials.sources import CredentialSource, load_source
 from opscheck.errors import CheckFailed, OpscheckError, TargetUnreachable
 
 

@@ -4,7 +4,8 @@ disagree, and rotation variables are ones next-auth reads."""
 import pytest
 
 from opscheck.auth.variables import FlavorChoice, secret_source_finding
-from opscheck.credentials import CredentialSource, enforce
+from opscheck.credentials.findings import enforce
+from opscheck.credentials.sources import CredentialSource
 from opscheck.run.context import CheckRecord
 
 

@@ -5,7 +5,8 @@ import pytest
 
 from opscheck.auth.variables import FlavorChoice, origin_finding
 from opscheck.config import Environment
-from opscheck.credentials import CredentialSource, enforce
+from opscheck.credentials.findings import enforce
+from opscheck.credentials.sources import CredentialSource
 from opscheck.run.context import CheckRecord
 
 

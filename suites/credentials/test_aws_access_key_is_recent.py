@@ -4,7 +4,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from opscheck.credentials import AwsAccess, enforce
+from opscheck.credentials.aws import AwsAccess
+from opscheck.credentials.findings import enforce
 from opscheck.run.context import CheckRecord
 
 

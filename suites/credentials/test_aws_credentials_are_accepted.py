@@ -2,7 +2,7 @@
 
 import pytest
 
-from opscheck.credentials import AwsAccess
+from opscheck.credentials.aws import AwsAccess
 from opscheck.run.context import CheckRecord
 
 

@@ -2,7 +2,8 @@
 
 import pytest
 
-from opscheck.credentials import BUCKET_RULES, AwsAccess, enforce
+from opscheck.credentials.aws import BUCKET_RULES, AwsAccess
+from opscheck.credentials.findings import enforce
 
 
 @pytest.mark.runbook("backup-strategy", severity="P2")

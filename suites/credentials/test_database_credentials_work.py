@@ -3,7 +3,8 @@
 import pytest
 
 from opscheck.config import Environment
-from opscheck.credentials import CredentialSource, postgres_url_finding, probe_credentials
+from opscheck.credentials.database import postgres_url_finding, probe_credentials
+from opscheck.credentials.sources import CredentialSource
 from opscheck.run.context import CheckRecord
 
 

@@ -3,7 +3,9 @@
 import pytest
 
 from opscheck.config import Environment
-from opscheck.credentials import CredentialSource, enforce, postgres_url_finding, role_privileges
+from opscheck.credentials.database import postgres_url_finding, role_privileges
+from opscheck.credentials.findings import enforce
+from opscheck.credentials.sources import CredentialSource
 
 
 @pytest.mark.runbook("database-role-privileges", severity="P2")

@@ -3,7 +3,9 @@
 import pytest
 
 from opscheck.config import Environment
-from opscheck.credentials import DATABASE_URL_RULES, CredentialSource, enforce, postgres_url_finding
+from opscheck.credentials.database import DATABASE_URL_RULES, postgres_url_finding
+from opscheck.credentials.findings import enforce
+from opscheck.credentials.sources import CredentialSource
 from opscheck.run.context import CheckRecord
 
 

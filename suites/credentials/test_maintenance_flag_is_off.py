@@ -3,7 +3,9 @@
 import pytest
 
 from opscheck.config import Environment
-from opscheck.credentials import CredentialSource, enforce, maintenance_mode_finding
+from opscheck.credentials.findings import enforce
+from opscheck.credentials.sources import CredentialSource
+from opscheck.credentials.values import maintenance_mode_finding
 
 
 @pytest.mark.runbook("scheduled-maintenance", severity="P1")

@@ -4,7 +4,8 @@ and nobody else's."""
 import pytest
 
 from opscheck.auth.variables import AUTH_SECRET_RULES, FlavorChoice, secret_rule_finding
-from opscheck.credentials import CredentialSource, enforce
+from opscheck.credentials.findings import enforce
+from opscheck.credentials.sources import CredentialSource
 from opscheck.run.context import CheckRecord
 
 

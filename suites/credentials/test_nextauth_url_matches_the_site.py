@@ -4,7 +4,8 @@ import pytest
 
 from opscheck.auth.variables import AUTH_URL_RULES, url_rule_finding
 from opscheck.config import Environment
-from opscheck.credentials import CredentialSource, enforce
+from opscheck.credentials.findings import enforce
+from opscheck.credentials.sources import CredentialSource
 from opscheck.run.context import CheckRecord
 
 

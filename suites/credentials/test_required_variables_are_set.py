@@ -5,7 +5,9 @@ import pytest
 
 from opscheck.auth.variables import SECRET_NAMES, URL_NAMES, required_variable_finding
 from opscheck.config import Environment
-from opscheck.credentials import CredentialSource, enforce, required_finding
+from opscheck.credentials.findings import enforce
+from opscheck.credentials.sources import CredentialSource
+from opscheck.credentials.values import required_finding
 from opscheck.run.context import CheckRecord
 
 

@@ -4,7 +4,9 @@ import pytest
 
 from opscheck.clients.http import OpsClient
 from opscheck.config import Environment
-from opscheck.credentials import CredentialSource, enforce, exposure_finding
+from opscheck.credentials.exposure import exposure_finding
+from opscheck.credentials.findings import enforce
+from opscheck.credentials.sources import CredentialSource
 from opscheck.run.context import CheckRecord
 
 

@@ -3,7 +3,9 @@
 import pytest
 
 from opscheck.config import ConfigFile, Environment
-from opscheck.credentials import CredentialSource, enforce, find_reuse
+from opscheck.credentials.findings import enforce
+from opscheck.credentials.reuse import find_reuse
+from opscheck.credentials.sources import CredentialSource
 from opscheck.run.context import CheckRecord
 
 

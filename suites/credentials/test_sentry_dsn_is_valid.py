@@ -2,7 +2,9 @@
 
 import pytest
 
-from opscheck.credentials import SENTRY_DSN_RULES, CredentialSource, enforce, sentry_dsn_finding
+from opscheck.credentials.findings import enforce
+from opscheck.credentials.sources import CredentialSource
+from opscheck.credentials.values import SENTRY_DSN_RULES, sentry_dsn_finding
 
 
 @pytest.mark.runbook("3-monitoring", severity="P2")

@@ -40,7 +40,7 @@ from urllib.parse import quote
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
-from opscheck.credentials import BUCKET_RULES
+from opscheck.credentials.aws import BUCKET_RULES
 from tests.faults import hostile_targets
 from tests.faults.conftest import PLANTED_DB_PASSWORD, MatrixLog
 from tests.support.certs import LocalPKI

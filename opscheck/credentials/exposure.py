@@ -9,7 +9,7 @@ import re
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, Literal
 from urllib.parse import quote, unquote, urlsplit
 
 import httpx
@@ -249,6 +249,32 @@ def _path_of(url: str) -> str:
     return parts.path or "/"
 
 
+def _scan_file(
+    scan: SiteScan,
+    fetched: _Fetched,
+    kind: Literal["page", "script"],
+    *,
+    needles: Sequence[Needle],
+    base: str,
+    foreign: set[str],
+) -> list[str]:
+    """Look for every needle in one fetched page or script and record it in ``scan`` (a file that did
+    not answer 200 is noted); the scripts it references on ``base``'s origin (others go to ``foreign``)."""
+    where = _path_of(fetched.url)
+    if fetched.error is not None or fetched.status != 200:
+        failed = f"{kind} {where}: {fetched.error or f'HTTP {fetched.status}'}"
+        scan.notes.append(f"{failed}: not scanned" if kind == "page" else failed)
+        return []
+    if fetched.truncated:
+        scan.notes.append(f"{kind} {where}: only its first {len(fetched.data)} bytes were scanned")
+    (scan.pages if kind == "page" else scan.scripts).append(where)
+    scan.bytes_scanned += len(fetched.data)
+    scan.exposures += _search(fetched.data, needles, f"page {where}" if kind == "page" else where)
+    refs, outside = script_references(fetched.data, base)
+    foreign.update(outside)
+    return refs
+
+
 def scan_site(client: OpsClient, pages: Sequence[str], needles: Sequence[Needle]) -> SiteScan:
     """GET ``pages`` and the ``/_next/static`` scripts they reference (and scripts those reference),
     and look for every needle in each body.
@@ -264,18 +290,7 @@ def scan_site(client: OpsClient, pages: Sequence[str], needles: Sequence[Needle]
     to_fetch: list[str] = []
     foreign: set[str] = set()
     for fetched in _fetch_all(client, page_urls, budget, scan.retries):
-        where = _path_of(fetched.url)
-        if fetched.error is not None or fetched.status != 200:
-            scan.notes.append(f"page {where}: {fetched.error or f'HTTP {fetched.status}'}: not scanned")
-            continue
-        if fetched.truncated:
-            scan.notes.append(f"page {where}: only its first {len(fetched.data)} bytes were scanned")
-        scan.pages.append(where)
-        scan.bytes_scanned += len(fetched.data)
-        scan.exposures += _search(fetched.data, needles, f"page {where}")
-        refs, outside = script_references(fetched.data, base)
-        foreign.update(outside)
-        to_fetch += refs
+        to_fetch += _scan_file(scan, fetched, "page", needles=needles, base=base, foreign=foreign)
     if not scan.pages:
         raise TargetUnreachable(
             f"public pages of {mask_url(base)}", "; ".join(scan.notes) or "no page is configured"
@@ -291,18 +306,7 @@ def scan_site(client: OpsClient, pages: Sequence[str], needles: Sequence[Needle]
         seen.update(wave)
         to_fetch = []
         for fetched in _fetch_all(client, wave, budget, scan.retries):
-            where = _path_of(fetched.url)
-            if fetched.error is not None or fetched.status != 200:
-                scan.notes.append(f"script {where}: {fetched.error or f'HTTP {fetched.status}'}")
-                continue
-            if fetched.truncated:
-                scan.notes.append(f"script {where}: only its first {len(fetched.data)} bytes were scanned")
-            scan.scripts.append(where)
-            scan.bytes_scanned += len(fetched.data)
-            scan.exposures += _search(fetched.data, needles, where)
-            refs, outside = script_references(fetched.data, base)
-            foreign.update(outside)
-            to_fetch += refs
+            to_fetch += _scan_file(scan, fetched, "script", needles=needles, base=base, foreign=foreign)
     if limit_hit:
         scan.notes.append(f"more than {MAX_SCRIPTS} scripts are referenced: only {MAX_SCRIPTS} were scanned")
     if foreign:

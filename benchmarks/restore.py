@@ -301,9 +301,9 @@ def child_suite(
     import pytest  # noqa: PLC0415
 
     if single_get:
-        from opscheck.restore import backups  # noqa: PLC0415
+        from opscheck.restore import s3  # noqa: PLC0415
 
-        backups.RANGED_FROM_BYTES = 1 << 62
+        s3.RANGED_FROM_BYTES = 1 << 62
 
     with tempfile.TemporaryDirectory(prefix="opscheck-bench-suite-") as tmp:
         cfg = _write_config(Path(tmp), location, orders, customers, endpoint)

@@ -186,7 +186,7 @@ def restored_db(restore_drill: Drill) -> Iterator[psycopg.Connection[Any]]:
 @pytest.fixture(scope="session")
 def s3(opscheck_env: Environment) -> Any:
     """A boto3 S3 client for the backup location (endpoint, region and the standard credentials chain)."""
-    from opscheck.restore.backups import s3_client
+    from opscheck.clients.aws import s3_client
 
     return s3_client(opscheck_env.backups, timeout_s=opscheck_env.timeout_s)
 

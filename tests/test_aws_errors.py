@@ -16,7 +16,7 @@ import pytest
 from opscheck.clients import aws
 from opscheck.credentials.aws import AwsAccess
 from opscheck.errors import CheckFailed
-from opscheck.restore.backups import S3Store
+from opscheck.restore.s3 import S3Store
 from tests.support.servers import LocalHTTPServer, Route
 
 pytest_plugins = ["tests.support.s3_server"]

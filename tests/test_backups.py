@@ -1,4 +1,5 @@
-"""opscheck.restore.backups against a real directory and a real S3 endpoint (moto_server on 127.0.0.1)."""
+"""opscheck.restore's backups, stores and policy against a real directory and a real S3 endpoint (moto_server
+on 127.0.0.1)."""
 
 from __future__ import annotations
 
@@ -17,19 +18,16 @@ import pytest
 
 from opscheck.config import BackupSettings
 from opscheck.errors import CheckFailed, ConfigError, TargetUnreachable
-from opscheck.restore import backups
-from opscheck.restore.backups import (
-    Backup,
-    FileStore,
-    S3Store,
-    backup_name_time,
+from opscheck.restore.backups import Backup, backup_name_time
+from opscheck.restore.policy import (
     oldest_within_window,
-    open_store,
     retention_gaps,
     select_backup,
     size_problem,
     within_window,
 )
+from opscheck.restore.s3 import S3Store
+from opscheck.restore.stores import FileStore, open_store
 from tests.support.moto import TEST_ACCESS_KEY, TEST_SECRET_KEY, MotoServer, client_for, cutting_proxy
 from tests.support.servers import closed_port, silent_tcp_server
 
@@ -621,8 +619,8 @@ def test_download_cut_midway_is_unreachable_not_a_short_backup(s3_server: str, b
 def test_s3_large_object_downloads_in_concurrent_ranged_parts_of_one_version(
     s3_server: str, bucket: str, monkeypatch: pytest.MonkeyPatch, *, versioned: bool
 ) -> None:
-    monkeypatch.setattr(backups, "RANGED_FROM_BYTES", 2 * MiB)
-    monkeypatch.setattr(backups, "PART_BYTES", 512 * KiB)
+    monkeypatch.setattr("opscheck.restore.s3.RANGED_FROM_BYTES", 2 * MiB)
+    monkeypatch.setattr("opscheck.restore.s3.PART_BYTES", 512 * KiB)
     if versioned:
         client_for(s3_server).put_bucket_versioning(
             Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}

@@ -19,7 +19,8 @@ import pytest
 
 from opscheck.credentials.aws import AwsAccess
 from opscheck.errors import TargetUnreachable
-from opscheck.restore.backups import Backup, S3Store
+from opscheck.restore.backups import Backup
+from opscheck.restore.s3 import S3Store
 from tests.support.hostile_http import DribblingProxy, DribblingServer
 from tests.support.moto import client_for
 from tests.test_bounded import SLACK_S, finishes_within

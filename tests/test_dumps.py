@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from opscheck.errors import CheckFailed
-from opscheck.restore.backups import S3Store
 from opscheck.restore.dumps import (
     PIECE_BYTES,
     TAIL_BYTES,
@@ -28,6 +27,7 @@ from opscheck.restore.dumps import (
     verify_plain_gzip,
 )
 from opscheck.restore.dumpscan import DumpScanner
+from opscheck.restore.s3 import S3Store
 from opscheck.restore.servers.local import LocalCluster
 from tests.support.moto import client_for
 from tests.support.pgdump import pg_dump

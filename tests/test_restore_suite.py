@@ -46,12 +46,13 @@ from opscheck.config import load_config
 from opscheck.errors import CheckFailed, TargetUnreachable
 from opscheck.restore import drill as drill_module
 from opscheck.restore import verification
-from opscheck.restore.backups import Backup, FileStore
+from opscheck.restore.backups import Backup
 from opscheck.restore.drill import Drill
 from opscheck.restore.dumps import verify_plain_gzip
 from opscheck.restore.load import DrillPass, RestoreGuard, RestoreRefused, restore_backup
 from opscheck.restore.servers.container import DEFAULT_IMAGE, docker_available, image_present
 from opscheck.restore.servers.local import LocalCluster, find_postgres_bindir, server_major
+from opscheck.restore.stores import FileStore
 from tests.support.moto import TEST_ACCESS_KEY, TEST_SECRET_KEY, MotoServer, client_for
 from tests.support.pgdump import pg_dump
 from tests.support.processes import descendants, process_table

@@ -1,14 +1,25 @@
-"""What an AWS error means, for every opscheck module that calls AWS (the backup store, the credential
-checks): one map of error codes and one wording, so an expired session token reads the same whichever
-check met it.
+"""AWS as every opscheck module that calls it sees it (the backup store, the credential checks): one map of
+error codes and one wording, so an expired session token reads the same whichever check met it; the S3
+client factory; and how an ``s3://bucket/prefix/`` location and a region are read.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import unquote, urlsplit
 
+import boto3
 import botocore.exceptions
+from botocore.config import Config
+
+from opscheck.secrets import register_aws_credentials
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3.client import S3Client
+
+    from opscheck.config import BackupSettings
 
 __all__ = [
     "CREDENTIAL_ERRORS",
@@ -16,10 +27,15 @@ __all__ = [
     "NO_CREDENTIALS",
     "UNREACHABLE",
     "UNSUPPORTED",
+    "arn_partition",
     "connection_reason",
     "error_code",
     "error_message",
+    "make_s3_client",
+    "parse_s3_location",
+    "region_or_default",
     "rejected",
+    "s3_client",
 ]
 
 #: the credentials themselves were refused (unknown, wrong, expired): no permission would help
@@ -91,3 +107,59 @@ def connection_reason(exc: Exception, timeout_s: float) -> str:
         inner = str(exc.kwargs.get("error", "")) or "could not connect"
         return "could not connect: " + inner.rsplit(": ", 1)[-1]
     return type(exc).__name__ + ": " + str(exc).split(" for URL", 1)[0].split(' URL: "', 1)[0]
+
+
+# --------------------------------------------------------------------------------------------------- S3
+
+
+def parse_s3_location(location: str) -> tuple[str, str]:
+    """``s3://bucket/some/prefix`` → ("bucket", "some/prefix/"); the prefix is treated as a directory."""
+    parts = urlsplit(location)
+    bucket = parts.netloc
+    if parts.scheme != "s3" or not bucket or parts.query or parts.fragment:
+        raise ValueError(f"not an s3://bucket/prefix/ location: {location!r}")
+    prefix = unquote(parts.path).lstrip("/")
+    if prefix and not prefix.endswith("/"):
+        prefix += "/"
+    return bucket, prefix
+
+
+def arn_partition(region: str) -> str:
+    """The ARN partition of ``region`` (``aws``, ``aws-cn``, ``aws-us-gov``)."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+def region_or_default(configured: str | None) -> str:
+    """``configured``, else ``AWS_REGION``, else ``AWS_DEFAULT_REGION``, else us-east-1."""
+    return configured or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+
+def make_s3_client(
+    endpoint_url: str | None, region: str, timeout_s: float, session: boto3.session.Session | None = None
+) -> S3Client:
+    """A boto3 S3 client from ``session`` (a new one for ``region`` if None): connect/read timeouts of
+    ``timeout_s``, at most two attempts per request; its session's credentials are registered as secrets."""
+    config = Config(
+        connect_timeout=timeout_s,
+        read_timeout=timeout_s,
+        retries={"max_attempts": 2},
+        user_agent_extra="opscheck",
+    )
+    session = session or boto3.session.Session(region_name=region)
+    client = session.client("s3", endpoint_url=endpoint_url or None, config=config)
+    register_aws_credentials(session)
+    return client
+
+
+def s3_client(settings: BackupSettings, timeout_s: float) -> S3Client:
+    """A boto3 S3 client for ``[backups]``: its endpoint and region, the standard credential chain,
+    connect/read timeouts of ``timeout_s`` and at most two attempts per request."""
+    return make_s3_client(
+        settings.s3_endpoint_url.strip() or None,
+        region_or_default(settings.region.strip() or None),
+        timeout_s,
+    )

@@ -16,12 +16,14 @@ import pytest
 from botocore.config import Config
 
 from opscheck.clients import aws
+from opscheck.clients.aws import parse_s3_location
 from opscheck.clients.bounded import DeadlinePassed, finish_within
 from opscheck.config import Environment
 from opscheck.credentials.findings import Finding
 from opscheck.credentials.sources import CredentialSource
 from opscheck.errors import CheckFailed, TargetUnreachable
-from opscheck.restore.backups import BucketFacts, S3Store, parse_s3_location
+from opscheck.restore.backups import BucketFacts
+from opscheck.restore.s3 import S3Store
 from opscheck.secrets import mask_url, redactor, register_aws_credentials
 
 __all__ = ["BUCKET_RULES", "MAX_ACCESS_KEY_AGE_DAYS", "AwsAccess"]

@@ -19,7 +19,7 @@ import psycopg
 
 from opscheck.config import Environment
 from opscheck.errors import OpscheckError
-from opscheck.restore.backups import Backup, BackupStore, open_store, select_backup
+from opscheck.restore.backups import Backup, BackupStore
 from opscheck.restore.dumps import DumpFacts
 from opscheck.restore.load import (
     DrillPass,
@@ -31,6 +31,8 @@ from opscheck.restore.load import (
     restore_plain_pass,
     start_server,
 )
+from opscheck.restore.policy import select_backup
+from opscheck.restore.stores import open_store
 from opscheck.restore.verification import Verification, verify_restored
 from opscheck.run.context import CheckRecord
 from opscheck.run.share import RunShare

@@ -3,8 +3,8 @@
 import pytest
 
 from opscheck.errors import CheckFailed
-from opscheck.restore.backups import size_problem
 from opscheck.restore.drill import Drill
+from opscheck.restore.policy import size_problem
 from opscheck.run.context import CheckRecord
 
 

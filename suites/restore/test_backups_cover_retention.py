@@ -3,8 +3,8 @@
 import pytest
 
 from opscheck.errors import CheckFailed
-from opscheck.restore.backups import retention_gaps
 from opscheck.restore.drill import Drill
+from opscheck.restore.policy import retention_gaps
 from opscheck.run.context import CheckRecord
 
 

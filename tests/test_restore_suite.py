@@ -49,7 +49,8 @@ from opscheck.restore import verification
 from opscheck.restore.backups import Backup
 from opscheck.restore.drill import Drill
 from opscheck.restore.dumps import verify_plain_gzip
-from opscheck.restore.load import DrillPass, RestoreGuard, RestoreRefused, restore_backup
+from opscheck.restore.load import restore_backup
+from opscheck.restore.passes import DrillPass, RestoreGuard, RestoreRefused
 from opscheck.restore.servers.container import DEFAULT_IMAGE, docker_available, image_present
 from opscheck.restore.servers.local import LocalCluster, find_postgres_bindir, server_major
 from opscheck.restore.stores import FileStore

@@ -3,7 +3,7 @@ by every check, then one verification of the restored database.
 
 Each step runs once per session; a step that fails is remembered, so the check that owns it fails with
 the reason while the checks that depend on it error with "see that check", never pass. The stream check
-and the restore are two verdicts of the same pass (:class:`~opscheck.restore.load.DrillPass`): the backup is
+and the restore are two verdicts of the same pass (:class:`~opscheck.restore.passes.DrillPass`): the backup is
 downloaded and read once.
 """
 
@@ -20,17 +20,10 @@ import psycopg
 from opscheck.config import Environment
 from opscheck.errors import OpscheckError
 from opscheck.restore.backups import Backup, BackupStore
+from opscheck.restore.custom_pass import cpu_jobs, restore_custom_pass
 from opscheck.restore.dumps import DumpFacts
-from opscheck.restore.load import (
-    DrillPass,
-    Restored,
-    RestoreGuard,
-    ServerStart,
-    cpu_jobs,
-    restore_custom_pass,
-    restore_plain_pass,
-    start_server,
-)
+from opscheck.restore.passes import DrillPass, Restored, RestoreGuard, ServerStart, start_server
+from opscheck.restore.plain_pass import restore_plain_pass
 from opscheck.restore.policy import select_backup
 from opscheck.restore.stores import open_store
 from opscheck.restore.verification import Verification, verify_restored
@@ -167,7 +160,7 @@ class Drill:
 
     def _read_and_restore(self) -> DrillPass:
         """Download and read the backup once: checked and restored in the same stream, the throwaway
-        server booting meanwhile (see :func:`~opscheck.restore.load.restore_plain_pass`)."""
+        server booting meanwhile (see :func:`~opscheck.restore.plain_pass.restore_plain_pass`)."""
         backup = self.backup()
         restore = self.env.restore
 

@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
@@ -22,9 +22,8 @@ from opscheck.restore.dumps import DumpFacts, verify_custom
 from opscheck.restore.passes import (
     CHUNK,
     DrillPass,
+    PassRequest,
     Restored,
-    RestoreGuard,
-    ServerStart,
     create_roles,
     with_advice,
 )
@@ -42,15 +41,7 @@ def download(stream: IO[bytes], directory: Path, name: str) -> Path:
 
 
 def restore_custom_pass(
-    starting: Callable[[int], ServerStart],
-    guard: RestoreGuard,
-    backup: Backup,
-    stream: IO[bytes],
-    *,
-    roles: Iterable[str] = (),
-    jobs: int,
-    deadline_s: float,
-    min_major: Callable[[DumpFacts], int],
+    request: PassRequest, *, jobs: int, min_major: Callable[[DumpFacts], int]
 ) -> DrillPass:
     """A custom dump: downloaded to a file while the server starts, checked, then ``pg_restore -j``.
 
@@ -61,12 +52,13 @@ def restore_custom_pass(
     ``min_major(facts)`` is the oldest server major that may restore it (the server is started before
     the archive says which; a too-old one is replaced by a start that says why none fits).
     """
+    backup = request.backup
     began = time.monotonic()
-    server_start = starting(0)
+    server_start = request.starting(0)
     workdir = Path(tempfile.mkdtemp(prefix="opscheck-restore-"))
     try:
         try:
-            path = download(stream, workdir, backup.name)
+            path = download(request.stream, workdir, backup.name)
         except OSError as exc:
             error = CheckFailed(f"download of {backup.name}", "a readable stream", exc.strerror or str(exc))
             return DrillPass(None, error, None, error)
@@ -81,12 +73,12 @@ def restore_custom_pass(
             floor = min_major(facts)
             if server.major < floor:
                 server_start.stop_server()
-                server_start = starting(floor)  # raises, saying why no server fits
+                server_start = request.starting(floor)  # raises, saying why no server fits
                 server, chosen, why = server_start.wait()
-            guard.check(server)
+            request.guard.check(server)
             server.create_database("restored")
-            created = create_roles(server, set(roles) | set(facts.roles))
-            restore_custom_file(server, "restored", path, backup, jobs=jobs, deadline_s=deadline_s)
+            created = create_roles(server, set(request.roles) | set(facts.roles))
+            restore_custom_file(server, "restored", path, backup, jobs=jobs, deadline_s=request.deadline_s)
         except OpscheckError as exc:
             return DrillPass(facts, None, None, exc, None, server_start.seconds)
         size = path.stat().st_size

@@ -22,7 +22,7 @@ from opscheck.errors import OpscheckError
 from opscheck.restore.backups import Backup, BackupStore
 from opscheck.restore.custom_pass import cpu_jobs, restore_custom_pass
 from opscheck.restore.dumps import DumpFacts
-from opscheck.restore.passes import DrillPass, Restored, RestoreGuard, ServerStart, start_server
+from opscheck.restore.passes import DrillPass, PassRequest, Restored, RestoreGuard, ServerStart, start_server
 from opscheck.restore.plain_pass import restore_plain_pass
 from opscheck.restore.policy import select_backup
 from opscheck.restore.stores import open_store
@@ -170,17 +170,12 @@ class Drill:
 
         guard = RestoreGuard(self.protected_urls)
         deadline = self.env.backups.rto_minutes * 60
-        roles = set(restore.roles)
         with contextlib.closing(self.store.open(backup)) as stream:
+            request = PassRequest(starting, guard, backup, stream, deadline, set(restore.roles))
             if backup.format == "custom":
-                outcome = restore_custom_pass(
-                    starting, guard, backup, stream, roles=roles, jobs=cpu_jobs(), deadline_s=deadline,
-                    min_major=_floor,
-                )  # fmt: skip
+                outcome = restore_custom_pass(request, jobs=cpu_jobs(), min_major=_floor)
             else:
-                outcome = restore_plain_pass(
-                    starting, guard, backup, stream, roles=roles, deadline_s=deadline
-                )
+                outcome = restore_plain_pass(request)
         server = self._starting.server if self._starting is not None else None
         if outcome.restored is not None and server is not None:  # for every worker that shares it
             outcome.dsn = server.dsn(outcome.restored.dbname)

@@ -17,6 +17,7 @@ from opscheck.restore.custom_pass import restore_custom_pass
 from opscheck.restore.dumps import DumpFacts
 from opscheck.restore.passes import (
     FRESH_SERVER_DATABASES,
+    PassRequest,
     Restored,
     RestoreGuard,
     ServerStart,
@@ -53,13 +54,11 @@ def restore_backup(
     def running(_floor: int) -> ServerStart:
         return ServerStart.started(server)
 
+    request = PassRequest(running, guard, backup, stream, deadline_s, roles)
     if backup.format == "custom":
-        outcome = restore_custom_pass(
-            running, guard, backup, stream, roles=roles, jobs=jobs, deadline_s=deadline_s,
-            min_major=lambda _facts: 0,
-        )  # fmt: skip
+        outcome = restore_custom_pass(request, jobs=jobs, min_major=lambda _facts: 0)
     elif backup.format in ("plain-gzip", "plain"):
-        outcome = restore_plain_pass(running, guard, backup, stream, roles=roles, deadline_s=deadline_s)
+        outcome = restore_plain_pass(request)
     else:
         raise CheckFailed(
             f"format of {backup.name}", "a plain dump (.sql or .sql.gz) or a custom dump", backup.format

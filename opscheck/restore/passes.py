@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Final
+from typing import IO, Final
 from urllib.parse import urlsplit
 
 from opscheck.errors import CheckFailed, OpscheckError
@@ -28,6 +28,7 @@ __all__ = [
     "CHUNK",
     "FRESH_SERVER_DATABASES",
     "DrillPass",
+    "PassRequest",
     "RestoreGuard",
     "RestoreRefused",
     "Restored",
@@ -226,6 +227,20 @@ class DrillPass:
     server_seconds: float | None = None
     #: the restored database's URL (set by whoever owns the server)
     dsn: str | None = None
+
+
+@dataclass(frozen=True)
+class PassRequest:
+    """What a pass over a backup is given: ``starting(floor)`` starts the throwaway server for a dump whose
+    source is major ``floor`` (``guard`` then checks it), ``stream`` is ``backup``'s bytes, ``roles`` are
+    created (NOLOGIN) before the restore, which must be done within ``deadline_s``."""
+
+    starting: Callable[[int], ServerStart]
+    guard: RestoreGuard
+    backup: Backup
+    stream: IO[bytes]
+    deadline_s: float
+    roles: Iterable[str] = ()
 
 
 def creates_fresh_database(backup: Backup, creates: str) -> CheckFailed:

@@ -21,7 +21,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from typing import IO, Final
 
 from opscheck.errors import CheckFailed, OpscheckError
@@ -32,6 +32,7 @@ from opscheck.restore.passes import (
     CHUNK,
     FRESH_SERVER_DATABASES,
     DrillPass,
+    PassRequest,
     Restored,
     RestoreGuard,
     ServerStart,
@@ -242,28 +243,21 @@ def _head(text: _Text) -> bytes:
     return b"".join(held)
 
 
-def restore_plain_pass(
-    starting: Callable[[int], ServerStart],
-    guard: RestoreGuard,
-    backup: Backup,
-    stream: IO[bytes],
-    *,
-    roles: Iterable[str] = (),
-    deadline_s: float,
-) -> DrillPass:
+def restore_plain_pass(request: PassRequest) -> DrillPass:
     """Read a plain dump once: verify it and restore it in the same pass, COMMIT only once it is proven
     complete (gzip CRC and length, every header paired with its end marker).
 
-    ``starting(floor)`` starts the server for a dump whose source is major ``floor``; it is called as soon
-    as the dump's header is read, and the text read while the server boots is spooled to a temporary file.
+    ``request.starting(floor)`` starts the server for a dump whose source is major ``floor``; it is called
+    as soon as the dump's header is read, and the text read while the server boots is spooled to a temporary file.
     Roles the dump names are created (NOLOGIN) just before the text that names them reaches psql. A
     ``pg_dump -C`` dump runs its ``CREATE DATABASE`` from ``postgres``, outside the transaction, which
     begins right after its ``\\connect``. When psql stops early (an SQL error) the rest of the stream is
     still read and checked, so the stream check always has its verdict.
     """
+    backup = request.backup
     began = time.monotonic()
-    deadline = began + deadline_s
-    text = _Text(stream, backup)
+    deadline = began + request.deadline_s
+    text = _Text(request.stream, backup)
     head = _head(text)
     verifier = text.verifier.text
     if text.error is not None or not head:
@@ -271,7 +265,7 @@ def restore_plain_pass(
         error = text.error or _no_text(backup)
         return DrillPass(None, error, None, error)
     floor = max(parse_major(verifier.source_server_version) or 0, parse_major(verifier.pg_dump_version) or 0)
-    server_start = starting(floor)
+    server_start = request.starting(floor)
     with tempfile.TemporaryFile(prefix="opscheck-spool-") as spool:
         piece = _spool(text, server_start, head, spool)
         try:
@@ -281,7 +275,9 @@ def restore_plain_pass(
             return _verdict(text, None, exc, None, server_start)
         provider = (chosen, why)
         try:
-            restored = _feed(server, guard, backup, text, spool, piece, set(roles), began, deadline)
+            restored = _feed(
+                server, request.guard, backup, text, spool, piece, set(request.roles), began, deadline
+            )
         except OpscheckError as exc:
             text.drain(deadline)  # the stream check's verdict, whatever stopped the restore
             return _verdict(text, None, exc, provider, server_start)

@@ -13,7 +13,8 @@ a small tokenizer that knows quoted identifiers and string literals:
 * ``ALTER ROLE r …`` / ``ALTER USER r …`` (``pg_dump -C`` writes per-database role settings).
 
 ``PUBLIC``, ``CURRENT_USER``/``SESSION_USER``/``CURRENT_ROLE``, the ``pg_*`` roles every server has and the
-bootstrap superuser ``postgres`` are never reported.
+bootstrap superuser ``postgres`` are never reported. :func:`undeclared_roles_advice` says what to tell an
+operator whose backup needs roles the recovery procedure does not create.
 """
 
 from __future__ import annotations
@@ -24,7 +25,13 @@ from typing import Final
 
 from opscheck.restore.servers.base import ident
 
-__all__ = ["BUILTIN_ROLES", "ROLE_STATEMENT_STARTS", "create_role_sql", "roles_in_statement"]
+__all__ = [
+    "BUILTIN_ROLES",
+    "ROLE_STATEMENT_STARTS",
+    "create_role_sql",
+    "roles_in_statement",
+    "undeclared_roles_advice",
+]
 
 #: roles every PostgreSQL server has (``pg_*`` too): a dump may name them freely
 BUILTIN_ROLES: Final = frozenset({"postgres"})
@@ -184,4 +191,21 @@ def create_role_sql(role: str) -> str:
     return (
         f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = {literal}) "
         f"THEN CREATE ROLE {quoted} NOLOGIN; END IF; END $$"
+    )
+
+
+def undeclared_roles_advice(roles: list[str], backup_format: str) -> str:
+    """Names every role, then the two ways out: create them first, or restore without owners and grants."""
+    listed = ", ".join(repr(role) for role in roles)
+    create = " ".join(f"CREATE ROLE {ident(role)} NOLOGIN;" for role in roles)
+    skip = (
+        "pg_restore --no-owner --no-acl"
+        if backup_format == "custom"
+        else "a pg_dump --no-owner --no-acl dump"
+    )
+    return (
+        f"{len(roles)} role(s) not in [restore] roles: {listed}. A fresh server fails the restore with "
+        f"'role does not exist' unless (1) they are created first: `{create}`, then listed in [restore] "
+        f"roles; or (2) it restores with {skip}: objects then belong to the restoring user, GRANTs are lost, "
+        "policies naming these roles still fail"
     )

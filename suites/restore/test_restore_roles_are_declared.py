@@ -10,7 +10,7 @@ import pytest
 
 from opscheck.errors import CheckFailed
 from opscheck.restore.drill import Drill
-from opscheck.restore.recovery_roles import undeclared_roles_advice
+from opscheck.restore.dumproles import undeclared_roles_advice
 from opscheck.run.context import CheckRecord
 
 

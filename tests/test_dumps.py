@@ -1,4 +1,5 @@
-"""opscheck.restore.dumps against real pg_dump output from a throwaway PostgreSQL cluster."""
+"""opscheck.restore's dump checks (dumps, dumptext, dumpgzip, dumpcustom) against real pg_dump output from a
+throwaway PostgreSQL cluster."""
 
 from __future__ import annotations
 
@@ -15,18 +16,11 @@ from pathlib import Path
 import pytest
 
 from opscheck.errors import CheckFailed
-from opscheck.restore.dumps import (
-    PIECE_BYTES,
-    TAIL_BYTES,
-    DumpFacts,
-    GzipDumpVerifier,
-    parse_major,
-    psql_tools_ok,
-    verify_custom,
-    verify_plain,
-    verify_plain_gzip,
-)
+from opscheck.restore.dumpcustom import verify_custom
+from opscheck.restore.dumpgzip import PIECE_BYTES, GzipDumpVerifier, verify_plain_gzip
+from opscheck.restore.dumps import DumpFacts, parse_major, psql_tools_ok
 from opscheck.restore.dumpscan import DumpScanner
+from opscheck.restore.dumptext import TAIL_BYTES, verify_plain
 from opscheck.restore.s3 import S3Store
 from opscheck.restore.servers.local import LocalCluster
 from tests.support.moto import client_for

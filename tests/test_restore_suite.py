@@ -48,7 +48,7 @@ from opscheck.restore import drill as drill_module
 from opscheck.restore import verification
 from opscheck.restore.backups import Backup
 from opscheck.restore.drill import Drill
-from opscheck.restore.dumps import verify_plain_gzip
+from opscheck.restore.dumpgzip import verify_plain_gzip
 from opscheck.restore.load import restore_backup
 from opscheck.restore.passes import DrillPass, RestoreGuard, RestoreRefused
 from opscheck.restore.servers.container import DEFAULT_IMAGE, docker_available, image_present

@@ -1,5 +1,5 @@
 """The custom-format pass: a ``pg_dump -Fc`` archive downloaded to a temporary file while the throwaway
-server starts, checked (:func:`~opscheck.restore.dumps.verify_custom`), then restored with
+server starts, checked (:func:`~opscheck.restore.dumpcustom.verify_custom`), then restored with
 ``pg_restore --exit-on-error -j N``, owners and privileges included: every role the dump needs is created
 first (so the data restore is tested; whether the recovery procedure creates those roles is a check of
 its own).
@@ -18,7 +18,8 @@ from typing import IO
 
 from opscheck.errors import CheckFailed, OpscheckError
 from opscheck.restore.backups import Backup
-from opscheck.restore.dumps import DumpFacts, verify_custom
+from opscheck.restore.dumpcustom import verify_custom
+from opscheck.restore.dumps import DumpFacts
 from opscheck.restore.passes import (
     CHUNK,
     DrillPass,

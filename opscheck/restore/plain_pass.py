@@ -26,8 +26,10 @@ from typing import IO, Final
 
 from opscheck.errors import CheckFailed, OpscheckError
 from opscheck.restore.backups import Backup
-from opscheck.restore.dumps import DumpFacts, parse_major, stream_verifier
+from opscheck.restore.dumpgzip import GzipDumpVerifier
+from opscheck.restore.dumps import DumpFacts, parse_major
 from opscheck.restore.dumpscan import DumpScanner
+from opscheck.restore.dumptext import PlainDumpVerifier
 from opscheck.restore.passes import (
     CHUNK,
     FRESH_SERVER_DATABASES,
@@ -103,12 +105,17 @@ def _begin_after_connect(piece: bytes, lines_before: int, connect_line: int) -> 
     return piece[: at + 1] + b"BEGIN;\n" + piece[at + 1 :]
 
 
+def _stream_verifier(fmt: str, name: str) -> GzipDumpVerifier | PlainDumpVerifier:
+    """The verifier for a plain dump stream of format ``plain-gzip`` or ``plain``."""
+    return GzipDumpVerifier(name) if fmt == "plain-gzip" else PlainDumpVerifier(name)
+
+
 class _Text:
     """The verified SQL text of a plain dump stream, piece by piece; the stream's faults become
     :attr:`error` (the pieces just stop), so the caller can still clean up and say what it did."""
 
     def __init__(self, stream: IO[bytes], backup: Backup) -> None:
-        self.verifier = stream_verifier(backup.format, backup.name)
+        self.verifier = _stream_verifier(backup.format, backup.name)
         self.backup = backup
         self._stream = stream
         self._pieces = self._generate()

@@ -71,3 +71,31 @@ def test_every_expired_token_code_is_rejected_credentials_for_the_credential_che
 def test_the_map_gives_each_code_one_meaning() -> None:
     groups = (aws.CREDENTIAL_ERRORS, aws.DENIED, aws.UNSUPPORTED)
     assert all(not (a & b) for i, a in enumerate(groups) for b in groups[i + 1 :])
+
+
+@pytest.mark.parametrize(
+    ("configured", "env_file", "process", "expected"),
+    [
+        ("eu-west-3", {"AWS_REGION": "ap-south-1"}, {"AWS_REGION": "us-west-2"}, "eu-west-3"),
+        (None, {"AWS_DEFAULT_REGION": "ap-south-1"}, {"AWS_REGION": "us-west-2"}, "ap-south-1"),
+        (None, {"AWS_REGION": ""}, {"AWS_DEFAULT_REGION": "us-west-2"}, "us-west-2"),
+        (None, {}, {}, "us-east-1"),
+    ],
+)
+def test_one_region_rule_for_the_store_and_the_credential_checks(
+    monkeypatch: pytest.MonkeyPatch,
+    configured: str | None,
+    env_file: dict[str, str],
+    process: dict[str, str],
+    expected: str,
+) -> None:
+    """``[backups] region``, else the env file's region variables, else the process's, else us-east-1."""
+    for name, value in process.items():
+        monkeypatch.setenv(name, value)
+    assert aws.region_or_default(configured, env_file) == expected
+
+
+def test_every_client_has_a_timeout_and_a_bounded_number_of_attempts() -> None:
+    config = aws.client_config(7.5, 1)
+    assert (config.connect_timeout, config.read_timeout) == (7.5, 7.5)
+    assert config.retries == {"total_max_attempts": 1}

@@ -28,6 +28,7 @@ __all__ = [
     "UNREACHABLE",
     "UNSUPPORTED",
     "arn_partition",
+    "client_config",
     "connection_reason",
     "error_code",
     "error_message",
@@ -133,31 +134,44 @@ def arn_partition(region: str) -> str:
     return "aws"
 
 
-def region_or_default(configured: str | None) -> str:
-    """``configured``, else ``AWS_REGION``, else ``AWS_DEFAULT_REGION``, else us-east-1."""
-    return configured or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+def region_or_default(configured: str | None, *environs: Mapping[str, str]) -> str:
+    """``configured``, else ``AWS_REGION`` then ``AWS_DEFAULT_REGION`` from each of ``environs`` in turn and
+    from the process environment last, else us-east-1."""
+    if configured:
+        return configured
+    for environ in (*environs, os.environ):
+        found = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
+        if found:
+            return found
+    return "us-east-1"
+
+
+def client_config(timeout_s: float, attempts: int) -> Config:
+    """How every boto3 client opscheck makes talks: connect and read timeouts of ``timeout_s`` and at
+    most ``attempts`` attempts per request, the first one included."""
+    return Config(
+        connect_timeout=timeout_s,
+        read_timeout=timeout_s,
+        retries={"total_max_attempts": attempts},
+        user_agent_extra="opscheck",
+    )
 
 
 def make_s3_client(
     endpoint_url: str | None, region: str, timeout_s: float, session: boto3.session.Session | None = None
 ) -> S3Client:
     """A boto3 S3 client from ``session`` (a new one for ``region`` if None): connect/read timeouts of
-    ``timeout_s``, at most two attempts per request; its session's credentials are registered as secrets."""
-    config = Config(
-        connect_timeout=timeout_s,
-        read_timeout=timeout_s,
-        retries={"max_attempts": 2},
-        user_agent_extra="opscheck",
-    )
+    ``timeout_s``, at most three attempts per request (botocore's ``max_attempts: 2`` counts the retries
+    alone); its session's credentials are registered as secrets."""
     session = session or boto3.session.Session(region_name=region)
-    client = session.client("s3", endpoint_url=endpoint_url or None, config=config)
+    client = session.client("s3", endpoint_url=endpoint_url or None, config=client_config(timeout_s, 3))
     register_aws_credentials(session)
     return client
 
 
 def s3_client(settings: BackupSettings, timeout_s: float) -> S3Client:
     """A boto3 S3 client for ``[backups]``: its endpoint and region, the standard credential chain,
-    connect/read timeouts of ``timeout_s`` and at most two attempts per request."""
+    connect/read timeouts of ``timeout_s`` and at most three attempts per request."""
     return make_s3_client(
         settings.s3_endpoint_url.strip() or None,
         region_or_default(settings.region.strip() or None),

@@ -3,7 +3,6 @@ backup bucket is versioned, encrypted and blocks public access."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -13,10 +12,9 @@ import boto3
 import botocore.exceptions
 import botocore.parsers
 import pytest
-from botocore.config import Config
 
 from opscheck.clients import aws
-from opscheck.clients.aws import parse_s3_location
+from opscheck.clients.aws import client_config, parse_s3_location, region_or_default
 from opscheck.clients.bounded import DeadlinePassed, finish_within
 from opscheck.config import Environment
 from opscheck.credentials.findings import Finding
@@ -86,14 +84,7 @@ class AwsAccess:
         """From ``[backups]`` (an ``s3://`` location) and the credentials in ``source``."""
         backups = env.backups
         bucket, prefix = parse_s3_location(backups.location.strip())
-        region = (
-            backups.region.strip()
-            or source.get("AWS_REGION")
-            or source.get("AWS_DEFAULT_REGION")
-            or os.environ.get("AWS_REGION")
-            or os.environ.get("AWS_DEFAULT_REGION")
-            or "us-east-1"
-        )
+        region = region_or_default(backups.region.strip() or None, source.values)
         key_id, secret = source.get("AWS_ACCESS_KEY_ID"), source.get("AWS_SECRET_ACCESS_KEY")
         if source.path is not None and (key_id or secret):
             if not (key_id and secret):
@@ -127,14 +118,8 @@ class AwsAccess:
     def client(self, service: str) -> Any:
         """A boto3 client with the environment's timeouts and a single attempt per call."""
         if service not in self.clients:
-            config = Config(
-                connect_timeout=self.timeout_s,
-                read_timeout=self.timeout_s,
-                retries={"total_max_attempts": 1},
-                user_agent_extra="opscheck",
-            )
             self.clients[service] = self.session.client(  # type: ignore[call-overload]
-                service, endpoint_url=self.endpoint_url, config=config
+                service, endpoint_url=self.endpoint_url, config=client_config(self.timeout_s, 1)
             )
             register_aws_credentials(self.session)
         return self.clients[service]

@@ -2,7 +2,7 @@
 every check of a dump shares: what a dump says about itself (:class:`DumpFacts`) and which client may
 restore it (:func:`psql_tools_ok`).
 
-PostgreSQL's own tools fail open on a cut dump (see FACTS): ``gunzip | psql --single-transaction`` exits 0
+PostgreSQL's own tools fail open on a cut dump (``tests/corpus`` shows it on every damaged dump): ``gunzip | psql --single-transaction`` exits 0
 and commits a dump truncated inside ``COPY … FROM stdin``, and ``pg_restore -l`` lists a truncated
 custom archive happily. So opscheck checks the bytes itself:
 

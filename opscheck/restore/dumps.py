@@ -2,9 +2,9 @@
 every check of a dump shares: what a dump says about itself (:class:`DumpFacts`) and which client may
 restore it (:func:`psql_tools_ok`).
 
-PostgreSQL's own tools fail open on a cut dump (``tests/corpus`` shows it on every damaged dump): ``gunzip | psql --single-transaction`` exits 0
-and commits a dump truncated inside ``COPY … FROM stdin``, and ``pg_restore -l`` lists a truncated
-custom archive happily. So opscheck checks the bytes itself:
+PostgreSQL's own tools fail open on a cut dump (``tests/corpus`` shows it on every damaged dump):
+``gunzip | psql --single-transaction`` exits 0 and commits a dump truncated inside ``COPY … FROM stdin``,
+and ``pg_restore -l`` lists a truncated custom archive happily. So opscheck checks the bytes itself:
 
 * :class:`~opscheck.restore.dumpgzip.GzipDumpVerifier` sits in the restore's pipe: every chunk read from
   the backup goes through its ``feed``, which returns the decompressed SQL to pass on to psql, checks the

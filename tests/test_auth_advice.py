@@ -15,7 +15,7 @@ from opscheck.auth.advice import (
     open_redirect_advice,
     unprotected_path_advice,
 )
-from opscheck.auth.client import V4, V5, Flavor
+from opscheck.auth.flavors import V4, V5, Flavor
 from opscheck.auth.rules import COOKIE_RULES
 from opscheck.config import load_config
 

@@ -20,8 +20,8 @@ from urllib.parse import quote, quote_plus
 import httpcore  # noqa: F401  (see test_smoke_suite: one httpcore for in-process and subprocess runs)
 import pytest
 
+from opscheck.auth import flavors
 from opscheck.auth.advice import configuration_advice
-from opscheck.auth.client import V4 as NEXTAUTH_V4
 from tests.support.reference_apps import SMOKE_USER, V4, RunningApp
 from tests.support.reference_apps import AppFleet as ReferenceApps
 from tests.support.servers import LocalHTTPServer, Route, closed_port, silent_tcp_server
@@ -272,7 +272,7 @@ def test_missing_nextauth_secret_fails_with_remediation_naming_it(
     check = assert_check(run, ENDPOINTS, "failed", severity="P1", says="HTTP 500 from /api/auth/csrf")
     assert "NEXTAUTH_SECRET" in check["message"]
     assert (
-        configuration_advice(NEXTAUTH_V4, None) in check["remediation"]
+        configuration_advice(flavors.V4, None) in check["remediation"]
     )  # v4's words: its 500 says "There is"
     assert "set it (`openssl rand -base64 32`) and redeploy" in (run.reports / "junit.xml").read_text()
     # the endpoint check judges the 5xx, the sign-in check its own callback; every other check that meets

@@ -18,23 +18,18 @@ from urllib.parse import parse_qs, quote
 import httpx
 import pytest
 
-from opscheck.auth.client import (
-    V4,
-    V5,
+from opscheck.auth.answers import (
     AuthServerError,
     EndpointStatus,
-    NextAuth,
     NotNextAuth,
     SessionAnswer,
-    SetCookie,
     SignInAttempt,
-    detect_flavor,
-    flavor_of_server_error,
-    parse_set_cookie,
     returned_url,
     session_cookies,
     url_error,
 )
+from opscheck.auth.client import NextAuth
+from opscheck.auth.flavors import V4, V5, cookie_kind, detect_flavor, flavor_of_server_error
 from opscheck.auth.open_redirect import expect_no_open_redirect, honoured, redirect_payloads, try_redirect
 from opscheck.auth.rules import (
     Inconclusive,
@@ -45,6 +40,7 @@ from opscheck.auth.rules import (
     expect_rejected,
     expect_session_for,
 )
+from opscheck.clients.cookies import SetCookie, parse_set_cookie
 from opscheck.errors import CheckFailed, TargetUnreachable
 from opscheck.run.context import CheckRecord
 from opscheck.secrets import Secret, redactor
@@ -194,7 +190,7 @@ def test_set_cookie_attributes_flags_and_a_description_without_the_value() -> No
     assert cookie.path == "/"
     assert cookie.prefix == "__Secure-"
     assert cookie.base_name == "next-auth.session-token"
-    assert cookie.kind == "session-token"
+    assert cookie_kind(cookie) == "session-token"
     assert not cookie.clears
     assert cookie.size == len(cookie.name) + 1 + len(value)
     assert value not in cookie.describe() + repr(cookie)
@@ -216,14 +212,14 @@ def test_a_cookie_that_is_emptied_or_expired_clears(header: str) -> None:
 
 def test_chunked_session_cookies_and_csrf_cookie_kinds() -> None:
     chunk = parse_set_cookie("__Secure-authjs.session-token.1=part2xyz; Path=/; Secure; HttpOnly")
-    assert (chunk.kind, chunk.base_name, chunk.prefix) == (
+    assert (cookie_kind(chunk), chunk.base_name, chunk.prefix) == (
         "session-token",
         "authjs.session-token",
         "__Secure-",
     )
     csrf = parse_set_cookie('__Host-authjs.csrf-token="tok%7Chash"; Path=/; Secure; HttpOnly; SameSite=Lax')
-    assert (csrf.kind, csrf.prefix, csrf.value) == ("csrf-token", "__Host-", "tok%7Chash")
-    assert parse_set_cookie("theme=dark; Path=/").kind is None
+    assert (cookie_kind(csrf), csrf.prefix, csrf.value) == ("csrf-token", "__Host-", "tok%7Chash")
+    assert cookie_kind(parse_set_cookie("theme=dark; Path=/")) is None
 
 
 def test_csrf_cookie_value_is_registered_raw_decoded_and_in_parts() -> None:

@@ -11,7 +11,7 @@ Rotating the secret is never advised: it signs every user out and fixes none of 
 
 from __future__ import annotations
 
-from opscheck.auth.client import V5, Flavor
+from opscheck.auth.flavors import V5, Flavor
 from opscheck.config import Environment
 from opscheck.credentials.sources import parse_env_file
 from opscheck.errors import OpscheckError

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from urllib.parse import unquote, urljoin, urlsplit
 
 from opscheck.auth.advice import open_redirect_advice
-from opscheck.auth.client import AuthServerError, Flavor, NextAuth
+from opscheck.auth.answers import AuthServerError
+from opscheck.auth.client import NextAuth
+from opscheck.auth.flavors import Flavor, cookie_kind
 from opscheck.errors import CheckFailed
 from opscheck.run.context import CheckRecord
 from opscheck.secrets import mask_url
@@ -139,7 +141,7 @@ def try_redirect(nextauth: NextAuth, payload: RedirectPayload) -> RedirectTrial:
     attempt = nextauth.attempt_sign_in(username, password, callback_url=payload.url)
     returned = attempt.url if attempt.status < 400 and not attempt.error else None
     cookie = next(
-        (unquote(c.value) for c in attempt.cookies if c.kind == "callback-url" and not c.clears), None
+        (unquote(c.value) for c in attempt.cookies if cookie_kind(c) == "callback-url" and not c.clears), None
     )
     after = None
     if attempt.succeeded:

@@ -6,6 +6,7 @@ checks in ``suites/auth`` stay a few lines each.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,18 +19,13 @@ from opscheck.auth.advice import (
     configuration_advice,
     unprotected_path_advice,
 )
-from opscheck.auth.client import (
-    EndpointStatus,
-    Flavor,
-    NextAuth,
-    SessionAnswer,
-    SetCookie,
-    SignInAttempt,
-    session_lifetime,
-)
+from opscheck.auth.answers import EndpointStatus, SessionAnswer, SignInAttempt, session_lifetime
+from opscheck.auth.client import NextAuth
+from opscheck.auth.flavors import Flavor, cookie_kind
+from opscheck.clients.cookies import SetCookie
 from opscheck.errors import CheckFailed, OpscheckError, SettingMissing
 from opscheck.run.context import CheckRecord
-from opscheck.secrets import mask_url
+from opscheck.secrets import mask_url, redactor
 
 __all__ = [
     "COOKIE_RULES",
@@ -38,6 +34,8 @@ __all__ = [
     "UNCONFIGURED_AUTH_ADVICE",
     "Inconclusive",
     "SignInControl",
+    "canary_password",
+    "canary_username",
     "cookie_rule_problem",
     "expect_anonymous_refused",
     "expect_endpoints_healthy",
@@ -133,6 +131,18 @@ class SignInControl:
             assert self.problem is not None
             raise self.problem
         return self.attempt
+
+
+def canary_password() -> str:
+    """A random password no real account has (registered as a secret all the same)."""
+    value = f"opscheck-wrong-{secrets.token_urlsafe(12)}"
+    redactor().add(value)
+    return value
+
+
+def canary_username(domain: str = "opscheck.invalid") -> str:
+    """A user name that cannot exist (the .invalid top-level domain is reserved)."""
+    return f"no-such-user-{secrets.token_hex(6)}@{domain}"
 
 
 def expect_rejected(
@@ -241,7 +251,7 @@ def cookie_rule_problem(rule: str, attempt: SignInAttempt) -> str | None:
         bad = [c for c in attempt.session_cookies if not c.secure or c.prefix not in {"__Secure-", "__Host-"}]
         return bad[0].describe() if bad else None
     if rule == "csrf-host-prefix":
-        csrf = next((c for c in attempt.all_cookies if c.kind == "csrf-token" and not c.clears), None)
+        csrf = next((c for c in attempt.all_cookies if cookie_kind(c) == "csrf-token" and not c.clears), None)
         if csrf is None:
             return "no CSRF cookie was set by GET /api/auth/csrf in a fresh cookie jar"
         ok = csrf.prefix == "__Host-" and csrf.secure and csrf.path == "/" and csrf.domain is None

@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 from typing import Final, Literal
 from urllib.parse import urlsplit
 
-from opscheck.auth.client import V5, NextAuth
+from opscheck.auth.client import NextAuth
+from opscheck.auth.flavors import V5
 from opscheck.config import Environment
 from opscheck.credentials.findings import Finding, variables_listed
 from opscheck.credentials.values import (

@@ -37,7 +37,7 @@ from tenacity import (
 )
 
 from opscheck.clients.bounded import BodyTooLarge, BoundedTransport, bounded_http_transport, concurrently
-from opscheck.clients.cookies import register_cookie_value, split_set_cookie
+from opscheck.clients.cookies import register_cookie_secrets
 from opscheck.errors import TargetUnreachable
 from opscheck.run.context import note_retry, retry_sink
 from opscheck.secrets import mask_url, redactor
@@ -51,7 +51,6 @@ __all__ = [
     "OpsClient",
     "Probe",
     "describe_transport_error",
-    "register_cookie_secrets",
     "request_headers",
     "ssl_context",
 ]
@@ -168,14 +167,6 @@ class RetryingTransport(httpx.BaseTransport):
 
 def _register_cookies(response: httpx.Response) -> None:
     register_cookie_secrets(response.headers)
-
-
-def register_cookie_secrets(headers: httpx.Headers) -> None:
-    """Register the session/CSRF cookie values ``headers`` set as secrets (also for responses another
-    xdist worker received: see :class:`~opscheck.run.share.RunShare`)."""
-    for header in headers.get_list("set-cookie"):
-        name, value, _ = split_set_cookie(header)
-        register_cookie_value(name, value)
 
 
 @dataclass

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from opscheck import run_state
-from opscheck.auth.client import NextAuth, SignInAttempt
+from opscheck.auth.answers import SignInAttempt
+from opscheck.auth.client import NextAuth
 from opscheck.auth.rules import SignInControl
 from opscheck.config import AuthSettings, Environment
 from opscheck.errors import OpscheckError, SectionNotConfigured

@@ -6,8 +6,8 @@ auth outage every sign-in is rejected, and that must not look like a pass."""
 
 import pytest
 
-from opscheck.auth.client import NextAuth, canary_password, canary_username
-from opscheck.auth.rules import SignInControl, expect_rejected
+from opscheck.auth.client import NextAuth
+from opscheck.auth.rules import SignInControl, canary_password, canary_username, expect_rejected
 from opscheck.config import AuthSettings
 from opscheck.run.context import CheckRecord
 

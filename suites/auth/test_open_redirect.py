@@ -8,7 +8,8 @@ names every payload that was honoured. A payload the app answers with an error c
 
 import pytest
 
-from opscheck.auth.client import NextAuth, SignInAttempt
+from opscheck.auth.answers import SignInAttempt
+from opscheck.auth.client import NextAuth
 from opscheck.auth.open_redirect import expect_no_open_redirect, redirect_payloads, try_redirect
 from opscheck.config import AuthSettings
 from opscheck.run.context import CheckRecord

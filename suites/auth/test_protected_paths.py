@@ -4,7 +4,8 @@ leaves the resource: to NextAuth's sign-in page or a custom one at any path (``a
 
 import pytest
 
-from opscheck.auth.client import NextAuth, SignInAttempt
+from opscheck.auth.answers import SignInAttempt
+from opscheck.auth.client import NextAuth
 from opscheck.auth.rules import expect_anonymous_refused, expect_signed_in_access
 from opscheck.config import AuthSettings
 from opscheck.run.context import CheckRecord

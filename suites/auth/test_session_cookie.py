@@ -3,8 +3,9 @@
 import pytest
 
 from opscheck.auth.advice import cookie_advice
-from opscheck.auth.client import MAX_COOKIE_BYTES, SignInAttempt
+from opscheck.auth.answers import SignInAttempt
 from opscheck.auth.rules import COOKIE_RULES, cookie_rule_problem, oversized_cookies
+from opscheck.clients.cookies import MAX_COOKIE_BYTES
 from opscheck.errors import CheckFailed
 from opscheck.run.context import CheckRecord
 

@@ -5,7 +5,8 @@ positive control of the negative canaries."""
 import pytest
 
 from opscheck.auth.advice import configuration_advice, deployment_secret_set
-from opscheck.auth.client import AuthServerError, NextAuth, SignInAttempt
+from opscheck.auth.answers import AuthServerError, SignInAttempt
+from opscheck.auth.client import NextAuth
 from opscheck.auth.rules import SignInControl, expect_session_for
 from opscheck.config import AuthSettings, Environment
 from opscheck.errors import CheckFailed

@@ -6,7 +6,8 @@ sessions cannot be revoked on the server. ``auth.fail_on_jwt_replay = true`` mak
 
 import pytest
 
-from opscheck.auth.client import NextAuth, SignInAttempt
+from opscheck.auth.answers import SignInAttempt
+from opscheck.auth.client import NextAuth
 from opscheck.config import AuthSettings
 from opscheck.errors import CheckFailed
 from opscheck.run.context import CheckRecord

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from opscheck import run_state
-from opscheck.clients.http import OpsClient, Probe, register_cookie_secrets
+from opscheck.clients.cookies import register_cookie_secrets
+from opscheck.clients.http import OpsClient, Probe
 from opscheck.config import Environment
 from opscheck.run.share import RunShare
 

@@ -46,10 +46,10 @@ from opscheck.errors import OpscheckError
 __all__ = [
     "AUTH_SECRET_RULES",
     "AUTH_URL_RULES",
-    "FLAVORS",
+    "FLAVOR_NAMES",
     "REQUIRED_BY_FLAVOR",
-    "Flavor",
     "FlavorChoice",
+    "FlavorName",
     "Origin",
     "SecretPlan",
     "choose_flavor",
@@ -66,12 +66,14 @@ __all__ = [
     "url_rule_finding",
 ]
 
-Flavor = Literal["v4", "v5"]
-FLAVORS: Final[tuple[Flavor, ...]] = ("v4", "v5")
-_LABEL: Final[dict[Flavor, str]] = {"v4": "next-auth 4", "v5": "next-auth 5"}
+#: the version as ``auth.flavor`` spells it (the client's :class:`~opscheck.auth.flavors.Flavor` is what a
+#: live server answers like)
+FlavorName = Literal["v4", "v5"]
+FLAVOR_NAMES: Final[tuple[FlavorName, ...]] = ("v4", "v5")
+_LABEL: Final[dict[FlavorName, str]] = {"v4": "next-auth 4", "v5": "next-auth 5"}
 
 #: ``credentials.required`` when the config does not list it
-REQUIRED_BY_FLAVOR: Final[dict[Flavor, tuple[str, ...]]] = {
+REQUIRED_BY_FLAVOR: Final[dict[FlavorName, tuple[str, ...]]] = {
     "v4": ("DATABASE_URL", "NEXTAUTH_SECRET", "NEXTAUTH_URL", "SENTRY_DSN"),
     "v5": ("DATABASE_URL", "AUTH_SECRET", "SENTRY_DSN"),
 }
@@ -103,7 +105,7 @@ def _first_defined(values: Mapping[str, str], names: Sequence[str]) -> str | Non
 class FlavorChoice:
     """The detected flavour (None: undecided) and what decided it, for messages and the report."""
 
-    flavor: Flavor | None
+    flavor: FlavorName | None
     source: str
 
     @property
@@ -133,7 +135,7 @@ def choose_flavor(
     configured: str | None, names: Iterable[str], live: Callable[[], FlavorChoice] | None = None
 ) -> FlavorChoice:
     """``auth.flavor`` when it is v4 or v5, else the variables' names, else the live app (if asked)."""
-    if configured in FLAVORS:
+    if configured in FLAVOR_NAMES:
         return FlavorChoice("v5" if configured == "v5" else "v4", "auth.flavor")
     by_names = flavor_from_names(names)
     if by_names.flavor is not None or live is None:
@@ -144,14 +146,14 @@ def choose_flavor(
     return FlavorChoice(None, f"{by_names.source}; {by_app.source}")
 
 
-def required_names(listed: Sequence[str] | None, flavor: Flavor | None) -> list[str]:
+def required_names(listed: Sequence[str] | None, flavor: FlavorName | None) -> list[str]:
     """``credentials.required`` as configured, else the flavour's defaults (v4's when undecided)."""
     if listed is not None:
         return list(listed)
     return list(REQUIRED_BY_FLAVOR[flavor or "v4"])
 
 
-def _alias_reader(name: str, values: Mapping[str, str], flavor: Flavor) -> str | None:
+def _alias_reader(name: str, values: Mapping[str, str], flavor: FlavorName) -> str | None:
     """The variable that ``flavor`` reads for the setting ``name`` stands for, when ``name`` is unset."""
     if name in ("AUTH_SECRET", "NEXTAUTH_SECRET"):
         return resolve_secret(values, flavor).signing
@@ -171,7 +173,7 @@ def required_variable_finding(
         return literal
     if name not in (*URL_NAMES, "AUTH_SECRET", "NEXTAUTH_SECRET"):
         return literal
-    flavors = (choice.flavor,) if choice.flavor else FLAVORS
+    flavors = (choice.flavor,) if choice.flavor else FLAVOR_NAMES
     if from_defaults and name in URL_NAMES:
         origins = [resolve_origin(values, flavor, base_url) for flavor in flavors]
         on_platform = all(o.url_variable is None and o.trusted_by in ("VERCEL", "CF_PAGES") for o in origins)
@@ -215,7 +217,7 @@ def required_variable_finding(
 class SecretPlan:
     """The secret variables of an app: which are set, which the flavour reads (the first signs)."""
 
-    flavor: Flavor
+    flavor: FlavorName
     configured: tuple[str, ...]
     used: tuple[str, ...]
     ignored: tuple[str, ...]
@@ -229,7 +231,7 @@ def _set(values: Mapping[str, str], name: str) -> bool:
     return bool((values.get(name) or "").strip())
 
 
-def resolve_secret(values: Mapping[str, str], flavor: Flavor) -> SecretPlan:
+def resolve_secret(values: Mapping[str, str], flavor: FlavorName) -> SecretPlan:
     """What ``flavor`` signs and verifies with (see the module's table)."""
     configured = tuple(name for name in SECRET_NAMES if _set(values, name))
     if flavor == "v4":
@@ -312,7 +314,7 @@ def secret_source_finding(values: Mapping[str, str], choice: FlavorChoice) -> Fi
     expected = (
         "one signing secret that next-auth reads (rotation through AUTH_SECRET_1…_3 only where it is read)"
     )
-    flavors = (choice.flavor,) if choice.flavor else FLAVORS
+    flavors = (choice.flavor,) if choice.flavor else FLAVOR_NAMES
     plans = {flavor: resolve_secret(values, flavor) for flavor in flavors}
     configured = next(iter(plans.values())).configured
     if not configured:
@@ -361,7 +363,7 @@ def secret_source_finding(values: Mapping[str, str], choice: FlavorChoice) -> Fi
 class Origin:
     """Where ``flavor`` takes the app's public URL from: a variable, or the request's Host header."""
 
-    flavor: Flavor
+    flavor: FlavorName
     url_variable: str | None
     trust_host: bool
     trusted_by: str | None
@@ -389,7 +391,7 @@ def _platform(values: Mapping[str, str], base_url: str) -> tuple[dict[str, str],
     return merged, notes
 
 
-def resolve_origin(values: Mapping[str, str], flavor: Flavor, base_url: str = "") -> Origin:
+def resolve_origin(values: Mapping[str, str], flavor: FlavorName, base_url: str = "") -> Origin:
     """The URL source of ``flavor`` (see the module's table)."""
     env, notes = _platform(values, base_url)
     if flavor == "v5":
@@ -455,7 +457,7 @@ def origin_finding(values: Mapping[str, str], choice: FlavorChoice, base_url: st
     """
     variable, rule = "AUTH_URL/NEXTAUTH_URL", "source"
     expected = "a public URL next-auth reads (or the Host header on Vercel / Cloudflare Pages)"
-    flavors = (choice.flavor,) if choice.flavor else FLAVORS
+    flavors = (choice.flavor,) if choice.flavor else FLAVOR_NAMES
     origins = {flavor: resolve_origin(values, flavor, base_url) for flavor in flavors}
     problems: list[str] = []
     if _set(values, "AUTH_URL") and _set(values, "NEXTAUTH_URL"):
@@ -511,7 +513,7 @@ def live_flavor(env: Environment) -> FlavorChoice:
         return FlavorChoice(None, f"the live app could not be asked ({exc})")
     if answer.flavor is None:
         return FlavorChoice(None, "the live app's cookies name neither next-auth. nor authjs.")
-    flavor: Flavor = "v5" if answer.flavor is V5 else "v4"
+    flavor: FlavorName = "v5" if answer.flavor is V5 else "v4"
     return FlavorChoice(flavor, f"the live app's cookies ({answer.flavor.cookie_prefix}.*)")
 
 

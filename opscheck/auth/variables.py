@@ -35,8 +35,6 @@ from opscheck.auth.flavors import V5
 from opscheck.config import Environment
 from opscheck.credentials.findings import Finding, variables_listed
 from opscheck.credentials.values import (
-    NEXTAUTH_SECRET_RULES,
-    NEXTAUTH_URL_RULES,
     nextauth_secret_finding,
     nextauth_url_finding,
     required_finding,
@@ -44,8 +42,6 @@ from opscheck.credentials.values import (
 from opscheck.errors import OpscheckError
 
 __all__ = [
-    "AUTH_SECRET_RULES",
-    "AUTH_URL_RULES",
     "FLAVOR_NAMES",
     "REQUIRED_BY_FLAVOR",
     "FlavorChoice",
@@ -77,8 +73,6 @@ REQUIRED_BY_FLAVOR: Final[dict[FlavorName, tuple[str, ...]]] = {
     "v4": ("DATABASE_URL", "NEXTAUTH_SECRET", "NEXTAUTH_URL", "SENTRY_DSN"),
     "v5": ("DATABASE_URL", "AUTH_SECRET", "SENTRY_DSN"),
 }
-AUTH_SECRET_RULES: Final = NEXTAUTH_SECRET_RULES
-AUTH_URL_RULES: Final = NEXTAUTH_URL_RULES
 
 ROTATION: Final = ("AUTH_SECRET_1", "AUTH_SECRET_2", "AUTH_SECRET_3")
 SECRET_NAMES: Final = ("AUTH_SECRET", *ROTATION, "NEXTAUTH_SECRET")

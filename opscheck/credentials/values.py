@@ -22,10 +22,10 @@ __all__ = [
     "MIN_KEY_BYTES",
     "MIN_TOTAL_BITS",
     "NEXTAUTH_DOCS_SAMPLE_SECRET",
-    "NEXTAUTH_SECRET_RULES",
-    "NEXTAUTH_URL_RULES",
+    "SECRET_RULES",
     "SENTRY_DSN_RULES",
     "TRUE_VALUES",
+    "URL_RULES",
     "KeyMaterial",
     "key_material",
     "maintenance_mode_finding",
@@ -205,11 +205,11 @@ def key_material(value: str) -> KeyMaterial:
     return _base64_material(text) or KeyMaterial(text.encode(), "raw")
 
 
-NEXTAUTH_SECRET_RULES: Final = ("key-material", "entropy", "deny-list")
+SECRET_RULES: Final = ("key-material", "entropy", "deny-list")
 
 
 def nextauth_secret_finding(rule: str, value: str, variable: str = "NEXTAUTH_SECRET") -> Finding:
-    """One of :data:`NEXTAUTH_SECRET_RULES` applied to the secret."""
+    """One of :data:`SECRET_RULES` applied to the secret."""
     material = key_material(value)
     read_as = "raw text" if material.encoding == "raw" else f"{material.encoding}-decoded"
     if rule == "key-material":
@@ -244,7 +244,7 @@ def nextauth_secret_finding(rule: str, value: str, variable: str = "NEXTAUTH_SEC
 
 # ====================================================================================== NEXTAUTH_URL
 
-NEXTAUTH_URL_RULES: Final = ("absolute", "https", "no-extras", "host")
+URL_RULES: Final = ("absolute", "https", "no-extras", "host")
 
 
 def _host_of(url: str) -> str | None:
@@ -258,7 +258,7 @@ def _host_of(url: str) -> str | None:
 def nextauth_url_finding(
     rule: str, value: str, *, base_url: str, production: bool, variable: str = "NEXTAUTH_URL"
 ) -> Finding:
-    """One of :data:`NEXTAUTH_URL_RULES`: absolute http(s), https in production, no user info, query or
+    """One of :data:`URL_RULES`: absolute http(s), https in production, no user info, query or
     fragment, and the same host as ``base_url`` (a different port or scheme is noted)."""
     text = value.strip()
     try:

@@ -3,14 +3,15 @@ and nobody else's."""
 
 import pytest
 
-from opscheck.auth.variables import AUTH_SECRET_RULES, FlavorChoice, secret_rule_finding
+from opscheck.auth.variables import FlavorChoice, secret_rule_finding
 from opscheck.credentials.findings import enforce
 from opscheck.credentials.sources import CredentialSource
+from opscheck.credentials.values import SECRET_RULES
 from opscheck.run.context import CheckRecord
 
 
 @pytest.mark.runbook("authentication-issues", severity="P1")
-@pytest.mark.parametrize("rule", AUTH_SECRET_RULES)
+@pytest.mark.parametrize("rule", SECRET_RULES)
 def test_nextauth_secret_is_strong(
     rule: str, credential_source: CredentialSource, auth_flavor: FlavorChoice, check: CheckRecord
 ) -> None:

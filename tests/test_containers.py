@@ -23,18 +23,17 @@ import pytest
 
 from opscheck.errors import OpscheckError, UsageError
 from opscheck.restore.servers import container
-from opscheck.restore.servers.container import (
+from opscheck.restore.servers.base import SqlError
+from opscheck.restore.servers.container import ContainerCluster, stop_detached
+from opscheck.restore.servers.engine import (
     DEFAULT_IMAGE,
-    ContainerCluster,
     ContainerError,
     DockerUnavailable,
     docker_available,
     image_present,
     prepare_testcontainers,
-    select_provider,
-    stop_detached,
 )
-from opscheck.restore.servers.local import SqlError
+from opscheck.restore.servers.provider import select_provider
 
 MISSING_IMAGE = "opscheck/does-not-exist:never"
 LABEL = "org.opscheck.cluster"

@@ -1,4 +1,4 @@
-"""opscheck.restore.servers.local against a real PostgreSQL server on this machine."""
+"""opscheck.restore.servers.local (and binaries, pgctl) against a real PostgreSQL server on this machine."""
 
 from __future__ import annotations
 
@@ -17,14 +17,10 @@ import pytest
 from psycopg import sql
 
 from opscheck.errors import OpscheckError
-from opscheck.restore.servers.local import (
-    LocalCluster,
-    PortInUse,
-    PostgresNotFound,
-    SqlError,
-    find_postgres_bindir,
-    server_major,
-)
+from opscheck.restore.servers.base import SqlError
+from opscheck.restore.servers.binaries import PostgresNotFound, find_postgres_bindir, server_major
+from opscheck.restore.servers.local import LocalCluster
+from opscheck.restore.servers.pgctl import PortInUse
 from tests.support.processes import is_alive, process_table
 
 ODD_PASSWORD = "p@ss:w/rd %'\"?#&=x"

@@ -51,8 +51,9 @@ from opscheck.restore.drill import Drill
 from opscheck.restore.dumpgzip import verify_plain_gzip
 from opscheck.restore.load import restore_backup
 from opscheck.restore.passes import DrillPass, RestoreGuard, RestoreRefused
-from opscheck.restore.servers.container import DEFAULT_IMAGE, docker_available, image_present
-from opscheck.restore.servers.local import LocalCluster, find_postgres_bindir, server_major
+from opscheck.restore.servers.binaries import find_postgres_bindir, server_major
+from opscheck.restore.servers.engine import DEFAULT_IMAGE, docker_available, image_present
+from opscheck.restore.servers.local import LocalCluster
 from opscheck.restore.stores import FileStore
 from tests.support.moto import TEST_ACCESS_KEY, TEST_SECRET_KEY, MotoServer, client_for
 from tests.support.pgdump import pg_dump

@@ -27,8 +27,10 @@ from opscheck.demo.reference_app import DemoError, ReferenceApp
 from opscheck.restore.servers import container, local, registry
 from opscheck.restore.servers.base import ThrowawayPostgres
 from opscheck.restore.servers.container import ContainerCluster
+from opscheck.restore.servers.engine import DEFAULT_IMAGE
 from opscheck.restore.servers.local import LocalCluster
 from opscheck.restore.servers.owner import run_owner
+from opscheck.restore.servers.provider import select_provider
 from opscheck.restore.servers.reaper import stop_recorded_process
 
 __all__ = ["DemoStack", "project_root", "pytest_command", "pytest_executable"]
@@ -81,7 +83,7 @@ class DemoStack:
             self.app.ensure_built()
             self.timings["build_s"] = time.monotonic() - started
             mark = time.monotonic()
-            self.provider = container.select_provider("auto", container.DEFAULT_IMAGE)
+            self.provider = select_provider("auto", DEFAULT_IMAGE)
             cluster = ContainerCluster() if self.provider[0] == "testcontainers" else LocalCluster()
             self.cluster = cluster.start()
             database_url = self._seed_database(self.cluster)
@@ -163,7 +165,7 @@ class DemoStack:
         }
         demo["restore"] = {
             "provider": "auto",
-            "image": container.DEFAULT_IMAGE,
+            "image": DEFAULT_IMAGE,
             "expect_tables": ["User", "Account", "Session", "_prisma_migrations"],
             "min_rows": {"User": 1000, "Account": 1000},
             "roles": ["app"],

@@ -19,10 +19,10 @@ from opscheck.errors import CheckFailed, OpscheckError
 from opscheck.restore.backups import Backup
 from opscheck.restore.dumproles import create_role_sql
 from opscheck.restore.dumps import DumpFacts
-from opscheck.restore.servers import container
 from opscheck.restore.servers.base import ThrowawayPostgres, first_error_line
-from opscheck.restore.servers.container import ContainerCluster
-from opscheck.restore.servers.local import LocalCluster, PostgresNotFound, find_postgres_bindir, server_major
+from opscheck.restore.servers.binaries import PostgresNotFound, find_postgres_bindir, server_major
+from opscheck.restore.servers.local import LocalCluster
+from opscheck.restore.servers.provider import select_provider
 
 __all__ = [
     "CHUNK",
@@ -79,8 +79,10 @@ class RestoreGuard:
 
 def start_server(provider: str, image: str, min_major: int) -> tuple[ThrowawayPostgres, str, str]:
     """Start the throwaway PostgreSQL for a dump whose source is ``min_major``: (server, provider, why)."""
-    chosen, why = container.select_provider(provider, image)
+    chosen, why = select_provider(provider, image)
     if chosen == "testcontainers":
+        from opscheck.restore.servers.container import ContainerCluster  # noqa: PLC0415 - Docker SDK
+
         server: ThrowawayPostgres = ContainerCluster(image=image).start()
         try:
             major = server.major

@@ -8,7 +8,7 @@ import pytest
 
 from opscheck import run_state
 from opscheck.errors import OpscheckError
-from opscheck.restore.servers.container import select_provider
+from opscheck.restore.servers.provider import select_provider
 
 
 def pytest_report_collectionfinish(

@@ -2,21 +2,38 @@
 
 :class:`~opscheck.restore.servers.local.LocalCluster` (an ``initdb`` cluster on this machine) and
 :class:`~opscheck.restore.servers.container.ContainerCluster` (a testcontainers container) differ in how they start, stop
-and run client tools; connection strings and database DDL are the same and live here.
+and run client tools; the lifecycle around that (the record written before anything exists, the finalizer
+that removes a server nobody stopped, ``stop()``, ``detach()`` and ``state()``), connection strings and
+database DDL are the same and live here.
 """
 
 from __future__ import annotations
 
 import abc
+import secrets
 import subprocess
+import weakref
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Self, TypedDict
 from urllib.parse import quote
 
 from opscheck.errors import OpscheckError
+from opscheck.restore.servers import registry
+from opscheck.run.shield import shielded
 
-__all__ = ["ConnInfo", "SqlError", "ThrowawayPostgres", "first_error_line", "ident", "scrub_password", "tail"]
+__all__ = [
+    "PSQL_TIMEOUT",
+    "ConnInfo",
+    "ServerRuntime",
+    "SqlError",
+    "ThrowawayPostgres",
+    "first_error_line",
+    "ident",
+    "scrub_password",
+    "tail",
+]
 
 PSQL_TIMEOUT = 300.0
 
@@ -65,11 +82,54 @@ def scrub_password(text: str, secret: str) -> str:
     return text
 
 
-class ThrowawayPostgres(abc.ABC):
-    """A PostgreSQL server opscheck started for itself, reachable on a loopback port with a password."""
+@dataclass
+class ServerRuntime(abc.ABC):
+    """Everything needed to stop and remove one started server; deliberately holds no reference to the server
+    object (its finalizer holds this, and must not keep the object alive)."""
 
-    _superuser: str
-    _password: str
+    record: registry.ServerRecord | None = field(default=None, kw_only=True)
+
+    @abc.abstractmethod
+    def state(self) -> dict[str, str]:
+        """What a later process needs to stop the server: the state its record keeps."""
+
+    @abc.abstractmethod
+    def remove(self) -> None:
+        """Stop the server and remove everything it used; safe after a half-done start, and again."""
+
+    @abc.abstractmethod
+    def release(self) -> None:
+        """Let go of what this process holds of a server that keeps running (see ``detach``)."""
+
+    def save_record(self) -> None:
+        """Write the record with the current :meth:`state`."""
+        if self.record is not None:
+            self.record.state = self.state()
+            registry.write(self.record)
+
+    def teardown(self) -> None:
+        """:meth:`remove` the server, then forget its record. A SIGINT/SIGTERM arriving meanwhile waits until
+        it is done (see :mod:`opscheck.run.shield`)."""
+        with shielded():
+            self.remove()
+            if self.record is not None:
+                registry.forget(self.record.id)
+
+
+class ThrowawayPostgres(abc.ABC):
+    """A PostgreSQL server opscheck started for itself, reachable on a loopback port with a password.
+
+    ``password`` defaults to a random one. A server that is never stopped is removed at garbage collection
+    or interpreter exit.
+    """
+
+    def __init__(self, *, superuser: str, password: str | None) -> None:
+        if password is not None and ("\n" in password or "\r" in password or not password):
+            raise ValueError("the superuser password must be non-empty and a single line")
+        self._superuser = superuser
+        self._password = password if password is not None else secrets.token_urlsafe(24)
+        self._runtime: ServerRuntime | None = None
+        self._finalizer: weakref.finalize[[], ThrowawayPostgres] | None = None
 
     @property
     @abc.abstractmethod
@@ -113,22 +173,49 @@ class ThrowawayPostgres(abc.ABC):
         self.stop()
 
     @abc.abstractmethod
-    def stop(self) -> None:
-        """Stop the server and remove everything it used; safe to call again."""
-
-    @abc.abstractmethod
     def run_sql_file(self, path: Path, dbname: str = "postgres", timeout: float = PSQL_TIMEOUT) -> None:
         """Apply an SQL file with psql, stopping at the first error; SqlError names that error."""
 
     @abc.abstractmethod
-    def state(self) -> dict[str, str]:
-        """What a later process needs to stop this server (see ``detach``)."""
+    def _started(self) -> ServerRuntime:
+        """The runtime of the running server; the provider's error when it is not running."""
 
-    @abc.abstractmethod
+    def _track(self, rt: ServerRuntime) -> None:
+        """Make ``rt`` the running server's: from here on ``stop()``, or else garbage collection or
+        interpreter exit, tears it down."""
+        self._runtime = rt
+        self._finalizer = weakref.finalize(self, rt.teardown)
+
+    def stop(self) -> None:
+        """Stop the server and remove everything it used. Safe to call again, and after a failed start."""
+        finalizer, self._finalizer = self._finalizer, None
+        self._runtime = None
+        if finalizer is not None:
+            finalizer()
+
     def detach(self, *, kept: bool = True) -> dict[str, str]:
-        """Leave the server running after this process exits; returns :meth:`state`.
+        """Leave the server running after this process exits.
 
-        ``kept``: nobody owns it any more (``opscheck demo --keep``); otherwise its recorded owner does."""
+        ``kept`` (``opscheck demo --keep``): it has no owner any more, so no run reaps it; only ``opscheck
+        demo --stop`` or ``opscheck cleanup`` remove it. Otherwise it stays its owner's (the run's
+        controller under xdist), which stops it, or a later run reaps it once that owner is gone.
+        Returns what the provider's ``stop_detached`` needs to stop and remove it later.
+        """
+        rt = self._started()
+        state = rt.state()
+        if kept and rt.record is not None:
+            rt.record.owner = None
+            registry.write(rt.record)
+        if self._finalizer is not None:
+            self._finalizer.detach()
+        self._finalizer = None
+        self._runtime = None
+        rt.release()
+        return state
+
+    def state(self) -> dict[str, str]:
+        """Where the running server lives: enough for the provider's ``stop_detached`` to stop it."""
+        return self._started().state()
 
     def _cleanup_after_failed_start(self, exc: BaseException) -> None:
         try:

@@ -14,14 +14,16 @@ client and server always come from the same image::
 
 Images are never pulled: the image must already be present (``scripts/docker-postgres.sh`` builds the
 default one from this machine's PostgreSQL). With a local daemon the container's port 5432 is published on
-127.0.0.1 only.
+127.0.0.1 only. Asking the daemon (is it up, is the image there, which containers are ours) is
+:mod:`opscheck.restore.servers.engine`.
 
 testcontainers' resource reaper (Ryuk) is switched off (its image cannot be pulled either), so removing
 containers is this module's job: ``stop()``, a failed ``start()`` (also on KeyboardInterrupt) and, for a
 cluster that is never stopped, a finalizer at garbage collection or interpreter exit all remove the
 container by its label. No message raised here contains the cluster's password.
 
-:func:`select_provider` decides between this provider and the local one (``[restore] provider``).
+:func:`opscheck.restore.servers.provider.select_provider` decides between this provider and the local one
+(``[restore] provider``).
 
 Errors::
 
@@ -29,28 +31,27 @@ Errors::
     ├── DockerUnavailable     no Docker daemon answers: start dockerd (scripts/docker-postgres.sh)
     ├── ContainerError        the image is missing, the container failed to start or to stop, a docker
     │                         exec could not run; names the image and what to do
-    └── SqlError              psql rejected SQL, with its first error line (from opscheck.restore.servers.base)
+    └── SqlError              psql rejected SQL, with its first error line
+
+DockerUnavailable and ContainerError are :mod:`opscheck.restore.servers.engine`'s, SqlError is
+:mod:`opscheck.restore.servers.base`'s.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import secrets
 import shlex
 import shutil
 import subprocess
 import time
 import warnings
-import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Self
 
-import docker  # type: ignore[import-untyped]
 import docker.errors  # type: ignore[import-untyped]
-from testcontainers.core.config import ConnectionMode, testcontainers_config
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -59,164 +60,37 @@ with warnings.catch_warnings():
     except ImportError:  # testcontainers before the community split (still warns on import)
         from testcontainers.postgres import PostgresContainer
 
-from opscheck.errors import OpscheckError, UsageError
+from opscheck.errors import OpscheckError
 from opscheck.restore.servers import registry
-from opscheck.restore.servers.base import ThrowawayPostgres, scrub_password, tail
+from opscheck.restore.servers.base import PSQL_TIMEOUT, ServerRuntime, ThrowawayPostgres, scrub_password, tail
+from opscheck.restore.servers.engine import (
+    API_TIMEOUT,
+    BIND_HOST,
+    BUILD_SCRIPT,
+    DEFAULT_IMAGE,
+    LABEL,
+    START_DAEMON_HINT,
+    ContainerError,
+    DockerUnavailable,
+    docker_available,
+    docker_host,
+    image_present,
+    one_line,
+    prepare_testcontainers,
+    remove_container,
+    remove_labelled,
+)
 from opscheck.restore.servers.owner import run_owner
 from opscheck.run.shield import shielded
 
-__all__ = [
-    "BUILD_SCRIPT",
-    "DEFAULT_IMAGE",
-    "LABEL",
-    "ContainerCluster",
-    "ContainerError",
-    "DockerUnavailable",
-    "docker_available",
-    "image_present",
-    "list_labelled",
-    "prepare_testcontainers",
-    "select_provider",
-    "stop_detached",
-]
+__all__ = ["ContainerCluster", "stop_detached"]
 
-#: the image ``scripts/docker-postgres.sh`` builds from this machine's PostgreSQL 15
-DEFAULT_IMAGE = "opscheck/postgres:15-local"
-BUILD_SCRIPT = "scripts/docker-postgres.sh"
-PROVIDERS = ("auto", "testcontainers", "local")
-
-_DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
-_START_DAEMON_HINT = f"start dockerd (`sudo {BUILD_SCRIPT}` installs and starts it)"
-_BUILD_HINT = f"build it with `sudo {BUILD_SCRIPT}` (images are never pulled here)"
-_LABEL = "org.opscheck.cluster"
-#: the label every container opscheck starts carries (value: its token)
-LABEL = _LABEL
 _PG_PORT = 5432
-_BIND_HOST = "127.0.0.1"
 _LOG_TAIL_LINES = 12
 
 # seconds
-_PING_TIMEOUT = 3.0
-_API_TIMEOUT = 30
 _START_TIMEOUT = 60.0
 _POLL_INTERVAL = 0.25
-_PSQL_TIMEOUT = 300.0
-_REMOVE_TIMEOUT = 30.0
-
-
-class DockerUnavailable(OpscheckError):
-    """No Docker daemon answers, so the testcontainers provider cannot run."""
-
-
-class ContainerError(OpscheckError):
-    """Starting, using or removing the PostgreSQL container failed; the message names the image."""
-
-
-# ------------------------------------------------------------------------------------------ the engine
-
-
-def _docker_host() -> str:
-    return os.environ.get("DOCKER_HOST") or _DEFAULT_DOCKER_HOST
-
-
-def _short(exc: BaseException, limit: int = 300) -> str:
-    """One line of an exception's text (docker's errors nest the cause in long messages)."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _client(timeout: float = _API_TIMEOUT) -> Any:
-    """A docker SDK client for DOCKER_HOST (or the default socket); raises the SDK's own errors."""
-    return docker.from_env(timeout=max(1, round(timeout)))
-
-
-def docker_available(timeout_s: float = _PING_TIMEOUT) -> tuple[bool, str]:
-    """Whether a Docker daemon answers a ping within ``timeout_s``, and a human reason either way."""
-    where = _docker_host()
-    try:
-        client = _client(timeout_s)
-        try:
-            client.ping()
-        finally:
-            client.close()
-    except Exception as exc:
-        return False, f"no Docker daemon: {where} did not answer ({_short(exc)})"
-    return True, f"Docker daemon answered at {where}"
-
-
-def image_present(image: str, timeout_s: float = _PING_TIMEOUT) -> tuple[bool, str]:
-    """Whether ``image`` is in the daemon's local image store (nothing is pulled), with a reason."""
-    try:
-        client = _client(timeout_s)
-        try:
-            client.images.get(image)
-        finally:
-            client.close()
-    except docker.errors.ImageNotFound:
-        return False, f"image {image} is not present locally; {_BUILD_HINT}"
-    except Exception as exc:
-        return False, f"could not look up image {image}: {_short(exc)}"
-    return True, f"image {image} is present"
-
-
-def prepare_testcontainers() -> None:
-    """Configure testcontainers for this machine; settings already made in the environment win.
-
-    * ``TESTCONTAINERS_RYUK_DISABLED=true``: the reaper's image cannot be pulled; we remove containers.
-    * ``TESTCONTAINERS_CONNECTION_MODE=docker_host`` and ``TC_HOST=127.0.0.1`` (local daemons only):
-      inside a container (``/.dockerenv``) testcontainers would otherwise connect through the bridge
-      gateway address instead of the port published on the loopback interface.
-
-    testcontainers reads these when its configuration module is first imported, which may have
-    happened already, so its configuration object is updated as well.
-    """
-    os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
-    os.environ.setdefault("TESTCONTAINERS_CONNECTION_MODE", "docker_host")
-    local_daemon = _docker_host().startswith("unix://")
-    if local_daemon and not (os.environ.get("TC_HOST") or os.environ.get("TESTCONTAINERS_HOST_OVERRIDE")):
-        os.environ["TC_HOST"] = _BIND_HOST
-
-    cfg = testcontainers_config
-    cfg.ryuk_disabled = os.environ["TESTCONTAINERS_RYUK_DISABLED"].strip().lower() in {
-        "1", "true", "t", "yes", "y",
-    }  # fmt: skip
-    cfg.connection_mode_override = ConnectionMode(os.environ["TESTCONTAINERS_CONNECTION_MODE"])
-    host = os.environ.get("TC_HOST") or os.environ.get("TESTCONTAINERS_HOST_OVERRIDE")
-    if host:
-        cfg.tc_host_override = host
-
-
-# ------------------------------------------------------------------------------------- choosing one
-
-
-def select_provider(requested: str, image: str) -> tuple[str, str]:
-    """Resolve ``[restore] provider`` to ``"testcontainers"`` or ``"local"``, with the reason.
-
-    ``auto`` takes testcontainers when a Docker daemon answers and ``image`` is present, else local.
-    A configured ``testcontainers`` that cannot run raises (DockerUnavailable, ContainerError): it never
-    falls back to another provider silently.
-    """
-    if requested == "local":
-        return "local", "configured"
-    if requested not in PROVIDERS:
-        raise UsageError(f"unknown PostgreSQL provider {requested!r}; expected one of {', '.join(PROVIDERS)}")
-    up, why = docker_available()
-    if requested == "testcontainers":
-        if not up:
-            raise DockerUnavailable(
-                f"provider 'testcontainers' is configured but there is {why}; "
-                f"{_START_DAEMON_HINT}, or configure provider 'local'"
-            )
-        present, image_why = image_present(image)
-        if not present:
-            raise ContainerError(f"provider 'testcontainers' is configured but {image_why}")
-        return "testcontainers", f"configured; {why}; {image_why}"
-    if not up:
-        return "local", f"auto: {why}"
-    present, image_why = image_present(image)
-    if not present:
-        return "local", f"auto: {why}, but {image_why}"
-    return "testcontainers", f"auto: {why}; {image_why}"
 
 
 # ----------------------------------------------------------------------------------------- plumbing
@@ -231,83 +105,46 @@ def _docker_cli() -> str:
     return cli
 
 
-def list_labelled(
-    label_filter: str, timeout_s: float = _REMOVE_TIMEOUT
-) -> list[tuple[dict[str, str], str, str]]:
-    """(labels, id, image) of every container, running or not, matching ``label_filter`` (``key=value``);
-    ContainerError when the daemon cannot be asked."""
-    try:
-        client = _client(timeout_s)
-        try:
-            listed = client.containers.list(all=True, filters={"label": label_filter}, ignore_removed=True)
-            return [
-                (dict(c.labels or {}), str(c.id), str(c.attrs.get("Config", {}).get("Image", "?")))
-                for c in listed
-            ]
-        finally:
-            client.close()
-    except Exception as exc:
-        raise ContainerError(f"listing containers labelled {label_filter} failed: {_short(exc)}") from None
-
-
-def _remove_labelled(token: str) -> list[str]:
-    """Force-remove every container (and its anonymous volumes) carrying our label ``token``."""
-    removed: list[str] = []
-    try:
-        client = _client(_REMOVE_TIMEOUT)
-        try:
-            for container in client.containers.list(all=True, filters={"label": f"{_LABEL}={token}"}):
-                with contextlib.suppress(docker.errors.NotFound):
-                    container.remove(force=True, v=True)
-                removed.append(container.short_id)
-        finally:
-            client.close()
-    except Exception as exc:
-        raise ContainerError(
-            f"removing the container labelled {_LABEL}={token} failed: {_short(exc)}; "
-            f"remove it with `docker rm -f $(docker ps -aq --filter label={_LABEL}={token})`"
-        ) from None
-    return removed
-
-
 @dataclass
-class _Runtime:
-    """Everything needed to remove a cluster's container; deliberately holds no reference to the cluster."""
+class _Runtime(ServerRuntime):
+    """A cluster's container: its label token, image, address and our client of it; everything needed to
+    remove it."""
 
     token: str
     image: str
     container: Any = field(default=None, repr=False)  # testcontainers' PostgresContainer once created
     container_id: str | None = None
-    host: str = _BIND_HOST
+    host: str = BIND_HOST
     port: int | None = None
     major: int | None = None
-    record: registry.ServerRecord | None = None
 
     def state(self) -> dict[str, str]:
         return {
             "provider": "testcontainers",
             "container_id": self.container_id or "",
-            "label": f"{_LABEL}={self.token}",
+            "label": f"{LABEL}={self.token}",
             "image": self.image,
             "host": self.host,
             "port": str(self.port or ""),
             "record": self.record.id if self.record is not None else "",
         }
 
-
-def _teardown(rt: _Runtime) -> None:
-    """Remove the container (found by label, so also one whose creation was interrupted), close clients,
-    forget its record. A SIGINT/SIGTERM arriving meanwhile waits until it is done."""
-    with shielded():
+    def remove(self) -> None:
+        """Remove the container (found by label, so also one whose creation was interrupted), then close
+        our client."""
         try:
-            _remove_labelled(rt.token)
+            remove_labelled(self.token)
         finally:
-            container, rt.container = rt.container, None
-            if container is not None:
-                with contextlib.suppress(Exception):  # the client of a removed container: nothing to report
-                    container.get_docker_client().client.close()
-        if rt.record is not None:
-            registry.forget(rt.record.id)
+            self.release()
+
+    def release(self) -> None:
+        """Close our docker client; the container, if it still runs, keeps running."""
+        container, self.container = self.container, None
+        if container is not None:
+            with contextlib.suppress(
+                Exception
+            ):  # a client of a removed or detached container: nothing to report
+                container.get_docker_client().client.close()
 
 
 class _BoundedPostgres(PostgresContainer):
@@ -332,7 +169,7 @@ class _BoundedPostgres(PostgresContainer):
             try:
                 result = wrapped.exec_run(probe, environment={"PGPASSWORD": self.password})
             except docker.errors.APIError as exc:  # e.g. it stopped between the status check and the exec
-                last = _short(exc)
+                last = one_line(exc)
             else:
                 if result.exit_code == 0:
                     return
@@ -360,6 +197,8 @@ class ContainerCluster(ThrowawayPostgres):
     stopped has its container removed at garbage collection or interpreter exit.
     """
 
+    _runtime: _Runtime | None
+
     def __init__(
         self,
         *,
@@ -368,16 +207,11 @@ class ContainerCluster(ThrowawayPostgres):
         password: str | None = None,
         start_timeout: float = _START_TIMEOUT,
     ) -> None:
-        if password is not None and ("\n" in password or "\r" in password or not password):
-            raise ValueError("the superuser password must be non-empty and a single line")
+        super().__init__(superuser=superuser, password=password)
         if not superuser:
             raise ValueError("the superuser name must be non-empty")
         self._image = image
-        self._superuser = superuser
-        self._password = password if password is not None else secrets.token_urlsafe(24)
         self._start_timeout = start_timeout
-        self._runtime: _Runtime | None = None
-        self._finalizer: weakref.finalize[[_Runtime], ContainerCluster] | None = None
 
     # -- lifecycle
 
@@ -392,35 +226,34 @@ class ContainerCluster(ThrowawayPostgres):
         up, why = docker_available()
         if not up:
             raise DockerUnavailable(
-                f"cannot start a PostgreSQL container from {self._image}: {why}; {_START_DAEMON_HINT}"
+                f"cannot start a PostgreSQL container from {self._image}: {why}; {START_DAEMON_HINT}"
             )
-        present, image_why = image_present(self._image, timeout_s=_API_TIMEOUT)
+        present, image_why = image_present(self._image, timeout_s=API_TIMEOUT)
         if not present:
             raise ContainerError(f"cannot start a PostgreSQL container: {image_why}")
         prepare_testcontainers()
 
         rt = _Runtime(token=secrets.token_hex(8), image=self._image)
-        self._runtime = rt
-        self._finalizer = weakref.finalize(self, _teardown, rt)
+        self._track(rt)
         started = time.monotonic()
         owner = run_owner()
         try:
             # recorded before the container exists: a process killed from here on leaves a record to reap
-            rt.record = registry.ServerRecord(rt.token, "testcontainers", owner, rt.state())
-            registry.write(rt.record)
+            rt.record = registry.ServerRecord(rt.token, "testcontainers", owner)
+            rt.save_record()
             pg = _BoundedPostgres(
                 self._image, username=self._superuser, password=self._password, dbname="postgres", driver=None
             )
             pg.opscheck_deadline = started + self._start_timeout
-            if _docker_host().startswith("unix://"):
+            if docker_host().startswith("unix://"):
                 # a local daemon: publish on the loopback interface only, on a free port (docker-py's
                 # (ip, port) binding); a remote daemon's port stays where testcontainers puts it
                 bindings: dict[str, Any] = pg.ports
-                bindings[str(_PG_PORT)] = (_BIND_HOST, None)
+                bindings[str(_PG_PORT)] = (BIND_HOST, None)
             pg.with_name(f"opscheck-pg-{rt.token}")
             pg.with_kwargs(
                 labels={
-                    _LABEL: rt.token,
+                    LABEL: rt.token,
                     registry.OWNER_LABEL: owner.as_text(),
                     registry.NAMESPACE_LABEL: registry.namespace(),
                 }
@@ -430,53 +263,19 @@ class ContainerCluster(ThrowawayPostgres):
             rt.container_id = pg.get_container_id()
             rt.port = int(pg.get_exposed_port(_PG_PORT))
             rt.host = str(pg.get_container_host_ip())
-            rt.record.state = rt.state()
-            registry.write(rt.record)
+            rt.save_record()
         except BaseException as exc:
             self._cleanup_after_failed_start(exc)
             if not isinstance(exc, Exception) or isinstance(exc, DockerUnavailable):
                 raise
             # anything else becomes a ContainerError naming the image (never showing the password)
-            detail = str(exc) if isinstance(exc, OpscheckError) else _short(exc)
+            detail = str(exc) if isinstance(exc, OpscheckError) else one_line(exc)
             message = f"starting a PostgreSQL container from {self._image} failed: {detail}"
             error = ContainerError(scrub_password(message, self._password))
             for note in getattr(exc, "__notes__", ()):
                 error.add_note(scrub_password(note, self._password))
             raise error from None
         return self
-
-    def stop(self) -> None:
-        """Remove the container (with its volumes). Safe to call again, and after a failed start."""
-        finalizer, self._finalizer = self._finalizer, None
-        self._runtime = None
-        if finalizer is not None:
-            finalizer()
-
-    def detach(self, *, kept: bool = True) -> dict[str, str]:
-        """Leave the container running after this process exits.
-
-        ``kept`` (``opscheck demo --keep``): it has no owner any more, so no run reaps it; only ``opscheck
-        demo --stop`` or ``opscheck cleanup`` remove it. Otherwise it stays its owner's (the run's
-        controller under xdist), which removes it, or a later run reaps it once that owner is gone.
-        Returns what :func:`stop_detached` needs to remove it later.
-        """
-        state = self.state()
-        rt = self._started()
-        if kept and rt.record is not None:
-            rt.record.owner = None
-            registry.write(rt.record)
-        if self._finalizer is not None:
-            self._finalizer.detach()
-        self._finalizer = None
-        self._runtime = None
-        if rt.container is not None:
-            with contextlib.suppress(Exception):  # the container keeps running; only our client goes
-                rt.container.get_docker_client().client.close()
-        return state
-
-    def state(self) -> dict[str, str]:
-        """Where the running cluster lives: enough for :func:`stop_detached` to remove it."""
-        return self._started().state()
 
     def __repr__(self) -> str:
         rt = self._runtime
@@ -485,10 +284,6 @@ class ContainerCluster(ThrowawayPostgres):
         return f"<ContainerCluster {self._image} {(rt.container_id or '')[:12]} on {self.host}:{rt.port}>"
 
     # -- facts about the running cluster
-
-    @property
-    def image(self) -> str:
-        return self._image
 
     @property
     def host(self) -> str:
@@ -505,10 +300,11 @@ class ContainerCluster(ThrowawayPostgres):
 
     @property
     def container_id(self) -> str:
-        rt = self._started()
-        if rt.container_id is None:
-            raise ContainerError("the container has no id yet: start() it first")
-        return rt.container_id
+        return self._started().container_id or ""  # a started container always has one
+
+    @property
+    def image(self) -> str:
+        return self._image
 
     @property
     def major(self) -> int:
@@ -603,7 +399,7 @@ class ContainerCluster(ThrowawayPostgres):
         )
 
     def psql(
-        self, *args: str, input: str | None = None, dbname: str = "postgres", timeout: float = _PSQL_TIMEOUT
+        self, *args: str, input: str | None = None, dbname: str = "postgres", timeout: float = PSQL_TIMEOUT
     ) -> subprocess.CompletedProcess[str]:
         """Run the image's psql inside the container as the superuser (``-X -v ON_ERROR_STOP=1``).
 
@@ -614,7 +410,7 @@ class ContainerCluster(ThrowawayPostgres):
         cmd = self._exec_cmd(self._psql_argv(dbname, args), interactive=input is not None)
         return self._run("psql", cmd, timeout=timeout, input=input)
 
-    def run_sql_file(self, path: Path, dbname: str = "postgres", timeout: float = _PSQL_TIMEOUT) -> None:
+    def run_sql_file(self, path: Path, dbname: str = "postgres", timeout: float = PSQL_TIMEOUT) -> None:
         """Stream an SQL file from this machine into the container's psql, stopping at the first error.
 
         SqlError carries psql's first error line.
@@ -633,28 +429,10 @@ def stop_detached(state: Mapping[str, str]) -> None:
     """Remove a container left running by :meth:`ContainerCluster.detach` or by a process that died
     (by label, and by id), and its record."""
     with shielded():
-        _remove_detached(state)
+        label = state.get("label", "")
+        if label.startswith(f"{LABEL}="):
+            remove_labelled(label.partition("=")[2])
+        if state.get("container_id"):
+            remove_container(state["container_id"], state.get("image", "unknown image"))
         if state.get("record"):
             registry.forget(state["record"])
-
-
-def _remove_detached(state: Mapping[str, str]) -> None:
-    container_id = state.get("container_id", "")
-    label = state.get("label", "")
-    if label.startswith(f"{_LABEL}="):
-        _remove_labelled(label.partition("=")[2])
-    if not container_id:
-        return
-    try:
-        client = _client(_REMOVE_TIMEOUT)
-        try:
-            client.containers.get(container_id).remove(force=True, v=True)
-        finally:
-            client.close()
-    except docker.errors.NotFound:
-        return
-    except Exception as exc:
-        raise ContainerError(
-            f"removing container {container_id[:12]} ({state.get('image', 'unknown image')}) failed: "
-            f"{_short(exc)}; remove it with `docker rm -f {container_id[:12]}`"
-        ) from None

@@ -83,19 +83,19 @@ def _labelled_containers(known: set[str]) -> list[Found]:
     """Containers labelled with this state directory that have no record (the record was lost)."""
     if not _docker_socket_present():
         return []
-    from opscheck.restore.servers import container  # noqa: PLC0415 - the Docker SDK only when needed (run start-up cost)
+    from opscheck.restore.servers import engine  # noqa: PLC0415 - the Docker SDK only when needed (run start-up cost)
 
     found: list[Found] = []
     label_filter = f"{registry.NAMESPACE_LABEL}={registry.namespace()}"
-    for labels, container_id, image in container.list_labelled(label_filter, _DOCKER_TIMEOUT_S):
-        token = labels.get(container.LABEL, "")
+    for labels, container_id, image in engine.list_labelled(label_filter, _DOCKER_TIMEOUT_S):
+        token = labels.get(engine.LABEL, "")
         if not token or token in known:
             continue
         owner = Owner.from_text(labels.get(registry.OWNER_LABEL, ""))
         state = {
             "provider": "testcontainers",
             "container_id": container_id,
-            "label": f"{container.LABEL}={token}",
+            "label": f"{engine.LABEL}={token}",
             "image": image,
         }
         status: Status = "orphaned" if owner is None else _status(owner)

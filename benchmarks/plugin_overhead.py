@@ -186,6 +186,7 @@ CORE_MODULES = (
     "opscheck.run.session",
     "opscheck.run.markers",
     "opscheck.run.redaction",
+    "opscheck.run.results",
     "opscheck.reporting.summary",
     "opscheck.reporting.allure_results",
     "opscheck.run.context",

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from opscheck.reporting.history import append_run, read_runs, run_line
-from opscheck.reporting.summary import RunSummary
+from opscheck.run.results import RunSummary
 from opscheck.secrets import MASK, redactor
 from tests.support.project import EXAMPLE_RUNBOOK, write_config
 

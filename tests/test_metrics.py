@@ -12,7 +12,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from opscheck.reporting.metrics import LAST_SUCCESS, SERIES, suite_registry
-from opscheck.reporting.summary import RunSummary
+from opscheck.run.results import RunSummary
 from tests.support.hostile_http import DribblingServer
 from tests.support.project import EXAMPLE_RUNBOOK, summary, write_config
 from tests.support.pushgateway import running_pushgateway

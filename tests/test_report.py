@@ -1,4 +1,5 @@
-"""Unit tests of opscheck.reporting.summary: folding phases into results, the gate, the verdict and the outputs."""
+"""Unit tests of opscheck.run.results and opscheck.reporting.summary: folding phases into results, the
+gate, the verdict and the outputs."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from opscheck.reporting.summary import CheckResult, RunSummary, markdown_summary, terminal_lines
+from opscheck.reporting.summary import markdown_summary, terminal_lines
+from opscheck.run.results import CheckResult, RunSummary
 from opscheck.secrets import MASK, redactor
 
 NODE = "suites/smoke/test_health_endpoint_is_healthy.py::test_health_endpoint_is_healthy"

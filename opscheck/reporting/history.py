@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from opscheck.reporting.summary import RunSummary
+from opscheck.run.results import RunSummary
 from opscheck.secrets import redactor
 
 __all__ = ["RESTORE_METRICS", "Run", "append_run", "read_runs", "run_line"]

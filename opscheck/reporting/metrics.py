@@ -32,7 +32,7 @@ from opscheck.clients.bounded import bounded_client
 from opscheck.clients.http import ssl_context
 from opscheck.config import MetricsSettings
 from opscheck.errors import OpscheckError
-from opscheck.reporting.summary import CheckResult, RunSummary
+from opscheck.run.results import CheckResult, RunSummary
 from opscheck.secrets import mask_url, redactor
 
 __all__ = ["LAST_SUCCESS", "SERIES", "PublishResult", "publish", "suite_registry"]

@@ -33,7 +33,7 @@ from opscheck.clients.bounded import bounded_client
 from opscheck.clients.http import ssl_context
 from opscheck.config import NotifySettings
 from opscheck.errors import OpscheckError
-from opscheck.reporting.summary import CheckResult, RunSummary
+from opscheck.run.results import CheckResult, RunSummary
 from opscheck.secrets import clip, redactor
 from opscheck.severity import at_or_above
 

@@ -18,10 +18,10 @@ import pytest
 from opscheck.config import ConfigFile, Environment, find_config, load_config
 from opscheck.config.values import as_base_url
 from opscheck.errors import ConfigError, OpscheckError, UsageError
-from opscheck.reporting.summary import RunSummary
 from opscheck.run.context import CheckRecord
 from opscheck.run.markers import CheckSpec
 from opscheck.run.preflight import preflight
+from opscheck.run.results import RunSummary
 from opscheck.runbook import Remedy, Runbook
 from opscheck.secrets import Redactor, clip, mask_url, redactor, secret_env_values
 from opscheck.severity import DEFAULT_SEVERITY, SEVERITIES, at_or_above

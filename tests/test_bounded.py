@@ -8,10 +8,6 @@ any other read of a larger body is an error ("could not be verified"), never a p
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-import textwrap
 import threading
 import time
 import zlib
@@ -28,6 +24,7 @@ from opscheck.clients.http import OpsClient
 from opscheck.config import load_config
 from opscheck.errors import TargetUnreachable
 from tests.support.hostile_http import DribblingServer, HugeBodyServer, gzip_bomb, html_chunks
+from tests.support.processes import run_with_peak_memory
 from tests.support.servers import LocalHTTPServer, Route
 from tests.support.suite_run import REPO, write_opscheck_toml
 
@@ -140,15 +137,11 @@ def test_a_body_within_the_cap_is_read_in_full() -> None:
 
 
 PEAK_RSS_SCRIPT = """
-import json, sys
+import sys
 from opscheck.clients.http import OpsClient
 with OpsClient(sys.argv[1], timeout_s=120) as client:
     probe = client.probe("/")
-# VmHWM: this process's own peak. ru_maxrss would also count the peak of the (large) pytest worker it
-# was forked from, which Linux carries across exec
-peak_mb = next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM:')) / 1024
-print(json.dumps({"peak_mb": peak_mb, "status": probe.status, "chars": len(probe.text),
-                  "truncated": probe.truncated, "error": probe.error}))
+seen = {"status": probe.status, "chars": len(probe.text), "truncated": probe.truncated, "error": probe.error}
 """
 
 PAGE_BYTES = 800 * 1024 * 1024
@@ -158,16 +151,7 @@ def test_an_800_mb_page_is_probed_in_bounded_memory() -> None:
     """Peak RSS of a smoke probe of an 800 MB page (served by a generator, never stored): measured 5.3 GB
     before the cap (benchmarks/RESULTS.md), now the interpreter plus one capped body."""
     with HugeBodyServer(PAGE_BYTES) as server:
-        run = subprocess.run(
-            [sys.executable, "-c", textwrap.dedent(PEAK_RSS_SCRIPT), server.url],
-            capture_output=True,
-            text=True,
-            timeout=180,
-            cwd=REPO,
-            check=False,
-        )
-    assert run.returncode == 0, run.stderr[-3000:]
-    seen = json.loads(run.stdout.strip().splitlines()[-1])
+        seen = run_with_peak_memory(PEAK_RSS_SCRIPT, server.url, cwd=REPO)
     print(f"peak RSS probing an 800 MB page: {seen['peak_mb']:.0f} MB ({seen})")
     assert (seen["status"], seen["error"]) == (200, None), seen
     assert (seen["truncated"], seen["chars"]) == (True, 10_000_000), seen
@@ -243,7 +227,7 @@ def test_only_the_codings_decoded_under_the_cap_are_offered() -> None:
 
 
 BOMB_RSS_SCRIPT = """
-import json, sys
+import sys
 from opscheck.clients.bounded import BodyTooLarge
 from opscheck.clients.http import OpsClient
 with OpsClient(sys.argv[1], timeout_s=120) as client:
@@ -253,10 +237,7 @@ with OpsClient(sys.argv[1], timeout_s=120) as client:
     except BodyTooLarge as exc:
         outcome = str(exc)
     probe = client.probe("/")
-# VmHWM: this process's own peak. ru_maxrss would also count the peak of the (large) pytest worker it
-# was forked from, which Linux carries across exec
-peak_mb = next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM:')) / 1024
-print(json.dumps({"peak_mb": peak_mb, "outcome": outcome, "chars": len(probe.text), "truncated": probe.truncated}))
+seen = {"outcome": outcome, "chars": len(probe.text), "truncated": probe.truncated}
 """
 
 
@@ -265,16 +246,7 @@ def test_a_1_gb_gzip_bomb_is_read_in_bounded_memory() -> None:
     the memory stays that of the interpreter plus one capped body (measured: see README)."""
     bomb = gzip_bomb(1_000_000_000)
     with LocalHTTPServer({"/": Route(body=bomb, headers=GZIP_HTML)}) as server:
-        run = subprocess.run(
-            [sys.executable, "-c", textwrap.dedent(BOMB_RSS_SCRIPT), server.url],
-            capture_output=True,
-            text=True,
-            timeout=180,
-            cwd=REPO,
-            check=False,
-        )
-    assert run.returncode == 0, run.stderr[-3000:]
-    seen = json.loads(run.stdout.strip().splitlines()[-1])
+        seen = run_with_peak_memory(BOMB_RSS_SCRIPT, server.url, cwd=REPO)
     print(f"peak RSS reading a 1 GB gzip bomb ({len(bomb)} bytes on the wire): {seen['peak_mb']:.0f} MB")
     assert "max_body_mb = 10 MB" in seen["outcome"], seen
     assert (seen["truncated"], seen["chars"]) == (True, 10_000_000), seen

@@ -1,11 +1,17 @@
-"""The one ``/proc`` walker of the tests: every process this user can read, its children, whether it lives."""
+"""The one ``/proc`` walker of the tests: every process this user can read, its children, whether it lives;
+and a child Python process's own peak memory."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-__all__ = ["Process", "descendants", "is_alive", "process_table"]
+__all__ = ["Process", "descendants", "is_alive", "process_table", "run_with_peak_memory"]
 
 PROC = Path("/proc")
 
@@ -62,3 +68,29 @@ def is_alive(pid: int) -> bool:
     """True while ``pid`` is a running process (a zombie counts as gone)."""
     process = _read(PROC / str(pid))
     return process is not None and process.alive
+
+
+# VmHWM: the child's own peak. ru_maxrss would also count the peak of the (large) pytest worker it was
+# forked from, which Linux carries across exec
+_PEAK_MEMORY_REPORT = """
+with open("/proc/self/status") as _status:
+    _peak_kb = next(int(line.split()[1]) for line in _status if line.startswith("VmHWM:"))
+print(json.dumps({**seen, "peak_mb": _peak_kb / 1024}))
+"""
+
+
+def run_with_peak_memory(script: str, *args: str, cwd: Path, timeout_s: float = 180) -> dict[str, Any]:
+    """Run ``script`` in a fresh interpreter (``sys.argv[1:]`` is ``args``; ``json`` is imported); it leaves
+    what it saw in a dict ``seen``. Returns ``seen`` plus ``peak_mb``, the child's own peak RSS in MB."""
+    source = "import json\n" + textwrap.dedent(script) + _PEAK_MEMORY_REPORT
+    run = subprocess.run(
+        [sys.executable, "-c", source, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        cwd=cwd,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    seen: dict[str, Any] = json.loads(run.stdout.strip().splitlines()[-1])
+    return seen

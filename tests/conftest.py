@@ -12,7 +12,7 @@ import pytest
 
 from opscheck.restore.servers.local import LocalCluster
 from opscheck.secrets import redactor
-from tests.support.environment import CALLER_VARIABLES, LIBPQ_PREFIX
+from tests.support.environment import is_caller_variable
 
 pytest_plugins = ["pytester", "tests.support.reference_apps"]
 
@@ -33,9 +33,7 @@ def _nowhere(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch, _nowhere: Path) -> None:
     """Runs are configured by the test's files, options and the variables it sets, never by the caller's:
     no opscheck, CI, app, AWS or libpq variables, no AWS config files, no instance-metadata lookups."""
-    for name in CALLER_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    for name in [key for key in os.environ if key.startswith(LIBPQ_PREFIX)]:
+    for name in [key for key in os.environ if is_caller_variable(key)]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.setenv("AWS_CONFIG_FILE", str(_nowhere / "aws-config"))

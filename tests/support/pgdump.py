@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 
 from opscheck.restore.servers.local import LocalCluster
-from tests.support.environment import LIBPQ_PREFIX
+from tests.support.environment import without_caller_variables
 
 __all__ = ["PG_DUMP_TIMEOUT_S", "pg_dump"]
 
@@ -18,12 +17,11 @@ def pg_dump(cluster: LocalCluster, dbname: str, *args: str, timeout_s: float = P
     """``pg_dump`` of the cluster's own installation over its unix socket, ignoring the caller's PG*
     variables (also in module- and session-scoped fixtures, which run before the autouse isolation);
     asserts success and returns the dump."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith(LIBPQ_PREFIX)}
     proc = subprocess.run(
         cluster.client_command("pg_dump", dbname, *args),
         capture_output=True,
         timeout=timeout_s,
-        env=env,
+        env=without_caller_variables(),
         check=False,
     )
     assert proc.returncode == 0, proc.stderr.decode(errors="replace")

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.project import EXAMPLE_RUNBOOK, write_config
+from tests.support.suite_run import write_opscheck_toml
 
 CHECKS = '''
 import allure
@@ -39,8 +39,9 @@ def test_unknown_section():
 
 @pytest.fixture
 def results(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> dict[str, dict[str, Any]]:
-    body = f'base_url = "https://ops:bridge-canary-1d2e@app.example.com/"\nrunbook = "{EXAMPLE_RUNBOOK}"'
-    write_config(pytester.path, {"staging": body})
+    write_opscheck_toml(
+        pytester.path, env="staging", base_url="https://ops:bridge-canary-1d2e@app.example.com/"
+    )
     pytester.makepyfile(test_checks=CHECKS)
     reports = pytester.path / "reports"
     pytester.runpytest("-p", "no:cacheprovider", "--env", "staging", "--opscheck-reports", str(reports))

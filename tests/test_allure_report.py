@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import http.server
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -23,7 +22,9 @@ from pathlib import Path
 import pytest
 
 from opscheck.reporting.allure_html import TOOLS_DIR
-from tests.support.project import EXAMPLE_RUNBOOK, REPO, write_config
+from tests.support.environment import without_caller_variables
+from tests.support.project import REPO
+from tests.support.suite_run import write_opscheck_toml
 
 # one worker runs the module, so its module-scoped fixture runs once (.ci/run uses --dist loadgroup)
 pytestmark = pytest.mark.xdist_group("allure-report")
@@ -53,18 +54,16 @@ def test_security_header_is_set():
 """
 
 
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("OPSCHECK_", "PYTEST_")) and k != "GITHUB_STEP_SUMMARY"
-    }
-    return {**env, **extra}
-
-
 def run(command: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """``command`` in ``cwd``, from the module-scoped fixture (before the autouse isolation)."""
     return subprocess.run(
-        command, cwd=cwd, env=clean_env(**env), capture_output=True, text=True, timeout=600, check=False
+        command,
+        cwd=cwd,
+        env=without_caller_variables(**env),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
 
 
@@ -85,7 +84,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Generated:
     if shutil.which("node") is None or shutil.which("npm") is None:
         pytest.skip("Node.js and npm are needed to run the Allure 3 CLI (scripts/setup.sh installs them)")
     project = tmp_path_factory.mktemp("report-project")
-    write_config(project, {"staging": f'base_url = "http://127.0.0.1:9"\nrunbook = "{EXAMPLE_RUNBOOK}"'})
+    write_opscheck_toml(project, env="staging")
     (project / "conftest.py").write_text("")
     (project / "test_checks.py").write_text(CHECKS)
     pytest_run = [

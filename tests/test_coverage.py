@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 from opscheck.reporting.coverage import BoundCheck, build
 from opscheck.runbook import Runbook
-from tests.support.project import REPO, write_config
+from tests.support.project import REPO
+from tests.support.suite_run import write_environments
 
 RUNBOOK = """# Ops
 
@@ -79,11 +79,9 @@ def test_markdown_and_terminal_tables_name_every_section() -> None:
 
 
 def runbook_cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPSCHECK_")}
-    return subprocess.run(
+    return subprocess.run(  # without the caller's variables (tests/conftest.py)
         [OPSCHECK, "runbook", *args],
         cwd=cwd,
-        env=env,
         capture_output=True,
         text=True,
         timeout=120,
@@ -93,12 +91,15 @@ def runbook_cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_opscheck_runbook_collects_a_project(tmp_path: Path) -> None:
     (tmp_path / "RUNBOOK.md").write_text(RUNBOOK)
-    write_config(
+    write_environments(
         tmp_path,
         {
-            "staging": 'base_url = "http://127.0.0.1:9"\nrunbook = "RUNBOOK.md"\n'
-            'runbook_sections = { "backup-strategy" = "Backups" }',
-            "production": 'base_url = "http://127.0.0.1:9"\nproduction = true',
+            "staging": {
+                "base_url": "http://127.0.0.1:9",
+                "runbook": "RUNBOOK.md",
+                "runbook_sections": {"backup-strategy": "Backups"},
+            },
+            "production": {"base_url": "http://127.0.0.1:9", "production": True},
         },
     )
     checks = tmp_path / "suites" / "smoke"

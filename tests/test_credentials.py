@@ -11,6 +11,7 @@ import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,6 +38,7 @@ from opscheck.credentials.values import (
 )
 from opscheck.errors import CheckFailed
 from opscheck.secrets import redactor
+from tests.support.suite_run import write_environments
 
 SAMPLES = 20_000
 
@@ -531,43 +533,39 @@ def test_role_privilege_problems() -> None:
 # ============================================================================================== reuse
 
 
+Environments = dict[str, dict[str, Any]]
+
+
 @pytest.fixture
-def write_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[[str], ConfigFile]:
+def write_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[[Environments], ConfigFile]:
     """Write and load an opscheck.toml whose ${PROD_DB} and ${STAGING_DB} share a password."""
     monkeypatch.setenv("PROD_DB", "postgresql://a:shared-db-pass@p/app")
     monkeypatch.setenv("STAGING_DB", "postgresql://b:shared-db-pass@s/app")
+    return lambda environments: load_config(write_environments(tmp_path, environments))
 
-    def write(body: str) -> ConfigFile:
-        path = tmp_path / "opscheck.toml"
-        path.write_text(body, encoding="utf-8")
-        return load_config(path)
 
-    return write
+def site(host: str, env_file: str | None = None, database_url: str | None = None) -> dict[str, Any]:
+    """An environment at ``https://<host>.acme-corp.test``, with an env file and a database when given."""
+    environment: dict[str, Any] = {"base_url": f"https://{host}.acme-corp.test"}
+    if env_file is not None:
+        environment["credentials"] = {"env_file": env_file}
+    if database_url is not None:
+        environment["database"] = {"url": database_url}
+    return environment
 
 
 def test_secret_shared_by_two_environments_is_found_by_hash(
-    tmp_path: Path, write_config: Callable[[str], ConfigFile]
+    tmp_path: Path, write_config: Callable[[Environments], ConfigFile]
 ) -> None:
     shared = secrets.token_urlsafe(24)
     (tmp_path / "prod.env").write_text(f"NEXTAUTH_SECRET={shared}\nAPI_TOKEN={secrets.token_hex(12)}\n")
     (tmp_path / "staging.env").write_text(f"SESSION_SECRET={shared}\nAPI_TOKEN={secrets.token_hex(12)}\n")
     config = write_config(
-        """
-[environments.production]
-base_url = "https://app.acme-corp.test"
-[environments.production.credentials]
-env_file = "prod.env"
-[environments.production.database]
-url = "${PROD_DB}"
-[environments.staging]
-base_url = "https://staging.acme-corp.test"
-[environments.staging.credentials]
-env_file = "staging.env"
-[environments.staging.database]
-url = "${STAGING_DB}"
-[environments.preview]
-base_url = "https://preview.acme-corp.test"
-""",
+        {
+            "production": site("app", "prod.env", "${PROD_DB}"),
+            "staging": site("staging", "staging.env", "${STAGING_DB}"),
+            "preview": site("preview"),
+        }
     )
     source = load_source(config.environment("production").credentials)
     reuse = find_reuse(config, "production", source)
@@ -588,24 +586,11 @@ base_url = "https://preview.acme-corp.test"
 
 
 def test_same_variable_reference_and_same_env_file_are_not_reuse(
-    tmp_path: Path, write_config: Callable[[str], ConfigFile]
+    tmp_path: Path, write_config: Callable[[Environments], ConfigFile]
 ) -> None:
     (tmp_path / "app.env").write_text(f"NEXTAUTH_SECRET={secrets.token_urlsafe(24)}\n")
     config = write_config(
-        """
-[environments.production]
-base_url = "https://app.acme-corp.test"
-[environments.production.credentials]
-env_file = "app.env"
-[environments.production.database]
-url = "${PROD_DB}"
-[environments.again]
-base_url = "https://again.acme-corp.test"
-[environments.again.credentials]
-env_file = "app.env"
-[environments.again.database]
-url = "${PROD_DB}"
-""",
+        {"production": site("app", "app.env", "${PROD_DB}"), "again": site("again", "app.env", "${PROD_DB}")}
     )
     reuse = find_reuse(config, "production", load_source(config.environment("production").credentials))
     assert reuse.shared == ()
@@ -613,8 +598,8 @@ url = "${PROD_DB}"
     assert reuse.finding().ok
 
 
-def test_only_environment_has_nothing_to_compare(write_config: Callable[[str], ConfigFile]) -> None:
-    config = write_config('[environments.production]\nbase_url = "https://app.acme-corp.test"\n')
+def test_only_environment_has_nothing_to_compare(write_config: Callable[[Environments], ConfigFile]) -> None:
+    config = write_config({"production": site("app")})
     reuse = find_reuse(config, "production", CredentialSource({}, "the process environment"))
     assert reuse.finding().skipped == "nothing to compare with: it is the only environment in the config"
 

@@ -11,7 +11,7 @@ import pytest
 from opscheck.reporting.history import append_run, read_runs, run_line
 from opscheck.run.results import RunSummary
 from opscheck.secrets import MASK, redactor
-from tests.support.project import EXAMPLE_RUNBOOK, write_config
+from tests.support.suite_run import write_opscheck_toml
 
 RESTORE = {
     "backup_key": "backup_20240112_120000.sql.gz",
@@ -85,9 +85,7 @@ def test_read_runs_merges_files_once_each_and_survives_torn_lines(tmp_path: Path
 
 
 def test_plugin_appends_a_line_per_run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
-    config = write_config(
-        pytester.path, {"staging": f'base_url = "http://127.0.0.1:9"\nrunbook = "{EXAMPLE_RUNBOOK}"'}
-    )
+    config = write_opscheck_toml(pytester.path, env="staging")
     pytester.makepyfile(
         test_checks="""
         import pytest

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -14,9 +15,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from opscheck.reporting.metrics import LAST_SUCCESS, SERIES, suite_registry
 from opscheck.run.results import RunSummary
 from tests.support.hostile_http import DribblingServer
-from tests.support.project import EXAMPLE_RUNBOOK, summary, write_config
+from tests.support.project import summary
 from tests.support.pushgateway import running_pushgateway
 from tests.support.servers import closed_port, silent_tcp_server
+from tests.support.suite_run import write_opscheck_toml
 
 SECRET_TOKEN = "tok-7f3a9c1e5b2d4a6f8e0c"
 
@@ -47,9 +49,8 @@ def test_drill(check):
 """
 
 
-def _project(pytester: pytest.Pytester, metrics: str) -> None:
-    body = f'base_url = "http://127.0.0.1:9"\nrunbook = "{EXAMPLE_RUNBOOK}"\n[.metrics]\n{metrics}\n'
-    write_config(pytester.path, {"staging": body})
+def _project(pytester: pytest.Pytester, metrics: dict[str, Any]) -> None:
+    write_opscheck_toml(pytester.path, env="staging", metrics=metrics)
     pytester.mkdir("smoke")
     pytester.mkdir("restore")
     (pytester.path / "smoke" / "test_smoke.py").write_text(SMOKE.replace("${SECRET}", SECRET_TOKEN))
@@ -88,7 +89,7 @@ def test_a_run_pushes_its_series_to_a_real_pushgateway(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with running_pushgateway() as gateway:
-        _project(pytester, f'pushgateway_url = "{gateway}"')
+        _project(pytester, {"pushgateway_url": gateway})
         before = time.time()
         result = _run(pytester, monkeypatch, fail=False)
         assert result.ret == 0, result.stdout.str()
@@ -119,7 +120,7 @@ def test_the_dead_mans_switch_moves_only_on_fully_passing_runs(
 ) -> None:
     textfiles = tmp_path / "textfile"
     with running_pushgateway() as gateway:
-        _project(pytester, f'pushgateway_url = "{gateway}"\ntextfile_dir = "{textfiles}"')
+        _project(pytester, {"pushgateway_url": gateway, "textfile_dir": textfiles})
         assert _run(pytester, monkeypatch, fail=False).ret == 0
         pushed_first = _value(
             _samples(httpx.get(f"{gateway}/metrics", timeout=5).text), LAST_SUCCESS, suite="smoke"
@@ -152,17 +153,17 @@ def test_a_gateway_that_is_down_or_hangs_is_reported_and_never_changes_the_verdi
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, kind: str
 ) -> None:
     if kind == "refused":
-        _project(pytester, f'pushgateway_url = "http://127.0.0.1:{closed_port()}"\ntimeout_s = 2')
+        _project(pytester, {"pushgateway_url": f"http://127.0.0.1:{closed_port()}", "timeout_s": 2})
         started = time.monotonic()
         result = _run(pytester, monkeypatch, fail=False)
     elif kind == "silent":
         with silent_tcp_server() as port:
-            _project(pytester, f'pushgateway_url = "http://127.0.0.1:{port}"\ntimeout_s = 2')
+            _project(pytester, {"pushgateway_url": f"http://127.0.0.1:{port}", "timeout_s": 2})
             started = time.monotonic()
             result = _run(pytester, monkeypatch, fail=False)
     else:
         with DribblingServer(stage="headers", interval_s=0.3) as server:
-            _project(pytester, f'pushgateway_url = "{server.url}"\ntimeout_s = 2')
+            _project(pytester, {"pushgateway_url": server.url, "timeout_s": 2})
             started = time.monotonic()
             result = _run(pytester, monkeypatch, fail=False)
     elapsed = time.monotonic() - started
@@ -244,7 +245,7 @@ def test_a_restore_run_without_a_restore_moves_no_dead_mans_switch() -> None:
 def test_a_publisher_that_breaks_costs_the_run_neither_its_verdict_nor_its_summary(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    _project(pytester, f'textfile_dir = "{tmp_path / "textfile"}"')
+    _project(pytester, {"textfile_dir": tmp_path / "textfile"})
     pytester.makeconftest(
         "import opscheck.reporting.metrics\n"
         "def _boom(*args, **kwargs):\n"

@@ -14,8 +14,9 @@ import jsonschema
 import pytest
 
 from tests.support.hostile_http import DribblingServer
-from tests.support.project import EXAMPLE_RUNBOOK, summary, write_config
+from tests.support.project import summary
 from tests.support.servers import LocalHTTPServer, RecordedRequest, Route, silent_tcp_server
+from tests.support.suite_run import write_opscheck_toml
 
 SCHEMAS = Path(__file__).parent / "support" / "schemas"
 ROUTING_KEY = "R0UT1NGKEY0123456789abcdefABCDEF"
@@ -43,9 +44,8 @@ def _schema(name: str) -> dict[str, Any]:
     return data
 
 
-def _project(pytester: pytest.Pytester, notify: str) -> None:
-    body = f'base_url = "http://127.0.0.1:9"\nrunbook = "{EXAMPLE_RUNBOOK}"\n[.notify]\n{notify}\n'
-    write_config(pytester.path, {"staging": body})
+def _project(pytester: pytest.Pytester, notify: dict[str, Any]) -> None:
+    write_opscheck_toml(pytester.path, env="staging", notify=notify)
     pytester.makepyfile(test_checks=CHECKS)
 
 
@@ -73,8 +73,13 @@ def test_trigger_then_silence_then_resolve_on_every_notifier(
     with LocalHTTPServer(routes) as server:
         _project(
             pytester,
-            f'webhook_url = "{server.url}/hook"\nslack_webhook_url = "{server.url}/slack"\n'
-            f'pagerduty_routing_key = "{ROUTING_KEY}"\npagerduty_url = "{server.url}/pd"\nmin_severity = "P1"',
+            {
+                "webhook_url": f"{server.url}/hook",
+                "slack_webhook_url": f"{server.url}/slack",
+                "pagerduty_routing_key": ROUTING_KEY,
+                "pagerduty_url": f"{server.url}/pd",
+                "min_severity": "P1",
+            },
         )
         assert _run(pytester, monkeypatch, fail=True).ret == 1
         first = {path: _posts(server, path) for path in routes}
@@ -137,7 +142,7 @@ def test_a_notifier_that_fails_is_reported_and_retried_next_run(
 ) -> None:
     routes = {"/pd": Route(status=500, body="boom")}
     with LocalHTTPServer(routes) as server:
-        _project(pytester, f'pagerduty_routing_key = "{ROUTING_KEY}"\npagerduty_url = "{server.url}/pd"')
+        _project(pytester, {"pagerduty_routing_key": ROUTING_KEY, "pagerduty_url": f"{server.url}/pd"})
         result = _run(pytester, monkeypatch, fail=True)
         assert result.ret == 1
         result.stdout.fnmatch_lines(
@@ -161,7 +166,7 @@ def test_a_hung_or_dribbling_notifier_is_abandoned_within_its_timeout(
             url = f"http://127.0.0.1:{stack.enter_context(silent_tcp_server())}"
         else:
             url = stack.enter_context(DribblingServer(stage=stage, interval_s=0.3)).url
-        _project(pytester, f'slack_webhook_url = "{url}/slack"\ntimeout_s = 1')
+        _project(pytester, {"slack_webhook_url": f"{url}/slack", "timeout_s": 1})
         started = time.monotonic()
         result = _run(pytester, monkeypatch, fail=True)
         elapsed = time.monotonic() - started

@@ -9,15 +9,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.support.project import EXAMPLE_RUNBOOK, checks_by_name, summary, write_config
+from tests.support.project import EXAMPLE_RUNBOOK, checks_by_name, summary
 from tests.support.servers import LocalHTTPServer, Route
-
-BASIC = {
-    "staging": f'base_url = "http://127.0.0.1:9"\nruntime = 1\nrunbook = "{EXAMPLE_RUNBOOK}"',
-}
+from tests.support.suite_run import write_environments
 
 CHECKS = """
 import pytest
@@ -36,12 +34,11 @@ def test_p1_passes():
 """
 
 
-def config_for(pytester: pytest.Pytester, **tables: str) -> Path:
-    """Environments staging and production with the same settings; ``tables`` use ``[.name]`` headers."""
-    top = f'base_url = "http://127.0.0.1:9"\nrunbook = "{EXAMPLE_RUNBOOK}"\n'
-    rest = "\n".join(tables.values())
-    return write_config(
-        pytester.path, {"staging": top + rest, "production": top + "production = true\n" + rest}
+def config_for(pytester: pytest.Pytester, **tables: dict[str, Any]) -> Path:
+    """Environments staging and production with the same settings, ``tables`` as their sub-tables."""
+    staging = {"base_url": "http://127.0.0.1:9", "runbook": EXAMPLE_RUNBOOK, **tables}
+    return write_environments(
+        pytester.path, {"staging": staging, "production": {**staging, "production": True}}
     )
 
 
@@ -70,7 +67,7 @@ def test_unknown_env_is_a_usage_error_with_a_suggestion(pytester: pytest.Pyteste
 
 
 def test_unknown_config_key_names_the_nearest_spelling(pytester: pytest.Pytester) -> None:
-    write_config(pytester.path, {"staging": 'base_url = "http://x"\ntimout_s = 3'})
+    write_environments(pytester.path, {"staging": {"base_url": "http://x", "timout_s": 3}})
     pytester.makepyfile(test_checks=CHECKS)
     result = run(pytester, "--env", "staging")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
@@ -211,7 +208,7 @@ def test_a_failure_at_the_gate_fails_the_run(pytester: pytest.Pytester) -> None:
 
 
 def test_unset_variable_errors_only_the_check_that_needs_it(pytester: pytest.Pytester) -> None:
-    config_for(pytester, auth='[.auth]\nusername = "smoke"\npassword = "${SMOKE_PASSWORD}"')
+    config_for(pytester, auth={"username": "smoke", "password": "${SMOKE_PASSWORD}"})
     pytester.makepyfile(
         """
         import pytest
@@ -282,10 +279,14 @@ def test_remediation_reaches_terminal_json_junit_and_allure(pytester: pytest.Pyt
 def test_missing_runbook_section_falls_back_to_built_in_advice(pytester: pytest.Pytester) -> None:
     team_runbook = pytester.path / "TEAM.md"
     team_runbook.write_text("# Ops\n\n## Outage\n\n- Page the on-call engineer.\n")
-    write_config(
+    write_environments(
         pytester.path,
         {
-            "staging": f'base_url = "http://x"\nrunbook = "{team_runbook}"\nrunbook_sections = {{ "site-down-p0" = "Outage" }}'
+            "staging": {
+                "base_url": "http://x",
+                "runbook": team_runbook,
+                "runbook_sections": {"site-down-p0": "Outage"},
+            }
         },
     )
     pytester.makepyfile(test_checks=CHECKS)
@@ -333,10 +334,7 @@ def test_a_failing_remediation_hook_warns_without_changing_the_verdict(pytester:
 
 def test_webhook_receives_failures_at_or_above_its_severity(pytester: pytest.Pytester) -> None:
     with LocalHTTPServer({"/hook": Route(status=204)}) as server:
-        config_for(
-            pytester,
-            notify=f'[.notify]\nwebhook_url = "{server.url}/hook"\nmin_severity = "P1"',
-        )
+        config_for(pytester, notify={"webhook_url": f"{server.url}/hook", "min_severity": "P1"})
         pytester.makepyfile(test_checks=CHECKS)
         run(pytester, "--env", "staging")
         posts = [json.loads(r.body) for r in server.requests if r.method == "POST"]
@@ -383,7 +381,7 @@ def test_allow_destructive_is_refused_for_production(pytester: pytest.Pytester) 
 
 
 def test_db_fixture_is_read_only(pytester: pytest.Pytester, pg_database: str) -> None:
-    config_for(pytester, db=f'[.database]\nurl = "{pg_database}"')
+    config_for(pytester, database={"url": pg_database})
     pytester.makepyfile(
         """
         import psycopg, pytest

@@ -18,8 +18,9 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.support.project import EXAMPLE_RUNBOOK, REPO, all_output_text, summary, write_config
+from tests.support.project import REPO, all_output_text, summary
 from tests.support.servers import LocalHTTPServer, Route, closed_port
+from tests.support.suite_run import write_opscheck_toml
 
 LEAKY_CHECKS = """
 import base64, logging, os
@@ -232,32 +233,20 @@ def test_no_planted_secret_reaches_any_output(pytester: pytest.Pytester, mode: s
     }
     with LocalHTTPServer(routes) as server:
         host = server.url.removeprefix("http://")
-        write_config(
+        write_opscheck_toml(
             pytester.path,
-            {
-                "staging": f"""
-                base_url = "http://ops:${{CANARY_BASIC_VALUE}}@{host}"
-                runbook = "{EXAMPLE_RUNBOOK}"
-                timeout_s = 3
-                retries = 1
-                [.smoke]
-                pages = ["/status?access_token=${{CANARY_PAGE_VALUE}}"]
-                security_headers = false
-                [.database]
-                url = "postgresql://app:${{CANARY_DB_PASSWORD}}@127.0.0.1:{closed_port()}/app"
-                [.cache]
-                redis_url = "redis://:${{CANARY_CACHE_VALUE}}@127.0.0.1:{closed_port()}/0"
-                [.auth]
-                username = "smoke"
-                password = "${{CANARY_SMOKE_PASSWORD}}"
-                [.backups]
-                location = "s3://canary-bucket/backups/"
-                s3_endpoint_url = "http://127.0.0.1:{closed_port()}"
-                [.notify]
-                webhook_url = "{server.url}{webhook_path}"
-                min_severity = "P3"
-                """
+            env="staging",
+            base_url=f"http://ops:${{CANARY_BASIC_VALUE}}@{host}",
+            top={"timeout_s": 3, "retries": 1},
+            smoke={"pages": ["/status?access_token=${CANARY_PAGE_VALUE}"], "security_headers": False},
+            database={"url": f"postgresql://app:${{CANARY_DB_PASSWORD}}@127.0.0.1:{closed_port()}/app"},
+            cache={"redis_url": f"redis://:${{CANARY_CACHE_VALUE}}@127.0.0.1:{closed_port()}/0"},
+            auth={"username": "smoke", "password": "${CANARY_SMOKE_PASSWORD}"},
+            backups={
+                "location": "s3://canary-bucket/backups/",
+                "s3_endpoint_url": f"http://127.0.0.1:{closed_port()}",
             },
+            notify={"webhook_url": f"{server.url}{webhook_path}", "min_severity": "P3"},
         )
         pytester.makepyfile(test_leaks=LEAKY_CHECKS)
         pytester.makeconftest(CONFTEST)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.project import EXAMPLE_RUNBOOK, all_output_text, summary, write_config
+from tests.support.project import all_output_text, summary
+from tests.support.suite_run import write_opscheck_toml
 
 TOKEN = "xd-7c1f0a9e4b2d6f8a3c5e"
 
@@ -25,9 +26,7 @@ def test_a_secret_in_a_check_id_is_scrubbed_with_and_without_xdist(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, workers: str
 ) -> None:
     monkeypatch.setenv("STATUS_API_TOKEN", TOKEN)  # a secret-named variable: the redactor knows it
-    write_config(
-        pytester.path, {"staging": f'base_url = "http://127.0.0.1:9"\nrunbook = "{EXAMPLE_RUNBOOK}"'}
-    )
+    write_opscheck_toml(pytester.path, env="staging")
     pytester.makepyfile(test_checks=CHECKS)
     reports = pytester.path / "reports"
     result = pytester.runpytest_subprocess(

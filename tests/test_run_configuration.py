@@ -8,7 +8,8 @@ import pytest
 
 from opscheck.errors import SettingMissing
 from opscheck.runbook import Remedy
-from tests.support.project import EXAMPLE_RUNBOOK, checks_by_name, summary, write_config
+from tests.support.project import checks_by_name, summary
+from tests.support.suite_run import write_opscheck_toml
 
 CHECKS = """
 import pytest
@@ -29,10 +30,7 @@ def test_a_real_failure(opscheck_env):
 def test_an_unset_variable_is_a_configuration_problem_of_the_run_not_deployment_advice(
     pytester: pytest.Pytester,
 ) -> None:
-    auth = '[.auth]\nusername = "smoke"\npassword = "${SMOKE_PASSWORD}"\n'
-    write_config(
-        pytester.path, {"x": f'base_url = "http://127.0.0.1:9"\nrunbook = "{EXAMPLE_RUNBOOK}"\n{auth}'}
-    )
+    write_opscheck_toml(pytester.path, auth={"username": "smoke", "password": "${SMOKE_PASSWORD}"})
     pytester.makepyfile(test_checks=CHECKS)
     result = pytester.runpytest(
         "-p", "no:cacheprovider", "--env", "x", "--opscheck-reports", str(pytester.path / "reports"), "-rA"

@@ -10,17 +10,6 @@ REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_RUNBOOK = REPO / "examples" / "RUNBOOK.md"
 
 
-def write_config(directory: Path, environments: dict[str, str], name: str = "opscheck.toml") -> Path:
-    """``environments`` maps an environment name to the TOML body of its table (sub-tables allowed)."""
-    parts = []
-    for env, body in environments.items():
-        tables = body.replace("[.", f"[environments.{env}.")
-        parts.append(f"[environments.{env}]\n{tables.strip()}\n")
-    path = directory / name
-    path.write_text("\n".join(parts), encoding="utf-8")
-    return path
-
-
 def summary(reports: Path) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((reports / "opscheck-summary.json").read_text())
     return data

@@ -1,8 +1,8 @@
 """Run a shipped suite (``suites/<name>``) the way CI does and read back its summary JSON: the one suite
 runner of opscheck's tests, its one result type, and the one TOML writer.
 
-``write_opscheck_toml`` writes an ``opscheck.toml`` with one environment (``x``) whose tables are given as
-plain dicts; ``write_environments`` writes several environments; both go through ``write_toml``
+``write_opscheck_toml`` writes an ``opscheck.toml`` with one environment (``x`` unless named) whose tables
+are given as plain dicts; ``write_environments`` writes several environments; both go through ``write_toml``
 (tomli-w). ``run_suite`` runs a suite (in a subprocess by default, bounded by a timeout) and returns a
 :class:`SuiteRun` whose checks are looked up by test name::
 
@@ -79,16 +79,17 @@ def write_environments(
 def write_opscheck_toml(
     directory: Path,
     *,
+    env: str = ENV,
     base_url: str = "http://127.0.0.1:9",
     name: str = "opscheck.toml",
     top: Mapping[str, Any] | None = None,
     **tables: Mapping[str, Any] | None,
 ) -> Path:
-    """Write environment ``x`` (the example runbook, ``base_url``, ``top`` keys) plus one
-    ``[environments.x.<table>]`` per keyword argument that is not None; return the file's path."""
+    """Write environment ``env`` (the example runbook, ``base_url``, ``top`` keys) plus one
+    ``[environments.<env>.<table>]`` per keyword argument that is not None; return the file's path."""
     environment: dict[str, Any] = {"base_url": base_url, "runbook": RUNBOOK, **(top or {})}
     environment.update({table: body for table, body in tables.items() if body is not None})
-    return write_environments(directory, {ENV: environment}, name)
+    return write_environments(directory, {env: environment}, name)
 
 
 class Check(dict[str, Any]):

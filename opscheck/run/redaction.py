@@ -11,6 +11,10 @@ parametrized page path would otherwise name a JUnit testcase, which is named by 
 the ``--debug`` trace file, and what a
 check prints with ``-s`` or ``--capture=tee-sys``.
 
+It does so through the streams pytest is given, not pytest's internals: ``sys.stdout`` while pytest makes
+its terminal reporter (which writes to whatever ``sys.stdout`` is then), and ``sys.stdout`` and
+``sys.stderr`` before pytest's capturing saves them as the streams that output is shown on.
+
 PYTEST_DONT_REWRITE: library code, imported by the plugin before pytest loads it as a plugin; without
 this marker pytest warned "Module already imported so cannot be rewritten" on every run.
 """
@@ -20,11 +24,10 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import Callable
-from typing import IO, Any, TextIO, cast
+from collections.abc import Callable, Generator
+from typing import Any, TextIO, cast
 
 import pytest
-from _pytest.capture import TeeCaptureIO
 
 from opscheck.secrets import redactor
 
@@ -33,6 +36,8 @@ __all__ = [
     "mask_sensitive_headers",
     "pytest_cmdline_main",
     "pytest_configure",
+    "pytest_load_initial_conftests",
+    "pytest_plugin_registered",
     "pytest_sessionstart",
     "scrub_report",
     "wrap_terminal",
@@ -98,28 +103,63 @@ def install_log_redaction() -> None:
 
 
 class _ScrubbingFile:
-    """A text stream that scrubs secrets out of everything written through it."""
+    """A text stream that scrubs secrets out of everything written through it, while ``scrubbing``."""
 
-    def __init__(self, inner: IO[str]) -> None:
-        self._inner = inner
+    def __init__(self, inner: TextIO, *, scrubbing: bool = True) -> None:
+        self.inner = inner
+        self.scrubbing = scrubbing
 
     def write(self, text: str) -> int:
-        self._inner.write(redactor().scrub(text))
+        self.inner.write(redactor().scrub(text) if self.scrubbing else text)
         return len(text)
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
+        return getattr(self.inner, name)
+
+
+class _TerminalStream(_ScrubbingFile):
+    """What ``sys.stdout`` is while pytest makes its terminal reporter: it passes text through until
+    :func:`wrap_terminal` makes it scrub."""
+
+    def __init__(self, inner: TextIO) -> None:
+        super().__init__(inner, scrubbing=False)
+
+
+#: the stream the terminal reporter writes to (see :func:`pytest_configure`)
+_TERMINAL = pytest.StashKey[_ScrubbingFile]()
+#: the writer holding back the ``--debug`` trace (see :func:`pytest_cmdline_main`)
+_TRACE = pytest.StashKey["_HeldBackWriter"]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """pytest makes its terminal reporter in its own ``pytest_configure``, writing to ``sys.stdout`` as it
+    is then: until that reporter is registered, ``sys.stdout`` is a :class:`_TerminalStream` (with ``-s``
+    and ``tee-sys`` it is already a stream that scrubs, see :func:`pytest_load_initial_conftests`)."""
+    if isinstance(sys.stdout, _ScrubbingFile):
+        config.stash[_TERMINAL] = sys.stdout
+        return
+    terminal = config.stash[_TERMINAL] = _TerminalStream(sys.stdout)
+    sys.stdout = cast(TextIO, terminal)
+    config.add_cleanup(_put_back_stdout)  # no terminal reporter was registered (-p no:terminal)
+
+
+def pytest_plugin_registered(plugin_name: str | None) -> None:
+    """The terminal reporter has its stream: ``sys.stdout`` is what it was before :func:`pytest_configure`."""
+    if plugin_name == "terminalreporter":
+        _put_back_stdout()
+
+
+def _put_back_stdout() -> None:
+    if isinstance(sys.stdout, _TerminalStream):
+        sys.stdout = sys.stdout.inner
 
 
 def wrap_terminal(config: pytest.Config) -> None:
     """Send the terminal reporter's output through the redactor (header, summaries, -rA, -l, ...)."""
-    try:
-        writer = config.get_terminal_writer()
-    except AssertionError:  # no terminal reporter (-p no:terminal)
-        return
-    inner = getattr(writer, "_file", None)
-    if writer is not None and inner is not None and not isinstance(inner, _ScrubbingFile):
-        writer._file = _ScrubbingFile(inner)
+    terminal = config.stash.get(_TERMINAL, None)
+    if terminal is not None:
+        terminal.scrubbing = True
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -128,10 +168,13 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
     ``pytest_opscheck_secrets`` returned, before anything could register it), so it is held back until
     the session starts, when the config's and the hooks' secrets are known, and scrubbed from then on."""
     trace = config.trace.root
+    # the one private attribute read here: pluggy's tracer has setwriter() but no getter, and pytest keeps
+    # no other reference to the debug file it traces to, so _writer is the only way to that file
     writer = trace._writer
     if writer is not None and not isinstance(writer, _HeldBackWriter):
         held = _HeldBackWriter(writer)
         trace.setwriter(held)
+        config.stash[_TRACE] = held
         config.add_cleanup(held.release)
 
 
@@ -154,37 +197,25 @@ class _HeldBackWriter:
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    writer = session.config.trace.root._writer
-    if isinstance(writer, _HeldBackWriter):
-        writer.release()
+    held = session.config.stash.get(_TRACE, None)
+    if held is not None:
+        held.release()
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_configure(config: pytest.Config) -> None:
-    """Scrub what checks print when output is not captured (``-s``) or also shown (``tee-sys``)."""
-    capture = getattr(config.option, "capture", "fd")
-    if capture == "no":
-        _scrub_sys_streams(config)
-    elif capture == "tee-sys":
-        _scrub_tee(config)
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config) -> Generator[None, None, None]:
+    """Scrub what checks print when output is not captured (``-s``) or also shown (``tee-sys``): pytest's
+    capturing, started inside this hook, keeps the ``sys.stdout`` and ``sys.stderr`` it finds as the streams
+    it shows output on, so they are wrapped first (and put back when the run's config is cleaned up)."""
+    if early_config.known_args_namespace.capture in ("no", "tee-sys"):
+        saved = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = _scrubbing(sys.stdout), _scrubbing(sys.stderr)
 
+        def restore() -> None:
+            sys.stdout, sys.stderr = saved
 
-def _scrub_sys_streams(config: pytest.Config) -> None:
-    saved = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = _scrubbing(sys.stdout), _scrubbing(sys.stderr)
-
-    def restore() -> None:
-        sys.stdout, sys.stderr = saved
-
-    config.add_cleanup(restore)
-
-
-def _scrub_tee(config: pytest.Config) -> None:
-    capturing = getattr(config.pluginmanager.getplugin("capturemanager"), "_global_capturing", None)
-    for stream in (getattr(capturing, "out", None), getattr(capturing, "err", None)):
-        tee = getattr(stream, "tmpfile", None)
-        if isinstance(tee, TeeCaptureIO) and not isinstance(tee._other, _ScrubbingFile):
-            tee._other = _scrubbing(tee._other)
+        early_config.add_cleanup(restore)
+    return (yield)
 
 
 def _scrubbing(stream: TextIO) -> TextIO:

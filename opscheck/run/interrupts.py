@@ -47,7 +47,19 @@ __all__ = ["Interrupts"]
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 #: how long the relay lets the main thread take a signal itself before sending it again
 _RELAY_AFTER_S = 0.02
+#: how long a worker, just started and idle, may take to say its pid
+_ASK_PID_TIMEOUT_S = 30.0
 Handler = Callable[[int, FrameType | None], Any]
+
+
+def _worker_pid(gateway: Any) -> int:
+    """The pid of a local worker, asked through execnet's public ``remote_exec`` while the worker's main
+    thread is still free (xdist starts its own ``remote_exec`` there right after ``pytest_configure_node``)."""
+    channel = gateway.remote_exec("import os; channel.send(os.getpid())")
+    try:
+        return int(channel.receive(timeout=_ASK_PID_TIMEOUT_S))
+    finally:
+        channel.waitclose(timeout=_ASK_PID_TIMEOUT_S)
 
 
 def _main_thread() -> bool:
@@ -82,8 +94,7 @@ class Interrupts:
         gateway = node.gateway
         if not gateway.spec.popen or gateway.spec.via:
             return  # a remote worker: its process is not ours to signal
-        # xdist caches the gateway's remote info before this hook, so this asks the worker nothing
-        self.worker_pids.add(gateway._rinfo().pid)
+        self.worker_pids.add(_worker_pid(gateway))
         if not self._forwarding:
             self._forwarding = self._forward_signals()
             if self._forwarding:

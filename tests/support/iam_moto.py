@@ -10,16 +10,11 @@ returned server's ``auth_disabled()``.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
-from tests.support.moto import MotoServer, wait_until_ready
-from tests.support.servers import LOOPBACK, free_port, stop_process
+from tests.support.moto import MotoServer, running_moto
 
 __all__ = ["STALE_KEY_AGE_DAYS", "STALE_USER_PREFIX", "running_iam_moto"]
 
@@ -47,23 +42,8 @@ main(sys.argv[1:])
 @contextmanager
 def running_iam_moto() -> Iterator[MotoServer]:
     """Start the IAM-enforcing moto with aged ``stale-*`` keys on 127.0.0.1; always stop it."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
-    env["INITIAL_NO_AUTH_ACTION_COUNT"] = "0"
     script = _LAUNCHER.format(prefix=STALE_USER_PREFIX, days=STALE_KEY_AGE_DAYS)
-    with tempfile.TemporaryDirectory(prefix="opscheck-iam-moto-") as workdir:
-        log = Path(workdir) / "moto.log"
-        port = free_port()
-        with open(log, "wb") as out:
-            proc = subprocess.Popen(
-                [sys.executable, "-c", script, "-H", LOOPBACK, "-p", str(port)],
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=env,
-                cwd=workdir,
-            )
-        try:
-            wait_until_ready(proc, port, log)
-            yield MotoServer(port)
-        finally:
-            stop_process(proc)
+    with running_moto(
+        {"INITIAL_NO_AUTH_ACTION_COUNT": "0"}, command=[sys.executable, "-c", script]
+    ) as server:
+        yield server

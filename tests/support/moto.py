@@ -13,12 +13,10 @@ import http.client
 import os
 import shutil
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
-import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +25,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from tests.support.servers import LOOPBACK, free_port, stop_process
+from tests.support.servers import LOOPBACK, serving_process
 
 __all__ = [
     "TEST_ACCESS_KEY",
@@ -46,7 +44,6 @@ TEST_SECRET_KEY = "opscheck-test-secret-Zq8vN3kR7w"
 _START_TIMEOUT_S = 20.0
 _STOP_TIMEOUT_S = 5.0
 _HTTP_TIMEOUT_S = 5.0
-_PORT_ATTEMPTS = 3
 
 
 def moto_executable() -> str | None:
@@ -103,51 +100,34 @@ def answers(port: int) -> bool:
     return True
 
 
-def wait_until_ready(proc: subprocess.Popen[bytes], port: int, log: Path) -> None:
-    """Block until moto_server answers on ``port``; RuntimeError with its log tail if it exits or stalls."""
-    deadline = time.monotonic() + _START_TIMEOUT_S
-    while not answers(port):
-        if proc.poll() is not None:
-            tail = log.read_text(errors="replace")[-800:] if log.exists() else ""
-            raise RuntimeError(f"moto_server exited with {proc.returncode}:\n{tail}")
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"moto_server did not answer within {_START_TIMEOUT_S:g} s")
-        time.sleep(0.1)
-
-
 @contextmanager
-def running_moto(extra_env: Mapping[str, str] | None = None) -> Iterator[MotoServer]:
-    """Start moto_server on 127.0.0.1, yield it once it answers HTTP, always stop it."""
-    executable = moto_executable()
-    if executable is None:
-        raise FileNotFoundError("moto_server is not installed (pip install 'moto[server]')")
+def running_moto(
+    extra_env: Mapping[str, str] | None = None, *, command: Sequence[str] | None = None
+) -> Iterator[MotoServer]:
+    """Start moto_server on 127.0.0.1, yield it once it answers HTTP, always stop it. ``command`` runs
+    another launcher of moto's server (it is given ``-H HOST -p PORT``), ``moto_server`` by default."""
+    if command is None:
+        executable = moto_executable()
+        if executable is None:
+            raise FileNotFoundError("moto_server is not installed (pip install 'moto[server]')")
+        command = [executable]
+    launcher = list(command)
     env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
     env.update(extra_env or {})
-    with tempfile.TemporaryDirectory(prefix="opscheck-moto-") as workdir:
-        log = Path(workdir) / "moto.log"
-        for attempt in range(_PORT_ATTEMPTS):
-            port = free_port()
-            with open(log, "wb") as out:
-                proc = subprocess.Popen(
-                    [executable, "-H", LOOPBACK, "-p", str(port)],
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    env=env,
-                    cwd=workdir,
-                )
-            try:
-                wait_until_ready(proc, port, log)
-            except RuntimeError:
-                stop_process(proc, _STOP_TIMEOUT_S)
-                if attempt == _PORT_ATTEMPTS - 1:
-                    raise
-                continue  # most likely the port was taken in the meantime
-            try:
-                yield MotoServer(port)
-            finally:
-                stop_process(proc, _STOP_TIMEOUT_S)
-            return
+    with (
+        tempfile.TemporaryDirectory(prefix="opscheck-moto-") as workdir,
+        serving_process(
+            lambda port: [*launcher, "-H", LOOPBACK, "-p", str(port)],
+            answers,
+            name="moto_server",
+            log=Path(workdir) / "moto.log",
+            start_timeout_s=_START_TIMEOUT_S,
+            stop_timeout_s=_STOP_TIMEOUT_S,
+            env=env,
+            cwd=Path(workdir),
+        ) as port,
+    ):
+        yield MotoServer(port)
 
 
 def client_for(

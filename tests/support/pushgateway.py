@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.servers import LOOPBACK, free_port, stop_process
+from tests.support.servers import LOOPBACK, serving_process
 
 __all__ = ["need_binary", "running_pushgateway"]
 
@@ -37,35 +35,27 @@ def need_binary(name: str, package: str) -> str:
     return path
 
 
+def _ready(port: int) -> bool:
+    try:
+        return httpx.get(f"http://{LOOPBACK}:{port}/-/ready", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 @contextmanager
 def running_pushgateway() -> Iterator[str]:
     """Start a Pushgateway; yield its base URL (``http://127.0.0.1:PORT``)."""
     binary = need_binary("prometheus-pushgateway", "prometheus-pushgateway")
-    port = free_port()
-    with tempfile.TemporaryDirectory(prefix="opscheck-pushgateway-") as tmp:
-        log = Path(tmp) / "pushgateway.log"
-        with log.open("wb") as out:
-            proc = subprocess.Popen(
-                # Debian's build persists to one machine-wide file by default: every gateway would show
-                # every other run's series (and the demo's); in memory only
-                [binary, f"--web.listen-address={LOOPBACK}:{port}", "--persistence.file="],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        url = f"http://{LOOPBACK}:{port}"
-        try:
-            deadline = time.monotonic() + _START_TIMEOUT_S
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"pushgateway exited with {proc.returncode}: {log.read_text()[-600:]}")
-                try:
-                    if httpx.get(f"{url}/-/ready", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"pushgateway not ready after {_START_TIMEOUT_S} s")
-                time.sleep(0.1)
-            yield url
-        finally:
-            stop_process(proc)
+    with (
+        tempfile.TemporaryDirectory(prefix="opscheck-pushgateway-") as tmp,
+        serving_process(
+            # Debian's build persists to one machine-wide file by default: every gateway would show every
+            # other run's series (and the demo's); in memory only
+            lambda port: [binary, f"--web.listen-address={LOOPBACK}:{port}", "--persistence.file="],
+            _ready,
+            name="pushgateway",
+            log=Path(tmp) / "pushgateway.log",
+            start_timeout_s=_START_TIMEOUT_S,
+        ) as port,
+    ):
+        yield f"http://{LOOPBACK}:{port}"

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import secrets
 import shutil
-import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,13 +20,12 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.support.servers import LOOPBACK, free_port, stop_process
+from tests.support.servers import LOOPBACK, serving_process
 
 __all__ = ["RedisServer", "redis_server", "running_redis"]
 
 _START_TIMEOUT_S = 10.0
 _STOP_TIMEOUT_S = 5.0
-_PORT_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -44,22 +41,12 @@ class RedisServer:
         return f"redis://:{chosen}@{LOOPBACK}:{self.port}/{db}"
 
 
-def _wait_until_ready(proc: subprocess.Popen[bytes], server: RedisServer, log: Path) -> None:
-    deadline = time.monotonic() + _START_TIMEOUT_S
-    client = redis.Redis(host=LOOPBACK, port=server.port, password=server.password, socket_timeout=1)
+def _answers_ping(port: int, password: str) -> bool:
+    client = redis.Redis(host=LOOPBACK, port=port, password=password, socket_timeout=1)
     try:
-        while True:
-            if proc.poll() is not None:
-                tail = log.read_text(errors="replace")[-800:] if log.exists() else ""
-                raise RuntimeError(f"redis-server exited with {proc.returncode}:\n{tail}")
-            try:
-                if client.ping():
-                    return
-            except redis.ConnectionError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"redis-server did not answer PING within {_START_TIMEOUT_S:g} s")
-            time.sleep(0.05)
+        return bool(client.ping())
+    except redis.ConnectionError:
+        return False
     finally:
         client.close()
 
@@ -70,35 +57,26 @@ def running_redis(password: str | None = None) -> Iterator[RedisServer]:
     executable = shutil.which("redis-server")
     if executable is None:
         raise FileNotFoundError("redis-server is not on PATH (apt-get install -y redis-server)")
-    password = password or secrets.token_hex(12)
+    secret = password or secrets.token_hex(12)
     with tempfile.TemporaryDirectory(prefix="opscheck-redis-") as workdir:
-        log = Path(workdir) / "redis.log"
-        for attempt in range(_PORT_ATTEMPTS):
-            server = RedisServer(free_port(), password)
-            command = [
-                executable,
-                "--port", str(server.port),
-                "--bind", LOOPBACK,
-                "--save", "",
-                "--appendonly", "no",
-                "--requirepass", password,
-                "--dir", workdir,
-                "--logfile", str(log),
-                "--daemonize", "no",
-            ]  # fmt: skip
-            proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
-            try:
-                _wait_until_ready(proc, server, log)
-            except RuntimeError:
-                stop_process(proc, _STOP_TIMEOUT_S)
-                if attempt == _PORT_ATTEMPTS - 1:
-                    raise
-                continue  # most likely another process took the port in the meantime
-            try:
-                yield server
-            finally:
-                stop_process(proc, _STOP_TIMEOUT_S)
-            return
+        command = [
+            executable,
+            "--bind", LOOPBACK,
+            "--save", "",
+            "--appendonly", "no",
+            "--requirepass", secret,
+            "--dir", workdir,
+            "--daemonize", "no",
+        ]  # fmt: skip
+        with serving_process(
+            lambda port: [*command, "--port", str(port)],
+            lambda port: _answers_ping(port, secret),
+            name="redis-server",
+            log=Path(workdir) / "redis.log",
+            start_timeout_s=_START_TIMEOUT_S,
+            stop_timeout_s=_STOP_TIMEOUT_S,
+        ) as port:
+            yield RedisServer(port, secret)
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,8 @@ requests it received::
 
 ``silent_tcp_server()`` accepts TCP connections and never says a word (a hung TLS/HTTP peer);
 ``free_port()`` and ``closed_port()`` give port numbers for servers to come and for "connection refused".
+``serving_process()`` runs a real server program (moto, Redis, a Pushgateway) on a free port until the
+block ends.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ import ssl
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
@@ -32,7 +36,9 @@ __all__ = [
     "Route",
     "closed_port",
     "free_port",
+    "serving_process",
     "silent_tcp_server",
+    "stop_process",
 ]
 
 LOOPBACK = "127.0.0.1"
@@ -301,3 +307,58 @@ def stop_process(proc: subprocess.Popen[bytes], timeout_s: float = 5.0) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout_s)
+
+
+@contextmanager
+def serving_process(
+    command: Callable[[int], Sequence[str]],
+    answers: Callable[[int], bool],
+    *,
+    name: str,
+    log: Path,
+    start_timeout_s: float,
+    stop_timeout_s: float = 5.0,
+    attempts: int = 3,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Iterator[int]:
+    """Start the server ``command(port)`` on a free port (its output into ``log``), yield the port once
+    ``answers(port)``, always stop it. One that exits or stays silent (most likely another process took the
+    port in the meantime) is tried on another port, ``attempts`` times in all; then RuntimeError with the
+    tail of its log."""
+    for attempt in range(attempts):
+        port = free_port()
+        with open(log, "wb") as out:
+            proc = subprocess.Popen(
+                list(command(port)),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=cwd,
+            )
+        try:
+            _wait_until_answering(proc, partial(answers, port), name=name, log=log, timeout_s=start_timeout_s)
+        except RuntimeError:
+            stop_process(proc, stop_timeout_s)
+            if attempt == attempts - 1:
+                raise
+            continue
+        try:
+            yield port
+        finally:
+            stop_process(proc, stop_timeout_s)
+        return
+
+
+def _wait_until_answering(
+    proc: subprocess.Popen[bytes], answers: Callable[[], bool], *, name: str, log: Path, timeout_s: float
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not answers():
+        if proc.poll() is not None:
+            tail = log.read_text(errors="replace")[-800:] if log.exists() else ""
+            raise RuntimeError(f"{name} exited with {proc.returncode}:\n{tail}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{name} did not answer within {timeout_s:g} s")
+        time.sleep(0.1)

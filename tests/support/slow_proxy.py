@@ -14,8 +14,6 @@ It is :class:`tests.support.tls_proxy.RecordingProxy` in plain mode (an asyncio 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import ssl
 
 from tests.support.tls_proxy import RecordingProxy
 
@@ -30,15 +28,6 @@ class SlowProxy(RecordingProxy):
         super().__init__(upstream_port)
         self.delay_s = delay_s
 
-    async def _pipe(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter, *, record: bool) -> None:
-        try:
-            while data := await source.read(65536):
-                if record:  # the upstream's answers (see RecordingProxy._handle)
-                    await asyncio.sleep(self.delay_s)
-                sink.write(data)
-                await sink.drain()
-        except (OSError, ssl.SSLError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            with contextlib.suppress(Exception):
-                sink.close()
+    async def _answered(self, data: bytes) -> None:
+        """A chunk the upstream sent, before it is passed on: held back ``delay_s`` (not recorded)."""
+        await asyncio.sleep(self.delay_s)

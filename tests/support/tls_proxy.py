@@ -127,8 +127,7 @@ class RecordingProxy:
         try:
             while data := await source.read(65536):
                 if record:
-                    with self._lock:
-                        self._responses.append(data)
+                    await self._answered(data)
                 sink.write(data)
                 await sink.drain()
         except (OSError, ssl.SSLError, asyncio.IncompleteReadError):
@@ -136,6 +135,11 @@ class RecordingProxy:
         finally:
             with contextlib.suppress(Exception):
                 sink.close()
+
+    async def _answered(self, data: bytes) -> None:
+        """A chunk the upstream sent, before it is passed on: recorded."""
+        with self._lock:
+            self._responses.append(data)
 
     # -- what went over the wire ---------------------------------------------------------------------
     def response_bytes(self) -> bytes:

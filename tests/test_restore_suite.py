@@ -57,7 +57,7 @@ from opscheck.restore.servers.local import LocalCluster
 from opscheck.restore.stores import FileStore
 from tests.support.moto import TEST_ACCESS_KEY, TEST_SECRET_KEY, MotoServer, client_for
 from tests.support.pgdump import pg_dump
-from tests.support.processes import descendants, process_table
+from tests.support.processes import descendants, kill_session, process_table, signal_and_wait
 from tests.support.servers import closed_port
 from tests.support.suite_run import (
     ENV,
@@ -1030,17 +1030,9 @@ def test_signal_during_the_restore_ends_promptly_and_leaves_nothing(
         else:
             assert container in _labelled_containers()
 
-        signalled = time.monotonic()
-        proc.send_signal(sig)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            pytest.fail(f"still running 15 s after {sig.name}:\n{log.read_text()[-3000:]}")
-        took = time.monotonic() - signalled
+        took = signal_and_wait(proc, sig, within_s=15, log=log)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        kill_session(proc)
         if container is not None and container in _labelled_containers():
             _remove_container(container)
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.processes import descendants, process_table
+from tests.support.processes import descendants, kill_session, process_table, signal_and_wait
 from tests.support.suite_run import ENV, REPO, write_opscheck_toml
 
 #: the run (controller, workers, their servers and directories) must be gone this long after the signal
@@ -179,22 +179,12 @@ def test_signal_during_an_xdist_run_ends_promptly_and_leaves_nothing(
 
         bound = _bound_s()
         signalled = time.monotonic()
-        if to_group:
-            os.killpg(proc.pid, signum)
-        else:
-            proc.send_signal(signum)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            pytest.fail(f"still running 30 s after {signum.name}:\n{log.read_text()[-3000:]}")
-        took = time.monotonic() - signalled
+        took = signal_and_wait(proc, signum, within_s=30, log=log, to_group=to_group)
         while (_alive(children) or _with_marker(marker)) and time.monotonic() < signalled + bound:
             time.sleep(0.02)
         all_gone = time.monotonic() - signalled
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        kill_session(proc)
 
     output = log.read_text(errors="replace")
     print(f"the run ended {took:.2f} s after {signum.name}, its last process {all_gone:.2f} s after")

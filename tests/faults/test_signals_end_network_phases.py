@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.hostile_http import DribblingServer
+from tests.support.processes import kill_session, signal_and_wait
 from tests.support.suite_run import ENV, REPO, write_opscheck_toml
 
 #: the run must be gone this long after the signal (pytest's own teardown and reporting included)
@@ -75,17 +76,9 @@ def test_a_signal_ends_a_phase_stuck_on_slow_servers(
                 assert time.monotonic() < deadline, f"the phase never started:\n{log.read_text()[-3000:]}"
                 time.sleep(0.05)
             time.sleep(0.5)  # well inside the slow downloads
-            signalled = time.monotonic()
-            proc.send_signal(signum)
-            try:
-                proc.wait(timeout=PROMPT_S)
-            except subprocess.TimeoutExpired:
-                pytest.fail(f"still running {PROMPT_S} s after {signum.name}:\n{log.read_text()[-3000:]}")
-            took = time.monotonic() - signalled
+            took = signal_and_wait(proc, signum, within_s=PROMPT_S, log=log)
         finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
+            kill_session(proc)
 
     output = log.read_text(errors="replace")
     print(f"{kind}: the run ended {took:.1f} s after {signum.name}")

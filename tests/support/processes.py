@@ -1,17 +1,30 @@
 """The one ``/proc`` walker of the tests: every process this user can read, its children, whether it lives;
-and a child Python process's own peak memory."""
+a child Python process's own peak memory; and signalling a run the tests started in a session of its own."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Process", "descendants", "is_alive", "process_table", "run_with_peak_memory"]
+import pytest
+
+__all__ = [
+    "Process",
+    "descendants",
+    "is_alive",
+    "kill_session",
+    "process_table",
+    "run_with_peak_memory",
+    "signal_and_wait",
+]
 
 PROC = Path("/proc")
 
@@ -94,3 +107,33 @@ def run_with_peak_memory(script: str, *args: str, cwd: Path, timeout_s: float = 
     assert run.returncode == 0, run.stderr[-3000:]
     seen: dict[str, Any] = json.loads(run.stdout.strip().splitlines()[-1])
     return seen
+
+
+def signal_and_wait(
+    proc: subprocess.Popen[bytes],
+    signum: signal.Signals,
+    *,
+    within_s: float,
+    log: Path,
+    to_group: bool = False,
+) -> float:
+    """Send ``signum`` to ``proc`` (to its whole process group with ``to_group``, as a terminal's Ctrl-C does)
+    and return the seconds until it exited; fails the test, with the tail of ``log``, if it still runs
+    ``within_s`` after."""
+    signalled = time.monotonic()
+    if to_group:
+        os.killpg(proc.pid, signum)
+    else:
+        proc.send_signal(signum)
+    try:
+        proc.wait(timeout=within_s)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"still running {within_s:g} s after {signum.name}:\n{log.read_text()[-3000:]}")
+    return time.monotonic() - signalled
+
+
+def kill_session(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL to the process group of ``proc`` (started with ``start_new_session``) if it still runs."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)

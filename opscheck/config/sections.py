@@ -23,6 +23,7 @@ from opscheck.config.values import (
     as_url_path,
     number_in,
 )
+from opscheck.restore.servers.provider import PROVIDERS
 from opscheck.secrets import Secret
 from opscheck.smoke.pages import PageExpectation, page_paths, parse_pages
 
@@ -90,7 +91,7 @@ class BackupSettings(Section):
 
 
 class RestoreSettings(Section):
-    provider = Setting(as_choice("auto", "testcontainers", "local"), "auto")
+    provider = Setting(as_choice(*PROVIDERS), "auto")
     image = Setting(as_str, "postgres:16")
     expect_tables = Setting(
         as_table_list,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,6 +19,7 @@ from opscheck.auth.advice import (
 from opscheck.auth.flavors import V4, V5, Flavor
 from opscheck.auth.rules import COOKIE_RULES
 from opscheck.config import load_config
+from tests.support.suite_run import write_environments
 
 FLAVORS = [pytest.param(V4, id="v4"), pytest.param(V5, id="v5"), pytest.param(None, id="unknown")]
 
@@ -88,10 +90,9 @@ def test_a_secret_that_is_set_is_never_the_advice() -> None:
 def test_whether_the_deployment_secret_is_set_comes_from_its_env_file(
     tmp_path: Path, lines: str | None, expected: bool | None
 ) -> None:
-    credentials = ""
+    environment: dict[str, Any] = {"base_url": "https://app.test"}
     if lines is not None:
         (tmp_path / "deploy.env").write_text(lines, encoding="utf-8")
-        credentials = '[environments.x.credentials]\nenv_file = "deploy.env"\n'
-    config = tmp_path / "opscheck.toml"
-    config.write_text(f'[environments.x]\nbase_url = "https://app.test"\n{credentials}', encoding="utf-8")
+        environment["credentials"] = {"env_file": "deploy.env"}
+    config = write_environments(tmp_path, {"x": environment})
     assert deployment_secret_set(load_config(config).environment("x")) is expected

@@ -25,7 +25,14 @@ from opscheck.auth.advice import configuration_advice
 from tests.support.reference_apps import SMOKE_USER, V4, RunningApp
 from tests.support.reference_apps import AppFleet as ReferenceApps
 from tests.support.servers import LocalHTTPServer, Route, closed_port, silent_tcp_server
-from tests.support.suite_run import AUTH_SUITE, ENV, SuiteRun, run_suite, write_opscheck_toml
+from tests.support.suite_run import (
+    AUTH_SUITE,
+    ENV,
+    SuiteRun,
+    run_suite,
+    write_environments,
+    write_opscheck_toml,
+)
 
 pytestmark = pytest.mark.xdist_group("reference-app")
 
@@ -403,10 +410,7 @@ def test_environment_without_auth_section_skips_every_check(
 ) -> None:
     directory = tmp_path / "noauth"
     directory.mkdir()
-    config = directory / "opscheck.toml"
-    config.write_text(
-        f'[environments.{ENV}]\nbase_url = "http://127.0.0.1:{closed_port()}"\n', encoding="utf-8"
-    )
+    config = write_environments(directory, {ENV: {"base_url": f"http://127.0.0.1:{closed_port()}"}})
     reports = directory / "reports"
     result = pytester.runpytest_inprocess(
         str(AUTH_SUITE), "--env", ENV, "--opscheck-config", str(config), "--opscheck-reports", str(reports),

@@ -58,12 +58,10 @@ def run_v5(
     tmp_path: Path,
     dotenv: dict[str, str],
     *args: str,
-    extra: str = "",
+    auth: dict[str, str] | None = None,
     site: LocalHTTPServer,
 ) -> SuiteRun:
-    config = write_project(tmp_path, {"x": Env(site.url, dotenv=dotenv)})
-    if extra:
-        config.write_text(config.read_text(encoding="utf-8") + "\n" + extra, encoding="utf-8")
+    config = write_project(tmp_path, {"x": Env(site.url, dotenv=dotenv, auth=auth)})
     return run_credentials(pytester, config, tmp_path / "reports", "-k", NO_REMOTE_DB, *args)
 
 
@@ -168,7 +166,7 @@ def test_auth_secret_and_nextauth_secret_with_different_values_is_a_finding(
     a, b = auth_secret(), auth_secret()
     with LocalHTTPServer(site_routes()) as site:
         dotenv = {"DATABASE_URL": DB_URL, "AUTH_SECRET": a, "NEXTAUTH_SECRET": b, "AUTH_URL": site.url}
-        run = run_v5(pytester, tmp_path, dotenv, extra='[environments.x.auth]\nflavor = "v5"\n', site=site)
+        run = run_v5(pytester, tmp_path, dotenv, auth={"flavor": "v5"}, site=site)
 
     assert_verdict(
         run,
@@ -224,9 +222,8 @@ def test_live_cookie_prefix_decides_the_flavour_when_names_do_not(
 
 def test_auth_flavor_setting_picks_the_required_names(pytester: pytest.Pytester, tmp_path: Path) -> None:
     with LocalHTTPServer(site_routes()) as site:
-        config = write_project(tmp_path, {"x": Env(site.url, dotenv={"DATABASE_URL": DB_URL})})
-        config.write_text(
-            config.read_text(encoding="utf-8") + '\n[environments.x.auth]\nflavor = "v5"\n', encoding="utf-8"
+        config = write_project(
+            tmp_path, {"x": Env(site.url, dotenv={"DATABASE_URL": DB_URL}, auth={"flavor": "v5"})}
         )
         run = run_credentials(pytester, config, tmp_path / "reports", "-k", "required")
 

@@ -243,6 +243,7 @@ class Env:
     required: list[str] | None = None
     backups: dict[str, str] | None = None
     ca_bundle: str | None = None
+    auth: dict[str, str] | None = None
 
 
 def write_project(directory: Path, environments: Mapping[str, Env]) -> Path:
@@ -270,6 +271,8 @@ def write_project(directory: Path, environments: Mapping[str, Env]) -> Path:
             table["credentials"] = credentials
         if env.backups is not None:
             table["backups"] = env.backups
+        if env.auth is not None:
+            table["auth"] = env.auth
         tables[name] = table
     return write_environments(directory, tables)
 

@@ -130,7 +130,7 @@ def test_the_role_can_write_without_the_fixture(writable: str, pg_database: str)
 def test_no_bypass_writes_a_row_through_the_db_fixture(
     pytester: pytest.Pytester, writable: str, pg_database: str
 ) -> None:
-    config_for(pytester, db=f'[.database]\nurl = "{writable}"')
+    config_for(pytester, database={"url": writable})
     pytester.makepyfile(test_bypasses=CHECK.format(bypasses=BYPASSES, tricks=PYTHON_TRICKS, insert=INSERT))
     result = run(pytester, "--env", "staging", "-s", "-p", "no:randomly")
     output = result.stdout.str()

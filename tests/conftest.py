@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 
 from opscheck.restore.servers.local import LocalCluster
 from opscheck.secrets import redactor
+from tests.support.databases import fresh_database
 from tests.support.environment import is_caller_variable
 
 pytest_plugins = ["pytester", "tests.support.reference_apps"]
@@ -59,9 +59,5 @@ def pg_cluster() -> Iterator[LocalCluster]:
 @pytest.fixture
 def pg_database(pg_cluster: LocalCluster) -> Iterator[str]:
     """The superuser DSN of a fresh, uniquely named database in ``pg_cluster``, dropped afterwards."""
-    name = f"test_{uuid.uuid4().hex[:12]}"
-    pg_cluster.create_database(name)
-    try:
+    with fresh_database(pg_cluster) as name:
         yield pg_cluster.dsn(dbname=name)
-    finally:
-        pg_cluster.drop_database(name)

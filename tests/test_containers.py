@@ -34,6 +34,7 @@ from opscheck.restore.servers.engine import (
     prepare_testcontainers,
 )
 from opscheck.restore.servers.provider import select_provider
+from tests.support.databases import fresh_database
 
 MISSING_IMAGE = "opscheck/does-not-exist:never"
 LABEL = "org.opscheck.cluster"
@@ -76,12 +77,8 @@ def cluster(docker_ready: None) -> Iterator[ContainerCluster]:
 
 @pytest.fixture
 def database(cluster: ContainerCluster) -> Iterator[str]:
-    name = f"test_{uuid.uuid4().hex[:12]}"
-    cluster.create_database(name)
-    try:
+    with fresh_database(cluster) as name:
         yield name
-    finally:
-        cluster.drop_database(name)
 
 
 def _with_password(sdk: docker.DockerClient, password: str) -> list[str]:

@@ -78,21 +78,28 @@ def test_a_secret_that_is_set_is_never_the_advice() -> None:
 
 
 @pytest.mark.parametrize(
-    ("lines", "expected"),
+    ("lines", "flavor", "configured", "expected"),
     [
-        ("NEXTAUTH_SECRET=abc\n", True),
-        ("AUTH_SECRET=abc\n", True),
-        ("AUTH_SECRET_1=abc\n", True),
-        ("NEXTAUTH_SECRET=\nDATABASE_URL=postgres://x\n", False),
-        (None, None),  # no env file: the process running opscheck is not the deployment
+        ("NEXTAUTH_SECRET=abc\n", None, None, True),
+        ("AUTH_SECRET=abc\n", None, None, True),  # v4 falls back to AUTH_SECRET, v5 reads it first
+        ("NEXTAUTH_SECRET=\nDATABASE_URL=postgres://x\n", None, None, False),
+        (None, None, None, None),  # no env file: the process running opscheck is not the deployment
+        # rotation secrets: only v5 reads AUTH_SECRET_1..3, and only while AUTH_SECRET is not set
+        ("AUTH_SECRET_1=abc\n", V5, None, True),
+        ("AUTH_SECRET_1=abc\n", V4, None, False),
+        ("AUTH_SECRET_1=abc\n", None, None, None),  # the versions disagree: nothing can be said
+        ("AUTH_SECRET_1=abc\n", V5, "v4", False),  # auth.flavor is what the team says it runs
+        ("AUTH_SECRET_1=abc\n", None, "v5", True),
     ],
 )
-def test_whether_the_deployment_secret_is_set_comes_from_its_env_file(
-    tmp_path: Path, lines: str | None, expected: bool | None
+def test_whether_the_deployment_secret_is_set_comes_from_its_env_file_and_the_apps_version(
+    tmp_path: Path, lines: str | None, flavor: Flavor | None, configured: str | None, expected: bool | None
 ) -> None:
     environment: dict[str, Any] = {"base_url": "https://app.test"}
     if lines is not None:
         (tmp_path / "deploy.env").write_text(lines, encoding="utf-8")
         environment["credentials"] = {"env_file": "deploy.env"}
+    if configured is not None:
+        environment["auth"] = {"flavor": configured}
     config = write_environments(tmp_path, {"x": environment})
-    assert deployment_secret_set(load_config(config).environment("x")) is expected
+    assert deployment_secret_set(load_config(config).environment("x"), flavor) is expected

@@ -12,6 +12,7 @@ Rotating the secret is never advised: it signs every user out and fixes none of 
 from __future__ import annotations
 
 from opscheck.auth.flavors import V5, Flavor
+from opscheck.auth.variables import FLAVOR_NAMES, FlavorName, configured_flavor, resolve_secret
 from opscheck.config import Environment
 from opscheck.credentials.sources import parse_env_file
 from opscheck.errors import OpscheckError
@@ -140,10 +141,12 @@ def configuration_advice(flavor: Flavor | None, secret_set: bool | None) -> str:
     )
 
 
-def deployment_secret_set(env: Environment) -> bool | None:
-    """Whether the deployment's NextAuth secret is set, as far as ``credentials.env_file`` (the deployment's
-    own variables, e.g. from ``vercel env pull``) tells; None when nothing does (the environment running
-    opscheck is not the deployment's)."""
+def deployment_secret_set(env: Environment, flavor: Flavor | None = None) -> bool | None:
+    """Whether the deployment sets a secret its NextAuth version reads, as far as ``credentials.env_file``
+    (the deployment's own variables, e.g. from ``vercel env pull``) tells. The version is ``auth.flavor``,
+    else ``flavor`` (what the live app answered with); when neither is known, both versions must agree.
+    None when nothing tells: no env file (the environment running opscheck is not the deployment's), or an
+    unknown version and variables the two versions read differently (``AUTH_SECRET_1`` alone: v5 only)."""
     try:
         path = env.credentials.env_file if env.has("credentials") else None
         values = parse_env_file(path) if path is not None else None
@@ -151,5 +154,13 @@ def deployment_secret_set(env: Environment) -> bool | None:
         return None
     if values is None:
         return None
-    names = [n for n in values if n == "NEXTAUTH_SECRET" or n.startswith("AUTH_SECRET")]
-    return any(values[n].strip() for n in names)
+    configured = configured_flavor(env)
+    names: list[FlavorName]
+    if configured in FLAVOR_NAMES:
+        names = ["v5" if configured == "v5" else "v4"]
+    elif flavor is not None:
+        names = ["v5" if flavor is V5 else "v4"]
+    else:
+        names = ["v4", "v5"]
+    answers = {bool(resolve_secret(values, name).used) for name in names}
+    return answers.pop() if len(answers) == 1 else None

@@ -17,4 +17,6 @@ def test_auth_endpoints_answer_without_server_errors(
     nextauth: NextAuth, auth: AuthSettings, opscheck_env: Environment, check: CheckRecord
 ) -> None:
     statuses = nextauth.endpoint_statuses(["csrf", "providers", "session"])
-    expect_endpoints_healthy(statuses, check, nextauth.flavor, deployment_secret_set(opscheck_env))
+    expect_endpoints_healthy(
+        statuses, check, nextauth.flavor, deployment_secret_set(opscheck_env, nextauth.flavor)
+    )

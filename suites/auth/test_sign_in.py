@@ -25,9 +25,8 @@ def test_smoke_user_can_sign_in(
         attempt = sign_in_control.require()
     except AuthServerError as exc:  # this check owns the sign-in: a 5xx here is its failure
         failure = CheckFailed(exc.checked, "a successful sign-in", exc.seen)
-        failure.lead = configuration_advice(
-            nextauth.flavor or exc.flavor, deployment_secret_set(opscheck_env)
-        )
+        flavor = nextauth.flavor or exc.flavor
+        failure.lead = configuration_advice(flavor, deployment_secret_set(opscheck_env, flavor))
         raise failure from None
     check.metric("nextauth", str(attempt.flavor or "unknown"))
     check.metric("status", attempt.status)

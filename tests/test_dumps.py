@@ -18,9 +18,10 @@ import pytest
 from opscheck.errors import CheckFailed
 from opscheck.restore.dumpcustom import verify_custom
 from opscheck.restore.dumpgzip import PIECE_BYTES, GzipDumpVerifier, verify_plain_gzip
-from opscheck.restore.dumps import DumpFacts, parse_major, psql_tools_ok
+from opscheck.restore.dumps import DumpFacts, parse_major
 from opscheck.restore.dumpscan import DumpScanner
 from opscheck.restore.dumptext import TAIL_BYTES, verify_plain
+from opscheck.restore.passes import with_advice
 from opscheck.restore.s3 import S3Store
 from opscheck.restore.servers.local import LocalCluster
 from tests.support.moto import client_for
@@ -363,20 +364,14 @@ def test_parse_major(version: str | None, major: int | None) -> None:
     assert parse_major(version) == major
 
 
-def test_psql_tools_ok() -> None:
-    assert psql_tools_ok("15.18 (Debian 15.18-0+deb12u1)", 15) is None
-    assert psql_tools_ok("15.4", 16) is None
-    assert psql_tools_ok(None, 12) is None
-    older = psql_tools_ok("17.2", 15)
-    assert older == (
-        "the dump was written by pg_dump 17.2; psql 15 is older and may not read it: restore with psql 17 or newer"
-    )
-    assert "pg_restore 17" in (psql_tools_ok("17.2", 16, tool="pg_restore") or "")
-    assert psql_tools_ok("15.18", 15, psql_minor=13, restricted=True) == (
-        "the dump uses \\restrict (pg_dump 15.18); psql 15.13 rejects it: use psql 15.14 or newer"
-    )
-    assert psql_tools_ok("15.18", 15, psql_minor=14, restricted=True) is None
-    assert psql_tools_ok("15.18", 18, psql_minor=0, restricted=True) is None
+def test_a_psql_too_old_for_restrict_is_told_which_release_knows_it() -> None:
+    """psql before 15.14 (13.22, 14.19, 16.10, 17.6) stops at pg_dump's ``\\restrict`` line."""
+    error = "error: invalid command \\restrict"
+    advice = with_advice(error)
+    assert advice.startswith(error)
+    assert "13.22, 14.19, 15.14, 16.10, 17.6 and 18" in advice
+    assert "[restore] image" in advice
+    assert with_advice("error: invalid command \\restricted") == "error: invalid command \\restricted"
 
 
 # -- concatenated dumps, plain .sql, corruption offsets (issue 10) -------------------------------------------

@@ -232,12 +232,12 @@ def with_missing_extension(sql: bytes, extension: bytes = b"opscheck_no_such_vec
     return b"".join(lines)
 
 
-def with_bad_statement(sql: bytes) -> tuple[bytes, int]:
+def with_bad_statement(sql: bytes, statement: bytes = BAD_STATEMENT) -> tuple[bytes, int]:
     """The dump with a bogus statement inserted before the COPY of "Session"; (dump, its 1-based line)."""
     lines = sql.splitlines(keepends=True)
     at = next(i for i, line in enumerate(lines) if line.startswith(b'COPY public."Session" '))
     assert len(lines) // 4 < at < len(lines) * 3 // 4  # the middle of the dump
-    lines.insert(at, BAD_STATEMENT)
+    lines.insert(at, statement)
     return b"".join(lines), at + 1
 
 
@@ -800,6 +800,24 @@ def test_sql_error_in_the_middle_of_the_dump_fails_the_drill_at_its_line(
     )
     assert_restored_checks_error(run)
     assert passed(run) == {SIZE, STREAM, ROLES, RPO, RETENTION}
+
+
+def test_a_backslash_command_inside_the_dumps_restrict_guard_fails_the_drill_at_its_line(
+    pytester: pytest.Pytester, tmp_path: Path, dumps: Dumps
+) -> None:
+    """psql's own errors name their line too: inside pg_dump's ``\\restrict`` guard psql refuses every other
+    backslash command (``error: backslash commands are restricted``), as an old psql refuses ``\\restrict``
+    itself (``error: invalid command``)."""
+    broken, line = with_bad_statement(dumps.plain, b"\\frobnicate now\n")
+    directory = backup_dir(tmp_path, daily(), dumps.gz, newest=gzip_bytes(broken))
+    config = restore_config(tmp_path, directory.as_uri(), provider="local")
+
+    run = restore_run(pytester, tmp_path, config)
+
+    assert run.ret == 1, run.output
+    says = (f"psql stopped at line {line} of the dump", "error: backslash commands are restricted")
+    assert_check(run, DRILL, "failed", severity="P0", section=SYSTEM_RECOVERY, says=says)
+    assert_restored_checks_error(run)
 
 
 @pytest.mark.parametrize("provider", PROVIDERS, indirect=True)

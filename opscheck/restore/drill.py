@@ -132,9 +132,6 @@ class Drill:
             self._errors[step] = exc
             raise
 
-    def failed_step(self, step: str) -> BaseException | None:
-        return self._errors.get(step)
-
     def _stream_facts(self) -> tuple[DumpFacts, set[str]]:
         outcome = self.read_once()
         if outcome.stream_error is not None:

@@ -1,6 +1,5 @@
 """Is a dump complete and readable? Answered *before* anything is restored from it; this module holds what
-every check of a dump shares: what a dump says about itself (:class:`DumpFacts`) and which client may
-restore it (:func:`psql_tools_ok`).
+every check of a dump shares: what a dump says about itself (:class:`DumpFacts`).
 
 PostgreSQL's own tools fail open on a cut dump (``tests/corpus`` shows it on every damaged dump):
 ``gunzip | psql --single-transaction`` exits 0 and commits a dump truncated inside ``COPY … FROM stdin``,
@@ -20,7 +19,8 @@ and ``pg_restore -l`` lists a truncated custom archive happily. So opscheck chec
   the file); only the restore itself can.
 
 Versions from the header (``Dumped from database version`` / ``Dumped by pg_dump version``) tell which
-client may restore the dump: :func:`psql_tools_ok`.
+server major the drill starts (:func:`~opscheck.restore.passes.start_server`); the server's own psql and
+pg_restore restore it, so the client is never older than the dump's major.
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ __all__ = [
     "DumpFacts",
     "hex_head",
     "parse_major",
-    "psql_tools_ok",
 ]
 
 Buffer = bytes | memoryview
@@ -88,38 +87,3 @@ class DumpFacts:
 def hex_head(data: Buffer, limit: int = 8) -> str:
     """The first ``limit`` bytes of ``data`` in hex, for messages about what a file starts with."""
     return data[:limit].hex(" ") + (" …" if len(data) > limit else "")
-
-
-def psql_tools_ok(
-    pg_dump_version: str | None,
-    psql_major: int,
-    *,
-    psql_minor: int | None = None,
-    restricted: bool = False,
-    tool: str = "psql",
-) -> str | None:
-    """Why a ``tool`` of version ``psql_major[.psql_minor]`` cannot be trusted to restore a dump written
-    by ``pg_dump_version``, or None.
-
-    An older major may not understand the dump. A ``\\restrict``-wrapped dump (pg_dump 17.6, 16.10,
-    15.14, 14.19, 13.22 and later) is rejected by a psql released before those minors.
-    """
-    dump_major = parse_major(pg_dump_version)
-    if dump_major is not None and psql_major < dump_major:
-        return (
-            f"the dump was written by pg_dump {pg_dump_version}; {tool} {psql_major} is older and may not "
-            f"read it: restore with {tool} {dump_major} or newer"
-        )
-    if restricted and psql_major < 18:
-        since = RESTRICT_SINCE.get(psql_major)
-        if since is None:
-            return (
-                f"the dump uses \\restrict (pg_dump {pg_dump_version}); {tool} {psql_major} has no release "
-                "that understands it: use a supported major at its latest minor release"
-            )
-        if psql_minor is not None and psql_minor < since:
-            return (
-                f"the dump uses \\restrict (pg_dump {pg_dump_version}); {tool} {psql_major}.{psql_minor} "
-                f"rejects it: use {tool} {psql_major}.{since} or newer"
-            )
-    return None

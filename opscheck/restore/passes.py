@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from opscheck.errors import CheckFailed, OpscheckError
 from opscheck.restore.backups import Backup
 from opscheck.restore.dumproles import create_role_sql
-from opscheck.restore.dumps import DumpFacts
+from opscheck.restore.dumps import RESTRICT_SINCE, DumpFacts
 from opscheck.restore.servers.base import ThrowawayPostgres, first_error_line
 from opscheck.restore.servers.binaries import PostgresNotFound, find_postgres_bindir, server_major
 from opscheck.restore.servers.local import LocalCluster
@@ -44,6 +44,8 @@ CHUNK: Final = 1 << 20
 _MISSING_EXTENSION: Final = re.compile(
     r'extension "([^"]+)" is not available|could not open extension control file "[^"]*/([^"/]+)\.control"'
 )
+#: psql before 13.22, 14.19, 15.14, 16.10 and 17.6 on a dump from pg_dump at or after them
+_UNKNOWN_RESTRICT: Final = re.compile(r"invalid command \\restrict\b")
 #: databases every freshly initialised server has
 FRESH_SERVER_DATABASES = frozenset({"postgres", "template0", "template1"})
 
@@ -142,7 +144,15 @@ def create_roles(server: ThrowawayPostgres, roles: Iterable[str]) -> list[str]:
 
 
 def with_advice(error: str) -> str:
-    """The error, plus what to do when it is an extension the throwaway server lacks."""
+    """The error, plus what to do when it is an extension the throwaway server lacks, or a ``\\restrict``
+    line (pg_dump's guard against CVE-2025-8714) that the restoring psql is too old to know."""
+    if _UNKNOWN_RESTRICT.search(error):
+        releases = ", ".join(f"{major}.{minor}" for major, minor in sorted(RESTRICT_SINCE.items()))
+        return (
+            f"{error} -- the dump uses \\restrict, which psql knows since {releases} and 18: restore with "
+            "the latest minor release of the server's major (set [restore] image, or update the PostgreSQL "
+            "installed where provider = local runs)"
+        )
     match = _MISSING_EXTENSION.search(error)
     if match is None:
         return error

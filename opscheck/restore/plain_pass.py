@@ -48,7 +48,7 @@ __all__ = ["HEAD_BYTES", "SPOOL_BYTES", "restore_plain_pass"]
 
 _PIPE_SIZE: Final = 1 << 20
 _F_SETPIPE_SZ: Final = 1031
-_PSQL_ERROR: Final = re.compile(r"^psql:[^:]*:(\d+): (ERROR|FATAL):\s*(.*)$")
+_PSQL_ERROR: Final = re.compile(r"^psql:[^:]*:(\d+): (ERROR|FATAL|error):\s*(.*)$")  # error: psql's own
 #: decompressed text read before deciding how to feed psql (a ``pg_dump -C`` dump's CREATE DATABASE and
 #: ``\connect`` are in its first few KiB)
 HEAD_BYTES = 1 << 20

@@ -176,12 +176,12 @@ def drill_verdict(drill: Drill, corpus: Corpus) -> tuple[str, str]:
     except CheckFailed as exc:
         return "stream check fails", exc.seen
     try:
-        with drill.connect() as conn:
-            missing = missing_tables(conn, sorted(corpus.counts))
-            counts, failed = row_counts(conn, exact=set(corpus.counts))
+        drill.restored()
     except OpscheckError as exc:
-        cause = drill.failed_step("restoring the backup") or exc
-        return "restore fails", cause.seen if isinstance(cause, CheckFailed) else str(cause)
+        return "restore fails", exc.seen if isinstance(exc, CheckFailed) else str(exc)
+    with drill.connect() as conn:
+        missing = missing_tables(conn, sorted(corpus.counts))
+        counts, failed = row_counts(conn, exact=set(corpus.counts))
     short = sorted(name for name, least in corpus.counts.items() if counts.get(name, 0) < least)
     if missing or failed or short:
         return "data checks fail", f"missing {missing}, uncounted {sorted(failed)}, short {short}"

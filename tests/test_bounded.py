@@ -19,11 +19,19 @@ import httpx
 import pytest
 
 from opscheck.auth.client import NextAuth
-from opscheck.clients.bounded import BodyTooLarge
-from opscheck.clients.http import OpsClient
+from opscheck.clients.bounded import BodyTooLarge, bounded_client
+from opscheck.clients.http import OpsClient, ssl_context
 from opscheck.config import load_config
+from opscheck.credentials.exposure import exposure_needles, scan_site
 from opscheck.errors import TargetUnreachable
-from tests.support.hostile_http import DribblingServer, HugeBodyServer, gzip_bomb, html_chunks
+from tests.support.hostile_http import (
+    STALLS,
+    DribblingServer,
+    HugeBodyServer,
+    StallingServer,
+    gzip_bomb,
+    html_chunks,
+)
 from tests.support.processes import run_with_peak_memory
 from tests.support.servers import LocalHTTPServer, Route
 from tests.support.suite_run import REPO, write_opscheck_toml
@@ -228,8 +236,8 @@ def test_only_the_codings_decoded_under_the_cap_are_offered() -> None:
 
 BOMB_RSS_SCRIPT = """
 import sys
-from opscheck.clients.bounded import BodyTooLarge
-from opscheck.clients.http import OpsClient
+from opscheck.clients.bounded import BodyTooLarge, bounded_client
+from opscheck.clients.http import OpsClient, ssl_context
 with OpsClient(sys.argv[1], timeout_s=120) as client:
     try:
         client.get("/")
@@ -264,3 +272,61 @@ def test_an_empty_body_labelled_gzip_is_empty_not_an_error() -> None:
         empty = client.get("/empty")
     assert (head.status_code, head.content) == (200, b"")
     assert (empty.status_code, empty.content) == (204, b"")
+
+
+# -- a receiver that goes silent at any point of its answer ------------------------------------------------
+
+
+def _get(url: str) -> object:
+    with OpsClient(url, timeout_s=1) as client:
+        return client.get("/")
+
+
+def _stream(url: str) -> object:
+    with OpsClient(url, timeout_s=1) as client, client.stream("GET", "/") as response:
+        return b"".join(response.iter_bytes())
+
+
+def _probe_many(url: str) -> object:
+    with OpsClient(url, timeout_s=1) as client:
+        return client.probe_many(["/"])["/"].error
+
+
+def _auth_csrf(url: str) -> object:
+    with NextAuth(url, timeout_s=1) as auth:
+        return auth.csrf()
+
+
+def _exposure_scan(url: str) -> object:
+    needles, _ = exposure_needles({"NEXTAUTH_SECRET": "s3cr3t-value-long-enough-to-search"})
+    with OpsClient(url, timeout_s=1) as client:
+        return scan_site(client, ["/"], needles)
+
+
+def _bounded_post(url: str) -> object:
+    """The client paging and metrics send with."""
+    with bounded_client(timeout_s=1, max_body_bytes=65536, verify=ssl_context(None)) as client:
+        return client.post(f"{url}/hook", json={"event": "trigger"})
+
+
+ENTRY_POINTS = [_get, _stream, _probe_many, _auth_csrf, _exposure_scan, _bounded_post]
+
+
+@pytest.mark.parametrize("stall", list(STALLS))
+def test_a_receiver_that_goes_silent_anywhere_is_one_named_timeout_never_an_httpcore_error(
+    stall: str,
+) -> None:
+    """Whatever an entry point raises or records names the request's deadline; no exception of httpcore
+    (the layer under httpx) reaches a caller, whichever point of the answer the receiver stops at."""
+    seen = {}
+    with StallingServer(STALLS[stall]) as server:
+        url = server.url.replace("http:", "https:") if "TLS" in stall else server.url
+        for call in ENTRY_POINTS:
+            took, seen[call.__name__] = finishes_within(1 + SLACK_S, lambda call=call: call(url))
+            assert took < 1 + SLACK_S
+    for name, outcome in seen.items():
+        assert not type(outcome).__module__.startswith("httpcore"), f"{name}: {outcome!r}"
+        assert isinstance(outcome, TargetUnreachable | httpx.TimeoutException | str), f"{name}: {outcome!r}"
+        assert "the request as a whole took longer than timeout_s = 1 s" in str(outcome), (
+            f"{name}: {outcome!r}"
+        )

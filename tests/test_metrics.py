@@ -12,9 +12,10 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from opscheck.reporting.metrics import LAST_SUCCESS, SERIES, suite_registry
+from opscheck.config.sections import MetricsSettings
+from opscheck.reporting.metrics import LAST_SUCCESS, SERIES, publish, suite_registry
 from opscheck.run.results import RunSummary
-from tests.support.hostile_http import DribblingServer
+from tests.support.hostile_http import STALLS, DribblingServer, StallingServer
 from tests.support.project import summary
 from tests.support.pushgateway import running_pushgateway
 from tests.support.servers import closed_port, silent_tcp_server
@@ -261,3 +262,17 @@ def test_a_publisher_that_breaks_costs_the_run_neither_its_verdict_nor_its_summa
         "ok": False,
         "detail": "RuntimeError: publisher bug",
     }
+
+
+@pytest.mark.parametrize("stall", list(STALLS))
+def test_a_gateway_that_goes_silent_anywhere_is_no_complete_answer(stall: str) -> None:
+    """A push reads 'no complete answer within timeout_s' whichever point of the answer the gateway stops at."""
+    run = RunSummary("prod", "P3")
+    run.add("smoke/test_s.py::test_a", "call", "passed", {"severity": "P0"}, 0.1)
+    with StallingServer(STALLS[stall]) as server:
+        url = server.url.replace("http:", "https:") if "TLS" in stall else server.url
+        settings = MetricsSettings({"pushgateway_url": url, "timeout_s": 1}, "metrics", "prod", Path("."))
+        started = time.monotonic()
+        (result,) = publish(run, settings)
+    assert time.monotonic() - started < 2.5
+    assert (result.ok, result.detail) == (False, "smoke: no complete answer within 1 s (metrics.timeout_s)")

@@ -13,7 +13,9 @@ from typing import Any
 import jsonschema
 import pytest
 
-from tests.support.hostile_http import DribblingServer
+from opscheck.reporting.paging import Change, WebhookNotifier
+from opscheck.run.results import CheckResult
+from tests.support.hostile_http import STALLS, DribblingServer, StallingServer
 from tests.support.project import summary
 from tests.support.servers import LocalHTTPServer, RecordedRequest, Route, silent_tcp_server
 from tests.support.suite_run import write_opscheck_toml
@@ -175,3 +177,17 @@ def test_a_hung_or_dribbling_notifier_is_abandoned_within_its_timeout(
     (entry,) = summary(pytester.path / "reports")["publishing"]
     assert entry["ok"] is False
     assert "no complete answer within notify.timeout_s" in entry["detail"]
+
+
+@pytest.mark.parametrize("stall", list(STALLS))
+def test_a_receiver_that_goes_silent_anywhere_is_no_complete_answer(stall: str) -> None:
+    """A delivery reads 'no complete answer within notify.timeout_s' whichever point of its answer the
+    receiver stops at."""
+    change = Change("trigger", "staging", CheckResult("test_checks.py::test_health", "failed"))
+    with StallingServer(STALLS[stall]) as server:
+        url = server.url.replace("http:", "https:") if "TLS" in stall else server.url
+        started = time.monotonic()
+        with pytest.raises(RuntimeError) as caught:
+            WebhookNotifier(f"{url}/hook", timeout_s=1).send(change)
+    assert time.monotonic() - started < 2.5
+    assert str(caught.value) == "webhook post failed: no complete answer within notify.timeout_s"

@@ -4,7 +4,8 @@
 headers (``stage="headers"``) or, after prompt headers, its body (``stage="body"``); no single read ever
 waits long, so only a deadline on the request as a whole ends it. ``HugeBodyServer`` answers every
 request with 200 and a body of ``size`` bytes produced by a generator as it is sent (never held in
-memory), with a ``Content-Length``, as a large page would be served::
+memory), with a ``Content-Length``, as a large page would be served. ``StallingServer`` sends the start
+of an answer (possibly nothing) and then goes silent, the connection held open::
 
     with DribblingServer(stage="body") as server:
         OpsClient(server.url, timeout_s=2).get("/")   # fails after 2 s, not after an hour
@@ -13,6 +14,8 @@ memory), with a ``Content-Length``, as a large page would be served::
 from __future__ import annotations
 
 import contextlib
+import gzip
+import random
 import socket
 import threading
 import zlib
@@ -20,7 +23,15 @@ from collections.abc import Iterator
 from types import TracebackType
 from typing import Self
 
-__all__ = ["DribblingProxy", "DribblingServer", "HugeBodyServer", "gzip_bomb", "html_chunks"]
+__all__ = [
+    "STALLS",
+    "DribblingProxy",
+    "DribblingServer",
+    "HugeBodyServer",
+    "StallingServer",
+    "gzip_bomb",
+    "html_chunks",
+]
 
 LOOPBACK = "127.0.0.1"
 
@@ -173,6 +184,19 @@ def gzip_bomb(decoded_size: int, *, wbits: int = zlib.MAX_WBITS | 16) -> bytes:
     return b"".join(parts)
 
 
+class StallingServer(_RawServer):
+    """Reads each request, sends ``answer`` (any prefix of a response, or nothing) and then goes silent with
+    the connection open until the server stops: a receiver that hangs at that point of its answer."""
+
+    def __init__(self, answer: bytes) -> None:
+        super().__init__()
+        self.answer = answer
+
+    def serve(self, conn: socket.socket, path: str) -> None:
+        conn.sendall(self.answer)
+        self.stopped(60)
+
+
 class HugeBodyServer(_RawServer):
     """200 with a ``size``-byte HTML page from :func:`html_chunks` (never stored)."""
 
@@ -259,3 +283,22 @@ class _Forwarder(_RawServer):
         with contextlib.suppress(OSError):
             while data := source.recv(65536):
                 sink.sendall(data)
+
+
+#: what the receiver sends before it goes silent (the connection stays open), per point of the answer
+STALLS = {
+    "before the status line": b"",
+    "in the headers": b"HTTP/1.1 200 OK\r\nContent-Ty",
+    "in the body": b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 1000\r\n\r\n<p>all is",
+    "in a chunked body": (
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n9\r\n<p>all is\r\n"
+    ),
+    "in a gzip body": (
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: gzip\r\nContent-Length: 2000\r\n\r\n"
+        + gzip.compress(random.Random(0).randbytes(4000))[:1000]  # half of it
+    ),
+    "instead of closing": (  # a body that ends when the connection closes, which never comes
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nConnection: close\r\n\r\n<p>all is well</p>"
+    ),
+    "in the TLS handshake": b"",  # an https URL: the receiver never answers the ClientHello
+}

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-import httpcore
 import httpx
 from prometheus_client import CollectorRegistry, Gauge, pushadd_to_gateway, write_to_textfile
 from prometheus_client.parser import text_string_to_metric_families
@@ -271,7 +270,7 @@ def publish(
 
             try:
                 push()
-            except (httpx.TimeoutException, httpcore.TimeoutException, TimeoutError):
+            except httpx.TimeoutException:
                 errors.append(
                     f"{suite}: no complete answer within {settings.timeout_s:g} s (metrics.timeout_s)"
                 )

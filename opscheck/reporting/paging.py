@@ -26,7 +26,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-import httpcore
 import httpx
 
 from opscheck.clients.bounded import bounded_client
@@ -93,7 +92,7 @@ def _deliver(service: str, url: str, body: dict[str, Any], timeout_s: float) -> 
             timeout_s=timeout_s, max_body_bytes=_MAX_ANSWER_BYTES, verify=ssl_context(None)
         ) as client:
             response = client.post(url, json=body)
-    except (httpx.HTTPError, httpcore.TimeoutException, OpscheckError, OSError) as exc:
+    except (httpx.HTTPError, OpscheckError, OSError) as exc:
         raise RuntimeError(f"{service} post failed: {_why(exc)}") from None
     if response.status_code >= 400:
         raise RuntimeError(f"{service} answered HTTP {response.status_code}")
@@ -101,8 +100,7 @@ def _deliver(service: str, url: str, body: dict[str, Any], timeout_s: float) -> 
 
 def _why(exc: BaseException) -> str:
     """What went wrong, without the URL (a webhook URL is a secret)."""
-    # httpcore's own timeout can escape httpx's mapping in the bounded transport (seen: a silent receiver)
-    if isinstance(exc, httpx.TimeoutException | httpcore.TimeoutException | TimeoutError):
+    if isinstance(exc, httpx.TimeoutException):
         return "no complete answer within notify.timeout_s"
     return type(exc).__name__
 

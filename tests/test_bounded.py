@@ -23,7 +23,7 @@ from opscheck.clients.bounded import BodyTooLarge, bounded_client
 from opscheck.clients.http import OpsClient, ssl_context
 from opscheck.config import load_config
 from opscheck.credentials.exposure import exposure_needles, scan_site
-from opscheck.errors import TargetUnreachable
+from opscheck.errors import OpscheckError, TargetUnreachable
 from tests.support.hostile_http import (
     STALLS,
     DribblingServer,
@@ -330,3 +330,34 @@ def test_a_receiver_that_goes_silent_anywhere_is_one_named_timeout_never_an_http
         assert "the request as a whole took longer than timeout_s = 1 s" in str(outcome), (
             f"{name}: {outcome!r}"
         )
+
+
+@pytest.mark.parametrize(
+    ("body", "seen"),
+    [
+        (gzip_bomb(3_000_000)[:1500], "the body ended before the end of its gzip stream"),
+        (b"\x1f\x8bnot gzip at all", "the gzip body is corrupt"),
+    ],
+    ids=["cut", "corrupt"],
+)
+def test_a_gzip_body_that_cannot_be_decoded_could_not_be_verified_for_every_entry_point(
+    body: bytes, seen: str
+) -> None:
+    """A page or a script (exposure scan) whose gzip cannot be decoded is an error naming the request,
+    and a probe records it: never an exception out of the probe phase or a traceback."""
+    routes = {path: Route(body=body, headers=GZIP_HTML) for path in ("/", "/api/auth/csrf")}
+    with LocalHTTPServer(routes) as server, OpsClient(server.url, timeout_s=5) as client:
+        url = server.url
+        with pytest.raises(OpscheckError) as got:
+            client.get("/")
+        probe = client.probe_many(["/"])["/"]
+        needles, _ = exposure_needles({"NEXTAUTH_SECRET": "s3cr3t-value-long-enough-to-search"})
+        with pytest.raises(TargetUnreachable) as scanned:
+            scan_site(client, ["/"], needles)
+        with NextAuth(url, timeout_s=5) as auth, pytest.raises(OpscheckError) as csrf:
+            auth.csrf()
+    assert str(got.value).startswith(f"GET {url}/: could not be verified ({seen}")
+    assert isinstance(got.value, httpx.DecodingError)  # callers that catch httpx's errors still do
+    assert (probe.status, probe.error is not None and probe.error.startswith(seen)) == (200, True), probe
+    assert seen in str(scanned.value)
+    assert str(csrf.value).startswith(f"GET {url}/api/auth/csrf: could not be verified ({seen}")

@@ -14,7 +14,8 @@ not be verified": a check never passes on a body it did not read in full). The c
 check sees it: a gzip or deflate body is decoded here, a step of at most 64 KB at a time, and its *decoded*
 size is capped too (a gzip bomb of a few hundred KB on the wire would otherwise expand to gigabytes); such a
 response reaches httpx without its ``Content-Encoding`` and ``Content-Length`` (they described the wire).
-A compressed body that ends before its compressed stream does is an error, not a short page. Code that
+A compressed body that cannot be decoded (corrupt, or ended before its compressed stream) raises
+:class:`BodyUndecodable`, an error like the cap's, not a short page. Code that
 only needs a prefix streams it and stops early (see :meth:`opscheck.clients.http.OpsClient.probe`).
 """
 
@@ -39,6 +40,7 @@ from opscheck.secrets import mask_url
 
 __all__ = [
     "BodyTooLarge",
+    "BodyUndecodable",
     "BoundedTransport",
     "DeadlinePassed",
     "bounded_client",
@@ -69,6 +71,16 @@ class BodyTooLarge(OpscheckError):
             f"{checked}: could not be verified (the response body is larger than max_body_mb = "
             f"{describe_size(cap_bytes)}; raise max_body_mb if it is legitimately that big)"
         )
+
+
+class BodyUndecodable(OpscheckError, httpx.DecodingError):
+    """A gzip or deflate body that cannot be decoded (corrupt, or ended before its compressed stream did):
+    it was not read in full. Also an ``httpx.DecodingError``, for callers that catch httpx's errors."""
+
+    def __init__(self, checked: str, reason: str) -> None:
+        self.checked = checked
+        self.reason = reason
+        super().__init__(f"{checked}: could not be verified ({reason})")
 
 
 def describe_size(size: int) -> str:
@@ -226,8 +238,9 @@ class _Decoder:
     """A gzip or deflate body decoded in steps of at most :data:`_DECODE_STEP` bytes, so that no single read
     expands past that in memory. ``deflate`` is zlib-wrapped (RFC 9110) or, as some servers send it, raw."""
 
-    def __init__(self, coding: str) -> None:
+    def __init__(self, coding: str, checked: str) -> None:
         self.coding = coding
+        self.checked = checked
         self._raw_fallback = coding == "deflate"
         self._zlib = zlib.decompressobj(_DECODED[coding])
         self._fed = False
@@ -239,7 +252,7 @@ class _Decoder:
                 piece = self._zlib.decompress(data, _DECODE_STEP)
             except zlib.error as exc:
                 if not self._raw_fallback:
-                    raise httpx.DecodingError(f"the {self.coding} body is corrupt: {exc}") from None
+                    raise BodyUndecodable(self.checked, f"the {self.coding} body is corrupt: {exc}") from None
                 self._raw_fallback = False
                 self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
                 continue
@@ -252,7 +265,7 @@ class _Decoder:
         """What is left once the body has ended; an error if it ended inside the compressed stream (an
         empty body, as a HEAD request or a 204 gets, is empty whatever its headers say)."""
         if self._fed and not self._zlib.eof:
-            raise httpx.DecodingError(f"the body ended before the end of its {self.coding} stream")
+            raise BodyUndecodable(self.checked, f"the body ended before the end of its {self.coding} stream")
         return self._zlib.flush()
 
 
@@ -331,7 +344,7 @@ class BoundedTransport(httpx.BaseTransport):
         checked = f"{request.method} {mask_url(str(request.url))}"
         assert isinstance(response.stream, httpx.SyncByteStream)
         coding = response.headers.get("content-encoding", "").strip().lower()
-        decoder = _Decoder(coding) if coding in _DECODED else None
+        decoder = _Decoder(coding, checked) if coding in _DECODED else None
         if decoder is not None:  # decoded here, under the cap: httpx must not decode it again
             del response.headers["content-encoding"]
             response.headers.pop("content-length", None)

@@ -36,7 +36,13 @@ from tenacity import (
     wait_exponential,
 )
 
-from opscheck.clients.bounded import BodyTooLarge, BoundedTransport, bounded_http_transport, concurrently
+from opscheck.clients.bounded import (
+    BodyTooLarge,
+    BodyUndecodable,
+    BoundedTransport,
+    bounded_http_transport,
+    concurrently,
+)
 from opscheck.clients.cookies import register_cookie_secrets
 from opscheck.errors import TargetUnreachable
 from opscheck.run.context import note_retry, retry_sink
@@ -257,7 +263,7 @@ class OpsClient(httpx.Client):
                     probe.headers = response.headers
                     body, probe.truncated = self._prefix(response)
                     probe.text = body.decode(response.encoding or "utf-8", errors="replace")
-            except TargetUnreachable as exc:
+            except (TargetUnreachable, BodyUndecodable) as exc:
                 probe.error = exc.reason
             except httpx.TransportError as exc:  # while reading the body (send() maps the rest)
                 probe.error = describe_transport_error(exc)

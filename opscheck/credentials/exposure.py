@@ -14,7 +14,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 import httpx
 
-from opscheck.clients.bounded import BodyTooLarge, concurrently
+from opscheck.clients.bounded import BodyTooLarge, BodyUndecodable, concurrently
 from opscheck.clients.http import OpsClient, describe_transport_error
 from opscheck.credentials.findings import Finding, variables_listed
 from opscheck.credentials.values import FALSE_VALUES, TRUE_VALUES
@@ -215,7 +215,7 @@ def _fetch(client: OpsClient, url: str, budget: _Budget) -> _Fetched:
                         break
     except BodyTooLarge:  # max_body_mb is below the scan's own per-file limit
         result.truncated = True
-    except TargetUnreachable as exc:
+    except (TargetUnreachable, BodyUndecodable) as exc:
         result.error = exc.reason
     except httpx.TransportError as exc:
         result.error = describe_transport_error(exc)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from opscheck.clients.bounded import BodyTooLarge
 from opscheck.clients.http import OpsClient
 from opscheck.clients.tls import inspect_certificate
 from opscheck.errors import TargetUnreachable
@@ -33,6 +34,22 @@ def test_transient_status_is_retried_up_to_the_attempts(status: int) -> None:
         assert len(server.requests) == 3
     assert len(retries) == 2
     assert all(f"GET {url}/x: HTTP {status}" in note for note in retries), retries
+
+
+def test_a_retried_status_keeps_the_body_cap() -> None:
+    """A 503 page is capped like any other: the retries do not read it in full (a 1 GB error page from a
+    broken proxy would be held in memory, whatever max_body_mb says)."""
+    body = b"<p>down for maintenance</p>" * 100_000  # 2.7 MB
+    with (
+        LocalHTTPServer({"/x": Route(status=503, body=body)}) as server,
+        OpsClient(server.url, timeout_s=5, attempts=2, max_body_bytes=1_000_000) as client,
+        retry_sink([]),
+    ):
+        with pytest.raises(BodyTooLarge, match="max_body_mb = 1 MB"):
+            client.get("/x")
+        probe = client.probe("/x")
+        assert len(server.requests) == 4
+    assert (probe.status, probe.truncated, len(probe.text)) == (503, True, 1_000_000)
 
 
 @pytest.mark.parametrize("status", [500, 404, 429])

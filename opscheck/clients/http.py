@@ -159,13 +159,9 @@ class RetryingTransport(httpx.BaseTransport):
             before_sleep=before_sleep,
             retry_error_callback=_last_outcome,
         )
-        return retrying(self._send, request)
-
-    def _send(self, request: httpx.Request) -> httpx.Response:
-        response = self.inner.handle_request(request)
-        if response.status_code in RETRY_STATUSES:
-            response.read()
-        return response
+        # a retryable answer's body is not read here: before_sleep closes it if there is another attempt,
+        # and the last one is read by the caller under the body cap (opscheck.clients.bounded)
+        return retrying(self.inner.handle_request, request)
 
     def close(self) -> None:
         self.inner.close()

@@ -14,7 +14,16 @@ from opscheck.secrets import redactor
 from tests.support.databases import fresh_database
 from tests.support.environment import is_caller_variable
 
-pytest_plugins = ["pytester", "tests.support.reference_apps"]
+# fixtures shared by many test modules; a module comes after the ones it imports (pytest rewrites the
+# asserts of a plugin only when it imports it first)
+pytest_plugins = [
+    "pytester",
+    "tests.support.reference_apps",
+    "tests.support.reference_dumps",
+    "tests.support.docker_engine",
+    "tests.support.auth_run",
+    "tests.support.restore_run",
+]
 
 # A run launched with SIGINT ignored (a background job of a shell without job control) would pass that on
 # to every process the tests start, and the tests that interrupt a run with SIGINT would see it ignored.

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_auth_suite import (
+from tests.support.auth_run import (
     ALL_CHECKS,
     CSRF,
     ENDPOINTS,
@@ -22,23 +22,19 @@ from tests.test_auth_suite import (
     OPEN_REDIRECT,
     PROVIDERS,
     SIGN_IN,
-    AppFleet,
+    V4Apps,
     assert_check,
     assert_no_leaks,
     run_auth,
     signed_in_as_smoke_user,
 )
-from tests.test_auth_suite import fleet as fleet_fixture
 
 pytestmark = pytest.mark.xdist_group("reference-app")
-
-#: the reference app in each fault mode, started on first use and stopped at module end
-fleet = fleet_fixture
 
 
 # -- auth.base_path ------------------------------------------------------------------------------------------
 def test_an_app_serving_nextauth_elsewhere_passes_with_auth_base_path(
-    pytester: pytest.Pytester, tmp_path: Path, fleet: AppFleet, monkeypatch: pytest.MonkeyPatch
+    pytester: pytest.Pytester, tmp_path: Path, fleet: V4Apps, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app = fleet.get("custom-base-path")  # NextAuth at /auth, /api/auth answers 404
     signed_in_as_smoke_user(monkeypatch, app)
@@ -48,7 +44,7 @@ def test_an_app_serving_nextauth_elsewhere_passes_with_auth_base_path(
 
 
 def test_an_app_serving_nextauth_elsewhere_is_not_judged_and_the_key_is_named(
-    pytester: pytest.Pytester, tmp_path: Path, fleet: AppFleet, monkeypatch: pytest.MonkeyPatch
+    pytester: pytest.Pytester, tmp_path: Path, fleet: V4Apps, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app = fleet.get("custom-base-path")
     signed_in_as_smoke_user(monkeypatch, app)
@@ -64,7 +60,7 @@ def test_an_app_serving_nextauth_elsewhere_is_not_judged_and_the_key_is_named(
 # -- auth.session_cookie ------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("https", [False, True], ids=["http", "https"])
 def test_a_custom_session_cookie_name_is_found_reported_and_kept_secret(
-    https: bool, pytester: pytest.Pytester, tmp_path: Path, fleet: AppFleet, monkeypatch: pytest.MonkeyPatch
+    https: bool, pytester: pytest.Pytester, tmp_path: Path, fleet: V4Apps, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app = fleet.get("custom-cookie", https=https)  # cookies.sessionToken.name = "acme.sid"
     signed_in_as_smoke_user(monkeypatch, app)
@@ -78,7 +74,7 @@ def test_a_custom_session_cookie_name_is_found_reported_and_kept_secret(
 
 
 def test_auth_session_cookie_names_the_session_cookie(
-    pytester: pytest.Pytester, tmp_path: Path, fleet: AppFleet, monkeypatch: pytest.MonkeyPatch
+    pytester: pytest.Pytester, tmp_path: Path, fleet: V4Apps, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app = fleet.get("custom-cookie")
     signed_in_as_smoke_user(monkeypatch, app)
@@ -99,7 +95,7 @@ ACCOUNT_SIGNED_IN = "test_protected_path_serves_the_signed_in_user[/account]"
 
 
 def test_a_page_that_sends_visitors_to_a_custom_sign_in_page_counts_as_protected(
-    pytester: pytest.Pytester, tmp_path: Path, fleet: AppFleet, monkeypatch: pytest.MonkeyPatch
+    pytester: pytest.Pytester, tmp_path: Path, fleet: V4Apps, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app = fleet.get("custom-signin")  # pages.signIn = "/welcome"; /account redirects there, absolute URL
     signed_in_as_smoke_user(monkeypatch, app)
@@ -112,7 +108,7 @@ def test_a_page_that_sends_visitors_to_a_custom_sign_in_page_counts_as_protected
 
 
 def test_auth_signin_path_pins_the_sign_in_page_protected_paths_must_redirect_to(
-    pytester: pytest.Pytester, tmp_path: Path, fleet: AppFleet, monkeypatch: pytest.MonkeyPatch
+    pytester: pytest.Pytester, tmp_path: Path, fleet: V4Apps, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app = fleet.get("custom-signin")
     signed_in_as_smoke_user(monkeypatch, app)
@@ -128,7 +124,7 @@ def test_auth_signin_path_pins_the_sign_in_page_protected_paths_must_redirect_to
 
 # -- remedies ------------------------------------------------------------------------------------------------------
 def test_a_configuration_500_with_the_secret_set_is_never_told_to_set_or_rotate_it(
-    pytester: pytest.Pytester, tmp_path: Path, fleet: AppFleet, monkeypatch: pytest.MonkeyPatch
+    pytester: pytest.Pytester, tmp_path: Path, fleet: V4Apps, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app = fleet.get("config-500")  # the secret is set; NextAuth refuses its session strategy
     signed_in_as_smoke_user(monkeypatch, app)
@@ -148,7 +144,7 @@ def test_a_configuration_500_with_the_secret_set_is_never_told_to_set_or_rotate_
 
 # -- over https ------------------------------------------------------------------------------------------------------
 def test_documented_options_over_https_pass_and_the_prefix_redirect_is_still_caught(
-    pytester: pytest.Pytester, tmp_path: Path, fleet: AppFleet, monkeypatch: pytest.MonkeyPatch
+    pytester: pytest.Pytester, tmp_path: Path, fleet: V4Apps, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """NextAuth at /auth, a custom sign-in page, and the prefix bug, with an https NEXTAUTH_URL (Secure,
     prefixed cookies; payloads built from https://127.0.0.1:PORT)."""

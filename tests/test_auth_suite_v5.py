@@ -12,9 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.reference_apps import V5, AppFleet, RunningApp, reference_apps  # noqa: F401
-from tests.support.suite_run import SuiteRun
-from tests.test_auth_suite import (
+from tests.support.auth_run import (
     ALL_CHECKS,
     CANARIES,
     ENDPOINTS,
@@ -26,6 +24,8 @@ from tests.test_auth_suite import (
     assert_no_leaks,
     run_auth,
 )
+from tests.support.reference_apps import V5, AppFleet, RunningApp
+from tests.support.suite_run import SuiteRun
 
 pytestmark = pytest.mark.xdist_group("reference-app")
 
@@ -61,7 +61,7 @@ def test_the_v5_app_passes_every_check_once_base_path_points_at_its_routes(
     pytester: pytest.Pytester,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    reference_apps: AppFleet,  # noqa: F811
+    reference_apps: AppFleet,
 ) -> None:
     app = reference_apps.get(V5, https=https)
     run = run_v5(pytester, tmp_path, monkeypatch, app, *LOUD, protected_paths=("/api/me", "/dashboard"))
@@ -81,7 +81,7 @@ def test_the_v5_app_without_base_path_is_not_judged_and_the_key_is_named(
     pytester: pytest.Pytester,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    reference_apps: AppFleet,  # noqa: F811
+    reference_apps: AppFleet,
 ) -> None:
     app = reference_apps.get(V5)
     run = run_v5(pytester, tmp_path, monkeypatch, app, auth={})
@@ -95,7 +95,7 @@ def test_a_v5_auth_outage_fails_a_p0_gate_with_v5_advice(
     pytester: pytest.Pytester,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    reference_apps: AppFleet,  # noqa: F811
+    reference_apps: AppFleet,
 ) -> None:
     app = reference_apps.get(V5, fault)
     run = run_v5(pytester, tmp_path, monkeypatch, app, "--gate", "P0", protected_paths=())
@@ -117,7 +117,7 @@ def test_the_v5_prefix_redirect_bug_is_caught_with_payloads_from_the_origin_it_r
     pytester: pytest.Pytester,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    reference_apps: AppFleet,  # noqa: F811
+    reference_apps: AppFleet,
 ) -> None:
     app = reference_apps.get(V5, "prefix-redirect")
     run = run_v5(pytester, tmp_path, monkeypatch, app)

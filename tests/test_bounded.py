@@ -8,12 +8,8 @@ any other read of a larger body is an error ("could not be verified"), never a p
 
 from __future__ import annotations
 
-import threading
-import time
 import zlib
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -35,29 +31,7 @@ from tests.support.hostile_http import (
 from tests.support.processes import run_with_peak_memory
 from tests.support.servers import LocalHTTPServer, Route
 from tests.support.suite_run import REPO, write_opscheck_toml
-
-#: what a bounded request may take beyond its timeout_s on a loaded 2-core machine
-SLACK_S = 1.5
-
-
-def finishes_within(limit_s: float, call: Callable[[], Any]) -> tuple[float, Any]:
-    """Run ``call`` in a thread; (seconds taken, its result or exception). Fails if it outlives ``limit_s``
-    (the thread is a daemon and ends when the test's server closes its connection)."""
-    outcome: list[Any] = []
-
-    def run() -> None:
-        try:
-            outcome.append(call())
-        except BaseException as exc:
-            outcome.append(exc)
-
-    started = time.monotonic()
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(limit_s)
-    took = time.monotonic() - started
-    assert not thread.is_alive(), f"still running after {limit_s} s: the request is not bounded as a whole"
-    return took, outcome[0]
+from tests.support.time_limits import SLACK_S, finishes_within
 
 
 @pytest.mark.parametrize("stage", ["headers", "body"])

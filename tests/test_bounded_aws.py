@@ -23,7 +23,7 @@ from opscheck.restore.backups import Backup
 from opscheck.restore.s3 import S3Store
 from tests.support.hostile_http import DribblingProxy, DribblingServer
 from tests.support.moto import client_for
-from tests.test_bounded import SLACK_S, finishes_within
+from tests.support.time_limits import SLACK_S, finishes_within
 
 pytest_plugins = ["tests.support.s3_server"]
 

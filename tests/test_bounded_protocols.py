@@ -23,7 +23,7 @@ from tests.support.certs import LocalPKI
 from tests.support.hostile_http import DribblingProxy
 from tests.support.servers import LocalHTTPServer
 from tests.support.smoke_run import healthy_routes
-from tests.test_bounded import SLACK_S, finishes_within
+from tests.support.time_limits import SLACK_S, finishes_within
 
 if TYPE_CHECKING:
     from tests.support.redis_server import RedisServer

@@ -30,34 +30,12 @@ from opscheck.restore.servers.engine import (
     ContainerError,
     DockerUnavailable,
     docker_available,
-    image_present,
     prepare_testcontainers,
 )
 from opscheck.restore.servers.provider import select_provider
 from tests.support.databases import fresh_database
 
 MISSING_IMAGE = "opscheck/does-not-exist:never"
-LABEL = "org.opscheck.cluster"
-
-
-def _docker_problem() -> str | None:
-    up, why = docker_available()
-    if not up:
-        return f"{why} (run scripts/docker-postgres.sh as root)"
-    present, image_why = image_present(DEFAULT_IMAGE)
-    return None if present else image_why
-
-
-@pytest.fixture(scope="session")
-def docker_ready() -> None:
-    problem = _docker_problem()
-    if problem is None:
-        return
-    if os.environ.get("OPSCHECK_REQUIRE_DOCKER", "") not in {"", "0"}:
-        pytest.fail(f"OPSCHECK_REQUIRE_DOCKER is set but {problem}", pytrace=False)
-    pytest.skip(problem)
-
-
 needs_docker = pytest.mark.usefixtures("docker_ready")
 
 

@@ -11,9 +11,7 @@ from pathlib import Path
 import pytest
 
 from opscheck.clients.protection import PROBE_PATH
-from tests.support.servers import LocalHTTPServer, Route
-from tests.support.suite_run import SuiteRun
-from tests.test_credentials_suite import (
+from tests.support.credentials_run import (
     AUTH,
     ENV_VARS,
     EXPOSURE,
@@ -32,6 +30,8 @@ from tests.test_credentials_suite import (
     url_rule,
     write_project,
 )
+from tests.support.servers import LocalHTTPServer, Route
+from tests.support.suite_run import SuiteRun
 
 UNAMBIGUOUS = "test_auth_secret_is_unambiguous"
 SOURCE = "test_auth_url_source_is_pinned"

@@ -7,7 +7,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,27 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.demo_run import DEMO, demo, refused, urls_of
 from tests.support.project import REPO, all_output_text, checks_by_name, summary
 
 pytestmark = pytest.mark.xdist_group("reference-app")
-
-DEMO = [sys.executable, "-m", "opscheck.cli", "demo"]
-
-
-def refused(url: str) -> bool:
-    """Whether nothing listens at the host:port of ``url`` any more."""
-    match = re.search(r"@?([\d.]+):(\d+)", url.split("://", 1)[1])
-    assert match, url
-    with socket.socket() as sock:
-        sock.settimeout(2)
-        return sock.connect_ex((match.group(1), int(match.group(2)))) != 0
-
-
-def demo(workdir: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*DEMO, "--workdir", str(workdir), *args],
-        cwd=REPO, capture_output=True, text=True, timeout=timeout, check=False,
-    )  # fmt: skip
 
 
 def cluster_gone(state: dict[str, str]) -> bool:
@@ -47,16 +29,6 @@ def cluster_gone(state: dict[str, str]) -> bool:
         )  # fmt: skip
         return listing.stdout.strip() == ""
     return not Path(state["tmpdir"]).exists()
-
-
-def urls_of(workdir: Path) -> tuple[str, str]:
-    """The app's base URL and the database URL the demo wrote into its config."""
-    text = (workdir / "opscheck.toml").read_text()
-    base = re.search(r'base_url = "([^"]+)"', text)
-    database = re.search(r'url = "(postgresql://[^"]+)"', text)
-    assert base
-    assert database
-    return base.group(1), database.group(1)
 
 
 def test_demo_runs_the_smoke_suite_green_and_leaves_nothing_running(tmp_path: Path) -> None:

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from opscheck.demo.apps import APPS
+from tests.support.demo_run import demo, refused, urls_of
 from tests.support.project import REPO, checks_by_name, summary
-from tests.test_demo import demo, refused, urls_of
 
 pytestmark = pytest.mark.xdist_group("reference-app")
 

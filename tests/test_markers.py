@@ -8,10 +8,7 @@ import pytest
 
 from opscheck.run.markers import MARKERS, CheckSpec, InvalidMarker, check_spec, is_destructive
 from opscheck.severity import DEFAULT_SEVERITY, SEVERITIES
-from tests.test_plugin import (
-    config_for,
-    run,
-)
+from tests.support.project import run_project, staging_and_production_config
 
 
 class FakeItem:
@@ -125,9 +122,9 @@ class TestCleanup:
 def test_a_destructive_test_without_opscheck_fixtures_is_refused_in_production(
     pytester: pytest.Pytester,
 ) -> None:
-    config_for(pytester)
+    staging_and_production_config(pytester)
     pytester.makepyfile(test_plain=PLAIN_DESTRUCTIVE)
-    result = run(pytester, "--env", "production")
+    result = run_project(pytester, "--env", "production")
     result.assert_outcomes(deselected=2)
     assert not (pytester.path / "wrote-to-the-target").exists()
     result.stdout.fnmatch_lines(
@@ -142,11 +139,11 @@ def test_a_destructive_test_without_opscheck_fixtures_is_refused_in_production(
 def test_a_destructive_test_without_opscheck_fixtures_needs_allow_destructive_outside_production(
     pytester: pytest.Pytester,
 ) -> None:
-    config_for(pytester)
+    staging_and_production_config(pytester)
     pytester.makepyfile(test_plain=PLAIN_DESTRUCTIVE)
-    run(pytester, "--env", "staging").assert_outcomes(deselected=2)
+    run_project(pytester, "--env", "staging").assert_outcomes(deselected=2)
     assert not (pytester.path / "wrote-to-the-target").exists()
-    run(pytester, "--env", "staging", "--allow-destructive").assert_outcomes(passed=2)
+    run_project(pytester, "--env", "staging", "--allow-destructive").assert_outcomes(passed=2)
     assert (pytester.path / "wrote-to-the-target").exists()
 
 

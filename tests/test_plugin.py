@@ -8,12 +8,16 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.support.project import EXAMPLE_RUNBOOK, checks_by_name, summary
+from tests.support.project import (
+    EXAMPLE_RUNBOOK,
+    checks_by_name,
+    run_project,
+    staging_and_production_config,
+    summary,
+)
 from tests.support.servers import LocalHTTPServer, Route
 from tests.support.suite_run import write_environments
 
@@ -34,32 +38,19 @@ def test_p1_passes():
 """
 
 
-def config_for(pytester: pytest.Pytester, **tables: dict[str, Any]) -> Path:
-    """Environments staging and production with the same settings, ``tables`` as their sub-tables."""
-    staging = {"base_url": "http://127.0.0.1:9", "runbook": EXAMPLE_RUNBOOK, **tables}
-    return write_environments(
-        pytester.path, {"staging": staging, "production": {**staging, "production": True}}
-    )
-
-
-def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    reports = pytester.path / "reports"
-    return pytester.runpytest("-p", "no:cacheprovider", "--opscheck-reports", str(reports), *args)
-
-
 # -- usage errors -------------------------------------------------------------------------------------
 def test_missing_env_is_a_usage_error_listing_environments(pytester: pytest.Pytester) -> None:
-    config_for(pytester)
+    staging_and_production_config(pytester)
     pytester.makepyfile(test_checks=CHECKS)
-    result = run(pytester)
+    result = run_project(pytester)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*no environment is selected*--env NAME*configures: production, staging*"])
 
 
 def test_unknown_env_is_a_usage_error_with_a_suggestion(pytester: pytest.Pytester) -> None:
-    config_for(pytester)
+    staging_and_production_config(pytester)
     pytester.makepyfile(test_checks=CHECKS)
-    result = run(pytester, "--env", "stagin")
+    result = run_project(pytester, "--env", "stagin")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
         ["*unknown environment 'stagin' (did you mean 'staging'?)*production, staging*"]
@@ -69,7 +60,7 @@ def test_unknown_env_is_a_usage_error_with_a_suggestion(pytester: pytest.Pyteste
 def test_unknown_config_key_names_the_nearest_spelling(pytester: pytest.Pytester) -> None:
     write_environments(pytester.path, {"staging": {"base_url": "http://x", "timout_s": 3}})
     pytester.makepyfile(test_checks=CHECKS)
-    result = run(pytester, "--env", "staging")
+    result = run_project(pytester, "--env", "staging")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*unknown key environments.staging.timout_s; did you mean 'timeout_s'?*"])
 
@@ -79,24 +70,24 @@ def test_malformed_toml_is_reported_with_file_and_line(pytester: pytest.Pytester
         '[environments.staging]\nbase_url = "http://x"\ntimeout_s = 1,,\n'
     )
     pytester.makepyfile(test_checks=CHECKS)
-    result = run(pytester, "--env", "staging")
+    result = run_project(pytester, "--env", "staging")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"*{pytester.path / 'opscheck.toml'}: invalid TOML*line 3*"])
     assert "Traceback" not in result.stderr.str()
 
 
 def test_bad_gate_is_a_usage_error(pytester: pytest.Pytester) -> None:
-    config_for(pytester)
+    staging_and_production_config(pytester)
     pytester.makepyfile(test_checks=CHECKS)
-    result = run(pytester, "--env", "staging", "--gate", "P9")
+    result = run_project(pytester, "--env", "staging", "--gate", "P9")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--gate must be one of P0, P1, P2, P3, got 'P9'*"])
 
 
 def test_no_checks_collected_exits_5_and_still_writes_the_summary(pytester: pytest.Pytester) -> None:
-    config_for(pytester)
+    staging_and_production_config(pytester)
     pytester.makepyfile(test_checks=CHECKS)
-    result = run(pytester, "--env", "staging", "-k", "matches_nothing")
+    result = run_project(pytester, "--env", "staging", "-k", "matches_nothing")
     assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
     data = summary(pytester.path / "reports")
     assert data["exit_status"] == 5
@@ -104,7 +95,7 @@ def test_no_checks_collected_exits_5_and_still_writes_the_summary(pytester: pyte
 
 
 def test_bad_severity_is_a_collection_error_naming_the_test(pytester: pytest.Pytester) -> None:
-    config_for(pytester)
+    staging_and_production_config(pytester)
     pytester.makepyfile(
         """
         import pytest
@@ -116,7 +107,7 @@ def test_bad_severity_is_a_collection_error_naming_the_test(pytester: pytest.Pyt
             pass
         """
     )
-    result = run(pytester, "--env", "staging")
+    result = run_project(pytester, "--env", "staging")
     assert result.ret == pytest.ExitCode.INTERRUPTED
     result.stdout.fnmatch_lines(
         [
@@ -135,10 +126,10 @@ def test_markers_are_registered_for_strict_markers(pytester: pytest.Pytester) ->
 def test_header_says_where_each_setting_came_from(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    config_for(pytester)
+    staging_and_production_config(pytester)
     pytester.makepyfile(test_checks=CHECKS)
     monkeypatch.setenv("OPSCHECK_GATE", "P1")
-    result = run(pytester, "--env", "staging")
+    result = run_project(pytester, "--env", "staging")
     result.stdout.fnmatch_lines(
         [
             "opscheck: environment staging (option --env), target http://127.0.0.1:9 (base_url)",
@@ -152,14 +143,14 @@ def test_header_says_where_each_setting_came_from(
 def test_env_and_config_come_from_environment_variables(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = config_for(pytester)
+    path = staging_and_production_config(pytester)
     moved = pytester.path / "conf" / "ops.toml"
     moved.parent.mkdir()
     path.rename(moved)
     pytester.makepyfile(test_checks=CHECKS)
     monkeypatch.setenv("OPSCHECK_ENV", "staging")
     monkeypatch.setenv("OPSCHECK_CONFIG", str(moved))
-    result = run(pytester)
+    result = run_project(pytester)
     result.stdout.fnmatch_lines(
         [
             "opscheck: environment staging (env OPSCHECK_ENV)*",
@@ -170,9 +161,9 @@ def test_env_and_config_come_from_environment_variables(
 
 # -- gate and outcomes ---------------------------------------------------------------------------------
 def test_every_failure_fails_the_default_gate(pytester: pytest.Pytester) -> None:
-    config_for(pytester)
+    staging_and_production_config(pytester)
     pytester.makepyfile(test_checks=CHECKS)
-    result = run(pytester, "--env", "staging")
+    result = run_project(pytester, "--env", "staging")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     checks = checks_by_name(summary(pytester.path / "reports"))
     assert checks["test_p0_fails"]["outcome"] == "failed"
@@ -182,9 +173,9 @@ def test_every_failure_fails_the_default_gate(pytester: pytest.Pytester) -> None
 
 
 def test_failures_below_the_gate_are_reported_but_do_not_fail(pytester: pytest.Pytester) -> None:
-    config_for(pytester)
+    staging_and_production_config(pytester)
     pytester.makepyfile(CHECKS.replace('severity="P0"', 'severity="P2"'))
-    result = run(pytester, "--env", "staging", "--gate", "P1")
+    result = run_project(pytester, "--env", "staging", "--gate", "P1")
     assert result.ret == pytest.ExitCode.OK
     data = summary(pytester.path / "reports")
     assert data["exit_status"] == 0
@@ -198,9 +189,9 @@ def test_failures_below_the_gate_are_reported_but_do_not_fail(pytester: pytest.P
 
 
 def test_a_failure_at_the_gate_fails_the_run(pytester: pytest.Pytester) -> None:
-    config_for(pytester)
+    staging_and_production_config(pytester)
     pytester.makepyfile(test_checks=CHECKS)
-    result = run(pytester, "--env", "staging", "--gate", "P0")
+    result = run_project(pytester, "--env", "staging", "--gate", "P0")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     checks = checks_by_name(summary(pytester.path / "reports"))
     assert checks["test_p0_fails"]["below_gate"] is False
@@ -208,7 +199,7 @@ def test_a_failure_at_the_gate_fails_the_run(pytester: pytest.Pytester) -> None:
 
 
 def test_unset_variable_errors_only_the_check_that_needs_it(pytester: pytest.Pytester) -> None:
-    config_for(pytester, auth={"username": "smoke", "password": "${SMOKE_PASSWORD}"})
+    staging_and_production_config(pytester, auth={"username": "smoke", "password": "${SMOKE_PASSWORD}"})
     pytester.makepyfile(
         """
         import pytest
@@ -220,7 +211,7 @@ def test_unset_variable_errors_only_the_check_that_needs_it(pytester: pytest.Pyt
             assert opscheck_env.auth.username == "smoke"
         """
     )
-    result = run(pytester, "--env", "staging")
+    result = run_project(pytester, "--env", "staging")
     checks = checks_by_name(summary(pytester.path / "reports"))
     assert checks["test_needs_password"]["outcome"] == "error"
     assert checks["test_needs_password"]["message"] == (
@@ -231,7 +222,7 @@ def test_unset_variable_errors_only_the_check_that_needs_it(pytester: pytest.Pyt
 
 
 def test_unconfigured_section_skips_with_the_missing_key(pytester: pytest.Pytester) -> None:
-    config_for(pytester)
+    staging_and_production_config(pytester)
     pytester.makepyfile(
         """
         import pytest
@@ -240,7 +231,7 @@ def test_unconfigured_section_skips_with_the_missing_key(pytester: pytest.Pytest
             pass
         """
     )
-    result = run(pytester, "--env", "staging", "-rs")
+    result = run_project(pytester, "--env", "staging", "-rs")
     result.assert_outcomes(skipped=1)
     check = summary(pytester.path / "reports")["checks"][0]
     assert check["outcome"] == "skipped"
@@ -249,9 +240,9 @@ def test_unconfigured_section_skips_with_the_missing_key(pytester: pytest.Pytest
 
 # -- remediation ---------------------------------------------------------------------------------------
 def test_remediation_reaches_terminal_json_junit_and_allure(pytester: pytest.Pytester) -> None:
-    config_for(pytester)
+    staging_and_production_config(pytester)
     pytester.makepyfile(test_checks=CHECKS)
-    result = run(pytester, "--env", "staging")
+    result = run_project(pytester, "--env", "staging")
     out = result.stdout.str()
     assert "Runbook: Site Down (P0) [runbook]" in out
     assert "Roll back to the last known good deployment." in out
@@ -290,7 +281,7 @@ def test_missing_runbook_section_falls_back_to_built_in_advice(pytester: pytest.
         },
     )
     pytester.makepyfile(test_checks=CHECKS)
-    result = run(pytester, "--env", "staging")
+    result = run_project(pytester, "--env", "staging")
     result.stdout.fnmatch_lines(
         ["*runbook lacks section 'security-headers' (built-in advice used*test_p3_fails*"]
     )
@@ -302,7 +293,7 @@ def test_missing_runbook_section_falls_back_to_built_in_advice(pytester: pytest.
 
 
 def test_remediation_hook_is_called_for_every_failure(pytester: pytest.Pytester) -> None:
-    config_for(pytester)
+    staging_and_production_config(pytester)
     pytester.makepyfile(test_checks=CHECKS)
     pytester.makeconftest(
         """
@@ -313,7 +304,7 @@ def test_remediation_hook_is_called_for_every_failure(pytester: pytest.Pytester)
                                     "section": remediation.title}) + "\\n")
         """
     )
-    run(pytester, "--env", "staging")
+    run_project(pytester, "--env", "staging")
     paged = [json.loads(line) for line in (pytester.path / "paged.jsonl").read_text().splitlines()]
     assert sorted((p["check"], p["severity"], p["section"]) for p in paged) == [
         ("test_p0_fails", "P0", "Site Down (P0)"),
@@ -322,21 +313,23 @@ def test_remediation_hook_is_called_for_every_failure(pytester: pytest.Pytester)
 
 
 def test_a_failing_remediation_hook_warns_without_changing_the_verdict(pytester: pytest.Pytester) -> None:
-    config_for(pytester)
+    staging_and_production_config(pytester)
     pytester.makepyfile(test_checks=CHECKS)
     pytester.makeconftest(
         "def pytest_opscheck_remediation(item, report, remediation):\n    raise OSError('chat down')\n"
     )
-    result = run(pytester, "--env", "staging")
+    result = run_project(pytester, "--env", "staging")
     result.stdout.fnmatch_lines(["*pytest_opscheck_remediation failed for *test_p0_fails*chat down*"])
     result.assert_outcomes(failed=2, passed=1, warnings=2)
 
 
 def test_webhook_receives_failures_at_or_above_its_severity(pytester: pytest.Pytester) -> None:
     with LocalHTTPServer({"/hook": Route(status=204)}) as server:
-        config_for(pytester, notify={"webhook_url": f"{server.url}/hook", "min_severity": "P1"})
+        staging_and_production_config(
+            pytester, notify={"webhook_url": f"{server.url}/hook", "min_severity": "P1"}
+        )
         pytester.makepyfile(test_checks=CHECKS)
-        run(pytester, "--env", "staging")
+        run_project(pytester, "--env", "staging")
         posts = [json.loads(r.body) for r in server.requests if r.method == "POST"]
     assert [p["check"] for p in posts] == ["test_checks.py::test_p0_fails"]
     assert posts[0]["severity"] == "P0"
@@ -359,29 +352,29 @@ def test_reads():
 
 
 def test_destructive_checks_are_deselected_by_default(pytester: pytest.Pytester) -> None:
-    config_for(pytester)
+    staging_and_production_config(pytester)
     pytester.makepyfile(DESTRUCTIVE)
-    result = run(pytester, "--env", "staging")
+    result = run_project(pytester, "--env", "staging")
     result.assert_outcomes(passed=1, deselected=1)
     result.stdout.fnmatch_lines(["*1 destructive check(s) deselected*"])
 
 
 def test_destructive_checks_run_with_allow_destructive_outside_production(pytester: pytest.Pytester) -> None:
-    config_for(pytester)
+    staging_and_production_config(pytester)
     pytester.makepyfile(DESTRUCTIVE)
-    run(pytester, "--env", "staging", "--allow-destructive").assert_outcomes(passed=2)
+    run_project(pytester, "--env", "staging", "--allow-destructive").assert_outcomes(passed=2)
 
 
 def test_allow_destructive_is_refused_for_production(pytester: pytest.Pytester) -> None:
-    config_for(pytester)
+    staging_and_production_config(pytester)
     pytester.makepyfile(DESTRUCTIVE)
-    result = run(pytester, "--env", "production", "--allow-destructive")
+    result = run_project(pytester, "--env", "production", "--allow-destructive")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--allow-destructive is refused*'production' has production = true*"])
 
 
 def test_db_fixture_is_read_only(pytester: pytest.Pytester, pg_database: str) -> None:
-    config_for(pytester, database={"url": pg_database})
+    staging_and_production_config(pytester, database={"url": pg_database})
     pytester.makepyfile(
         """
         import psycopg, pytest
@@ -393,7 +386,7 @@ def test_db_fixture_is_read_only(pytester: pytest.Pytester, pg_database: str) ->
             assert db.execute("SHOW default_transaction_read_only").fetchone() == ("on",)
         """
     )
-    run(pytester, "--env", "staging").assert_outcomes(passed=1)
+    run_project(pytester, "--env", "staging").assert_outcomes(passed=1)
 
 
 # -- flaky, xdist, interruption ------------------------------------------------------------------------
@@ -407,9 +400,9 @@ def test_retried_then_passed():
 
 
 def test_a_check_that_needed_a_retry_is_flaky_not_silently_green(pytester: pytest.Pytester) -> None:
-    config_for(pytester)
+    staging_and_production_config(pytester)
     pytester.makepyfile(FLAKY)
-    result = run(pytester, "--env", "staging")
+    result = run_project(pytester, "--env", "staging")
     assert result.ret == pytest.ExitCode.OK
     check = summary(pytester.path / "reports")["checks"][0]
     assert check["outcome"] == "passed"
@@ -420,9 +413,9 @@ def test_a_check_that_needed_a_retry_is_flaky_not_silently_green(pytester: pytes
 
 
 def test_fail_on_flaky_fails_the_run(pytester: pytest.Pytester) -> None:
-    config_for(pytester)
+    staging_and_production_config(pytester)
     pytester.makepyfile(FLAKY)
-    result = run(pytester, "--env", "staging", "--fail-on-flaky")
+    result = run_project(pytester, "--env", "staging", "--fail-on-flaky")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     check = summary(pytester.path / "reports")["checks"][0]
     assert check["outcome"] == "failed"
@@ -431,7 +424,7 @@ def test_fail_on_flaky_fails_the_run(pytester: pytest.Pytester) -> None:
 
 
 def test_xdist_gives_one_complete_summary(pytester: pytest.Pytester) -> None:
-    config_for(pytester)
+    staging_and_production_config(pytester)
     pytester.makepyfile(test_checks=CHECKS + FLAKY)
     result = pytester.runpytest_subprocess(
         "-p",
@@ -457,12 +450,12 @@ def test_xdist_gives_one_complete_summary(pytester: pytest.Pytester) -> None:
 def test_github_step_summary_gets_a_markdown_table(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    config_for(pytester)
+    staging_and_production_config(pytester)
     pytester.makepyfile(test_checks=CHECKS)
     step_summary = pytester.path / "step-summary.md"
     step_summary.write_text("previous step\n")
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step_summary))
-    run(pytester, "--env", "staging")
+    run_project(pytester, "--env", "staging")
     text = step_summary.read_text()
     assert text.startswith("previous step\n## ❌ opscheck · staging · gate P3")
     assert "| P0 | failed | `test_checks.py::test_p0_fails` | health said 503" in text
@@ -470,7 +463,7 @@ def test_github_step_summary_gets_a_markdown_table(
 
 
 def test_sigterm_writes_an_interrupted_summary(pytester: pytest.Pytester) -> None:
-    config_for(pytester)
+    staging_and_production_config(pytester)
     pytester.makepyfile(
         """
         import pathlib, time, pytest
@@ -504,13 +497,13 @@ def test_sigterm_writes_an_interrupted_summary(pytester: pytest.Pytester) -> Non
 
 
 def test_collect_only_leaves_the_last_runs_reports_alone(pytester: pytest.Pytester) -> None:
-    config_for(pytester)
+    staging_and_production_config(pytester)
     pytester.makepyfile(test_checks=CHECKS)
-    run(pytester, "--env", "staging")
+    run_project(pytester, "--env", "staging")
     reports = pytester.path / "reports"
     before = {p.name: p.read_bytes() for p in reports.iterdir() if p.is_file()}
     results_before = sorted(p.name for p in (reports / "allure-results").iterdir())
-    result = run(pytester, "--env", "staging", "--collect-only", "-q")
+    result = run_project(pytester, "--env", "staging", "--collect-only", "-q")
     assert result.ret == pytest.ExitCode.OK
     assert {p.name: p.read_bytes() for p in reports.iterdir() if p.is_file()} == before
     assert sorted(p.name for p in (reports / "allure-results").iterdir()) == results_before

@@ -15,7 +15,7 @@ import pytest
 from opscheck.clients.postgres import connect_readonly
 from opscheck.clients.readonly_db import ReadOnlyDatabase, write_privileges
 from opscheck.errors import TargetUnreachable
-from tests.test_plugin import config_for, run
+from tests.support.project import run_project, staging_and_production_config
 
 INSERT = "INSERT INTO guarded (note) VALUES ('written')"
 
@@ -130,9 +130,9 @@ def test_the_role_can_write_without_the_fixture(writable: str, pg_database: str)
 def test_no_bypass_writes_a_row_through_the_db_fixture(
     pytester: pytest.Pytester, writable: str, pg_database: str
 ) -> None:
-    config_for(pytester, database={"url": writable})
+    staging_and_production_config(pytester, database={"url": writable})
     pytester.makepyfile(test_bypasses=CHECK.format(bypasses=BYPASSES, tricks=PYTHON_TRICKS, insert=INSERT))
-    result = run(pytester, "--env", "staging", "-s", "-p", "no:randomly")
+    result = run_project(pytester, "--env", "staging", "-s", "-p", "no:randomly")
     output = result.stdout.str()
     assert rows_written(pg_database) == 0, output
     assert "accepted: " + INSERT not in output

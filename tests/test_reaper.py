@@ -25,26 +25,22 @@ import pytest
 
 from opscheck.restore.servers.local import LocalCluster
 from opscheck.restore.servers.owner import run_owner
+from tests.support.docker_engine import labelled_containers, remove_container
 from tests.support.processes import is_alive
-from tests.support.suite_run import ENV, REPO, RESTORE_SUITE
-from tests.test_restore_suite import (
+from tests.support.restore_run import (
     DRILL,
     PROVIDERS,
     RPO,
-    _descendants,
-    _labelled_containers,
-    _remove_container,
-    _restore_client,
     backup_dir,
     daily,
-    docker_ready,
-    provider,
+    descendant_argvs,
+    restore_client,
     restore_config,
-    run_tmpdir,
-    slow_dump,
 )
+from tests.support.suite_run import ENV, REPO, RESTORE_SUITE
 
-__all__ = ["docker_ready", "provider", "run_tmpdir", "slow_dump"]  # fixtures used here, defined there
+#: a private TMPDIR per test that must be empty afterwards
+pytestmark = pytest.mark.usefixtures("run_tmpdir")
 
 STATE_ENV = "OPSCHECK_STATE_DIR"
 OPSCHECK = [sys.executable, "-m", "opscheck.cli"]
@@ -99,9 +95,9 @@ def _wait_mid_restore(proc: subprocess.Popen[bytes], log: Path) -> list[str]:
         assert proc.poll() is None, f"the run ended before the restore started:\n{log.read_text()[-3000:]}"
         assert time.monotonic() < deadline, f"the restore never started:\n{log.read_text()[-3000:]}"
         time.sleep(0.05)
-        client = _restore_client(_descendants(proc.pid))
+        client = restore_client(descendant_argvs(proc.pid))
     time.sleep(1.0)  # well inside the ~10 s restore
-    assert _restore_client(_descendants(proc.pid)) is not None, "the restore ended too early"
+    assert restore_client(descendant_argvs(proc.pid)) is not None, "the restore ended too early"
     return client
 
 
@@ -127,7 +123,7 @@ def _server_of(client: list[str], provider: str, run_tmpdir: Path) -> tuple[str,
 
 def _server_runs(container: str, cluster: Path | None) -> bool:
     if cluster is None:
-        return container in _labelled_containers()
+        return container in labelled_containers()
     pid = _postmaster(cluster)
     return pid is not None and is_alive(pid)
 
@@ -174,8 +170,8 @@ def test_a_run_killed_mid_drill_is_reaped_by_the_next_run(
             assert not cluster.exists(), "the orphaned cluster's directory is still there"
         assert _records(state_dir) == []
     finally:
-        if container and container in _labelled_containers():
-            _remove_container(container)
+        if container and container in labelled_containers():
+            remove_container(container)
 
 
 # ======================================================================== SIGTERMs during the cleanup
@@ -216,8 +212,8 @@ def test_signals_in_a_row_during_cleanup_leave_nothing_behind(
         drill = next(c for c in summary["checks"] if c["nodeid"].endswith("::" + DRILL))
         assert drill["outcome"] == "error"
     finally:
-        if container and container in _labelled_containers():
-            _remove_container(container)
+        if container and container in labelled_containers():
+            remove_container(container)
     # run_tmpdir (autouse) then fails the test if anything of the run is left in its TMPDIR
 
 
@@ -334,21 +330,21 @@ def test_cleanup_finds_an_orphaned_container_by_its_labels_even_without_a_record
     )  # fmt: skip
     container, _, owner_pid = proc.stdout.strip().partition(" ")
     try:
-        assert container in _labelled_containers(), proc.stderr[-2000:]
+        assert container in labelled_containers(), proc.stderr[-2000:]
         for record in (state_dir / "servers").glob("*.json"):
             record.unlink()  # the record is lost: only the container's labels are left
 
         listed = _opscheck("cleanup", "--dry-run")
         assert f"would remove: container {container[:12]}" in listed.stdout, listed.stdout + listed.stderr
         assert f"owner pid {owner_pid} is gone" in listed.stdout, listed.stdout
-        assert container in _labelled_containers()
+        assert container in labelled_containers()
 
         removed = _opscheck("cleanup")
         assert f"removed: container {container[:12]}" in removed.stdout, removed.stdout + removed.stderr
-        assert container not in _labelled_containers()
+        assert container not in labelled_containers()
     finally:
-        if container in _labelled_containers():
-            _remove_container(container)
+        if container in labelled_containers():
+            remove_container(container)
 
 
 # ==================================================================================== the demo's stack

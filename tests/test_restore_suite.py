@@ -15,14 +15,10 @@ Docker-dependent cases skip with the reason when no daemon answers, and fail ins
 
 from __future__ import annotations
 
-import contextlib
-import gzip
 import io
-import itertools
 import json
 import os
 import pickle
-import re
 import shlex
 import shutil
 import signal
@@ -32,10 +28,7 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -51,446 +44,68 @@ from opscheck.restore.drill import Drill
 from opscheck.restore.dumpgzip import verify_plain_gzip
 from opscheck.restore.load import restore_backup
 from opscheck.restore.passes import DrillPass, RestoreGuard, RestoreRefused
-from opscheck.restore.servers.binaries import find_postgres_bindir, server_major
-from opscheck.restore.servers.engine import DEFAULT_IMAGE, docker_available, image_present
+from opscheck.restore.servers.engine import DEFAULT_IMAGE
 from opscheck.restore.servers.local import LocalCluster
 from opscheck.restore.stores import FileStore
-from tests.support.moto import TEST_ACCESS_KEY, TEST_SECRET_KEY, MotoServer, client_for
+from tests.support.docker_engine import labelled_containers, remove_container
+from tests.support.moto import TEST_ACCESS_KEY, TEST_SECRET_KEY, MotoServer
 from tests.support.pgdump import pg_dump
-from tests.support.processes import descendants, kill_session, process_table, signal_and_wait
+from tests.support.processes import kill_session, process_table, signal_and_wait
+from tests.support.reference_dumps import (
+    APP_TABLES,
+    NEWER_MAJOR,
+    Dumps,
+    claiming_version,
+    cut_inside_copy,
+    gzip_bytes,
+    psql_ok,
+    with_bad_statement,
+    with_missing_extension,
+)
+from tests.support.restore_run import (
+    ALL_CHECKS,
+    AMCHECK,
+    BACKUP_STRATEGY,
+    DATA_RECOVERY,
+    DRILL,
+    ENCRYPTED,
+    MIGRATIONS,
+    PREFIX,
+    PROVIDERS,
+    RESTORED,
+    RETENTION,
+    ROLES,
+    ROWS,
+    RPO,
+    SIZE,
+    STREAM,
+    SYSTEM_RECOVERY,
+    TABLES,
+    assert_check,
+    assert_contract_metrics,
+    assert_restored_checks_error,
+    backup_dir,
+    backup_name,
+    daily,
+    descendant_argvs,
+    passed,
+    put_backups,
+    restore_client,
+    restore_config,
+    restore_run,
+    s3_bucket,
+    write_backup,
+)
 from tests.support.servers import closed_port
 from tests.support.suite_run import (
     ENV,
-    REPO,
     RESTORE_SUITE,
-    SuiteRun,
-    run_suite,
-    write_opscheck_toml,
 )
 
 pytest_plugins = ["tests.support.s3_server"]
 
-# -- the checks of suites/restore ---------------------------------------------------------------------------
-ENCRYPTED = "test_backup_is_encrypted_at_rest"
-SIZE = "test_backup_size_is_plausible"
-STREAM = "test_backup_stream_is_complete"
-RETENTION = "test_backups_cover_retention_window"
-RPO = "test_newest_backup_is_within_rpo"
-DRILL = "test_restore_drill_succeeds_within_rto"
-TABLES = "test_expected_tables_exist"
-ROWS = "test_tables_have_minimum_rows"
-MIGRATIONS = "test_migrations_are_complete"
-AMCHECK = "test_indexes_pass_amcheck"
-ROLES = "test_restore_roles_are_declared"
-ALL_CHECKS = (ENCRYPTED, SIZE, STREAM, RETENTION, RPO, DRILL, ROLES, TABLES, ROWS, MIGRATIONS, AMCHECK)
-#: the checks that need the restored database: they error (never pass) when the drill did not restore
-RESTORED = (TABLES, ROWS, MIGRATIONS, AMCHECK)
-SEE_DRILL = "see suites/restore/test_restore_drill_succeeds.py::test_restore_drill_succeeds_within_rto"
-
-# -- runbook sections (headings of examples/RUNBOOK.md) ------------------------------------------------------
-BACKUP_STRATEGY = "Backup Strategy"
-DATA_RECOVERY = "Data Recovery"
-SYSTEM_RECOVERY = "Complete System Recovery"
-
-#: the metrics the contract promises on restore checks
-CONTRACT_METRICS = (
-    "backup_key",
-    "backup_age_hours",
-    "backup_bytes",
-    "restore_seconds",
-    "restore_mb_per_s",
-    "rpo_hours",
-    "rto_minutes",
-)
-
-APP_TABLES = ("User", "Account", "Session", "VerificationToken", "_prisma_migrations")
-SCHEMA_SQL = REPO / "examples" / "nextjs-app" / "db" / "schema.sql"
-SEED_SQL = REPO / "examples" / "nextjs-app" / "db" / "seed.sql"
-PREFIX = "backups/database/"
-BAD_STATEMENT = b"SELEC 'a statement the dump never had';\n"
-LABEL = "org.opscheck.cluster"
-
-
-# ------------------------------------------------------------------------------------------- real dumps
-
-
-@dataclass(frozen=True)
-class Dumps:
-    """Real pg_dump output of the reference app's database, and its row counts."""
-
-    plain: bytes  # plain SQL text
-    custom: bytes  # pg_dump -Fc
-    counts: dict[str, int]
-    schema: bytes = b""  # pg_dump -s
-    data: bytes = b""  # pg_dump -a
-
-    @property
-    def gz(self) -> bytes:
-        return gzip_bytes(self.plain)
-
-
-def gzip_bytes(data: bytes) -> bytes:
-    return gzip.compress(data, compresslevel=6, mtime=0)
-
-
-def psql_ok(cluster: LocalCluster, sql: str, dbname: str = "postgres") -> str:
-    proc = cluster.psql("-q", "-At", "-c", sql, dbname=dbname, timeout=60)
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout
-
-
-def ensure_role(cluster: LocalCluster, role: str) -> None:
-    psql_ok(
-        cluster, f"DO $$ BEGIN CREATE ROLE {role} NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$"
-    )
-
-
-@pytest.fixture(scope="session")
-def dumps(pg_cluster: LocalCluster) -> Dumps:
-    """The reference app's schema and seed in a database where role ``app`` owns "User" and "Session",
-    dumped plain and custom (so the dump carries OWNER TO app lines)."""
-    name = f"restore_src_{uuid.uuid4().hex[:10]}"
-    ensure_role(pg_cluster, "app")
-    pg_cluster.create_database(name)
-    try:
-        pg_cluster.run_sql_file(SCHEMA_SQL, dbname=name)
-        pg_cluster.run_sql_file(SEED_SQL, dbname=name)
-        psql_ok(pg_cluster, 'ALTER TABLE "User" OWNER TO app; ALTER TABLE "Session" OWNER TO app', name)
-        counts = {
-            table: int(psql_ok(pg_cluster, f'SELECT count(*) FROM "{table}"', name))  # noqa: S608 - constants
-            for table in APP_TABLES
-        }
-        plain = pg_dump(pg_cluster, name)
-        custom = pg_dump(pg_cluster, name, "-Fc")
-        schema = pg_dump(pg_cluster, name, "-s")
-        data = pg_dump(pg_cluster, name, "-a")
-    finally:
-        pg_cluster.drop_database(name)
-    assert b"OWNER TO app;" in plain
-    assert custom.startswith(b"PGDMP")
-    return Dumps(plain, custom, counts, schema, data)
-
-
-@pytest.fixture(scope="session")
-def slow_dump(pg_cluster: LocalCluster) -> bytes:
-    """A real, small, gzipped dump whose restore takes about 10 s wherever it runs: an expression index
-    whose function sleeps 25 ms per row, but only in a database named ``restored`` (the drill's)."""
-    name = f"restore_slow_{uuid.uuid4().hex[:10]}"
-    pg_cluster.create_database(name)
-    try:
-        psql_ok(
-            pg_cluster,
-            """
-            CREATE FUNCTION public.slow_key(value integer) RETURNS integer
-                LANGUAGE plpgsql IMMUTABLE AS $$
-            BEGIN
-                IF current_database() = 'restored' THEN PERFORM pg_catalog.pg_sleep(0.025); END IF;
-                RETURN value;
-            END $$;
-            CREATE TABLE public.ledger (id integer PRIMARY KEY, note text NOT NULL);
-            INSERT INTO public.ledger SELECT g, md5(g::text) FROM generate_series(1, 400) AS g;
-            CREATE INDEX ledger_slow_key ON public.ledger (public.slow_key(id));
-            """,
-            name,
-        )
-        plain = pg_dump(pg_cluster, name)
-    finally:
-        pg_cluster.drop_database(name)
-    return gzip_bytes(plain)
-
-
-# -------------------------------------------------------------------------------- breaking a real dump
-
-
-def cut_inside_copy(sql: bytes, table: bytes = b'public."User"', rows: int = 1000) -> bytes:
-    """The dump cut after ``rows`` complete data lines of ``table``'s COPY (no ``\\.``, no end marker)."""
-    lines = sql.splitlines(keepends=True)
-    start = next(i for i, line in enumerate(lines) if line.startswith(b"COPY " + table + b" "))
-    cut = lines[: start + 1 + rows]
-    assert not any(line == b"\\.\n" for line in cut[start:])
-    return b"".join(cut)
-
-
-def first_part_cut(dumps: Dumps) -> bytes:
-    """``(pg_dump -s; pg_dump -a) | gzip`` whose schema part was cut before its constraints and indexes
-    (two gzip members, as ``cat schema.sql.gz data.sql.gz`` makes)."""
-    cut = dumps.schema[: dumps.schema.index(b"ALTER TABLE ONLY")]
-    return gzip_bytes(cut) + gzip_bytes(dumps.data)
-
-
-def without_restrict(sql: bytes) -> bytes:
-    """The dump as pg_dump before 15.14 wrote it: no ``\\restrict``/``\\unrestrict`` lines."""
-    lines = sql.splitlines(keepends=True)
-    return b"".join(line for line in lines if not line.startswith((b"\\restrict ", b"\\unrestrict ")))
-
-
-def with_missing_extension(sql: bytes, extension: bytes = b"opscheck_no_such_vector") -> bytes:
-    """The dump with a ``CREATE EXTENSION`` no server has, before its first table."""
-    lines = sql.splitlines(keepends=True)
-    at = next(i for i, line in enumerate(lines) if line.startswith(b"CREATE TABLE "))
-    lines.insert(at, b"CREATE EXTENSION IF NOT EXISTS " + extension + b" WITH SCHEMA public;\n")
-    return b"".join(lines)
-
-
-def with_bad_statement(sql: bytes, statement: bytes = BAD_STATEMENT) -> tuple[bytes, int]:
-    """The dump with a bogus statement inserted before the COPY of "Session"; (dump, its 1-based line)."""
-    lines = sql.splitlines(keepends=True)
-    at = next(i for i, line in enumerate(lines) if line.startswith(b'COPY public."Session" '))
-    assert len(lines) // 4 < at < len(lines) * 3 // 4  # the middle of the dump
-    lines.insert(at, statement)
-    return b"".join(lines), at + 1
-
-
-#: one major above the newest PostgreSQL installed here: a dump "from" it can never be restored locally
-NEWER_MAJOR = server_major(find_postgres_bindir()) + 1
-
-
-def claiming_version(sql: bytes, version: str) -> bytes:
-    """The dump with both version header lines edited to say ``version``."""
-    out, found = re.subn(
-        rb"^-- Dumped from database version .*$",
-        b"-- Dumped from database version " + version.encode(),
-        sql,
-        count=1,
-        flags=re.MULTILINE,
-    )
-    out, found_by = re.subn(
-        rb"^-- Dumped by pg_dump version .*$",
-        b"-- Dumped by pg_dump version " + version.encode(),
-        out,
-        count=1,
-        flags=re.MULTILINE,
-    )
-    assert found == found_by == 1
-    return out
-
-
-# ------------------------------------------------------------------------------------------- backups
-
-
-def backup_name(taken: datetime, ext: str = "sql.gz") -> str:
-    return f"backup_{taken:%Y%m%d_%H%M%S}.{ext}"
-
-
-def daily(
-    days: int = 30, newest_age: timedelta = timedelta(hours=1), missing: Sequence[int] = ()
-) -> list[datetime]:
-    """Backup times, oldest → newest: one a day, the newest ``newest_age`` ago; ``missing`` are the ages
-    in days (0 = newest) of the days without a backup."""
-    newest = (datetime.now(UTC) - newest_age).replace(microsecond=0)
-    return [newest - timedelta(days=age) for age in range(days - 1, -1, -1) if age not in missing]
-
-
-def write_backup(directory: Path, taken: datetime, body: bytes, ext: str = "sql.gz") -> Path:
-    """A backup file named after ``taken``, with its mtime set to match."""
-    path = directory / backup_name(taken, ext)
-    path.write_bytes(body)
-    os.utime(path, (taken.timestamp(), taken.timestamp()))
-    return path
-
-
-def backup_dir(
-    tmp_path: Path, times: Sequence[datetime], body: bytes, *, newest: bytes | None = None
-) -> Path:
-    """A directory of backups at ``times``, all ``body`` except the newest (``newest`` if given)."""
-    directory = tmp_path / "backups"
-    directory.mkdir()
-    for taken in times[:-1]:
-        write_backup(directory, taken, body)
-    write_backup(directory, times[-1], body if newest is None else newest)
-    return directory
-
-
-def restore_config(
-    tmp_path: Path,
-    location: str,
-    *,
-    provider: str = "local",
-    endpoint: str | None = None,
-    expect_tables: Sequence[str] = APP_TABLES,
-    min_rows: Mapping[str, int] | None = None,
-    rpo_hours: float = 24,
-    rto_minutes: float = 10,
-    retention_days: float = 30,
-    timeout_s: float = 5,
-    roles: Sequence[str] = ("app",),
-) -> Path:
-    backups: dict[str, Any] = {
-        "location": location,
-        "rpo_hours": rpo_hours,
-        "rto_minutes": rto_minutes,
-        "retention_days": retention_days,
-    }
-    if endpoint is not None:
-        backups["s3_endpoint_url"] = endpoint
-    restore: dict[str, Any] = {
-        "provider": provider,
-        "image": DEFAULT_IMAGE,
-        "expect_tables": list(expect_tables),
-        "min_rows": dict(min_rows or {"User": 1}),
-        "roles": list(roles),
-    }
-    return write_opscheck_toml(tmp_path, top={"timeout_s": timeout_s}, backups=backups, restore=restore)
-
-
-def restore_run(pytester: pytest.Pytester, tmp_path: Path, config: Path, *args: str) -> SuiteRun:
-    return run_suite(pytester, RESTORE_SUITE, config, tmp_path / "reports", *args)
-
-
-# ---------------------------------------------------------------------------------------------- S3
-
-
-def s3_bucket(endpoint: str) -> tuple[str, Any]:
-    """A new bucket like production's: versioning, default encryption, a 30-day expiry on the prefix."""
-    client = client_for(endpoint)
-    bucket = f"opscheck-restore-{uuid.uuid4().hex[:10]}"
-    client.create_bucket(Bucket=bucket)
-    client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    client.put_bucket_encryption(
-        Bucket=bucket,
-        ServerSideEncryptionConfiguration={
-            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
-        },
-    )
-    client.put_bucket_lifecycle_configuration(
-        Bucket=bucket,
-        LifecycleConfiguration={
-            "Rules": [
-                {
-                    "ID": "retention",
-                    "Status": "Enabled",
-                    "Filter": {"Prefix": PREFIX},
-                    "Expiration": {"Days": 30},
-                }
-            ]
-        },
-    )
-    return bucket, client
-
-
-def put_backups(client: Any, bucket: str, times: Sequence[datetime], body: bytes) -> list[str]:
-    names = []
-    for taken in times:
-        name = backup_name(taken)
-        client.put_object(Bucket=bucket, Key=PREFIX + name, Body=body, ServerSideEncryption="AES256")
-        names.append(name)
-    return names
-
-
-# ---------------------------------------------------------------------------------------------- Docker
-
-
-@pytest.fixture(scope="session")
-def docker_ready() -> None:
-    """Skip (with the reason) unless a Docker daemon answers and the local PostgreSQL image is present;
-    with OPSCHECK_REQUIRE_DOCKER=1 (CI) fail instead, so a broken engine cannot pass as green."""
-    up, why = docker_available()
-    problem = None if up else f"{why} (run scripts/docker-postgres.sh as root)"
-    if problem is None:
-        present, image_why = image_present(DEFAULT_IMAGE)
-        problem = None if present else image_why
-    if problem is None:
-        return
-    if os.environ.get("OPSCHECK_REQUIRE_DOCKER", "") not in {"", "0"}:
-        pytest.fail(f"OPSCHECK_REQUIRE_DOCKER is set but {problem}", pytrace=False)
-    pytest.skip(problem)
-
-
-def provider_param(provider: str) -> Any:
-    """A ``provider`` parameter; testcontainers runs share an xdist group (they start containers)."""
-    if provider == "testcontainers":
-        return pytest.param(provider, marks=pytest.mark.xdist_group("restore"), id=provider)
-    return pytest.param(provider, id=provider)
-
-
-PROVIDERS = [provider_param("local"), provider_param("testcontainers")]
-
-
-@pytest.fixture
-def provider(request: pytest.FixtureRequest) -> str:
-    chosen: str = request.param
-    if chosen == "testcontainers":
-        request.getfixturevalue("docker_ready")
-    return chosen
-
-
-# ----------------------------------------------------------------------------------------- assertions
-
-
-def assert_check(
-    run: SuiteRun,
-    name: str,
-    outcome: str,
-    *,
-    severity: str | None = None,
-    section: str | None = None,
-    says: Sequence[str] = (),
-) -> dict[str, Any]:
-    check = run.check(name)
-    assert check["outcome"] == outcome, f"{name}: {check['outcome']} ({check['message']})\n{run.output}"
-    if severity is not None:
-        assert check["severity"] == severity, name
-    if section is not None:
-        assert check["runbook_section"] == section, name
-    for text in says:
-        assert text in (check["message"] or ""), f"{name}: {text!r} not in {check['message']!r}"
-    return check
-
-
-def assert_restored_checks_error(run: SuiteRun) -> None:
-    """The checks that need the restored database error, pointing at the drill."""
-    for name in RESTORED:
-        assert_check(run, name, "error", says=(SEE_DRILL,))
-
-
-def passed(run: SuiteRun) -> set[str]:
-    return {name for name, outcome in run.outcomes().items() if outcome == "passed"}
-
-
-def assert_contract_metrics(metrics: Mapping[str, Any], backup_key: str, backup_bytes: int) -> None:
-    missing = [name for name in CONTRACT_METRICS if name not in metrics]
-    assert not missing, f"missing metrics {missing} in {metrics}"
-    assert metrics["backup_key"] == backup_key
-    assert metrics["backup_bytes"] == backup_bytes
-    assert metrics["restore_seconds"] > 0
-    assert metrics["restore_mb_per_s"] > 0
-
-
-# ------------------------------------------------------------------------------ every run cleans up
-
-
-def _remove_leftovers(directory: Path) -> list[str]:
-    """Stop any PostgreSQL still running from ``directory`` (a run's TMPDIR), empty it; return what was there."""
-    left = sorted(entry.name for entry in directory.iterdir())
-    for pidfile in directory.glob("opscheck-pg-*/data/postmaster.pid"):
-        first = pidfile.read_text(errors="replace").split("\n", 1)[0].strip()
-        if first.isdigit():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(int(first), signal.SIGKILL)
-    for entry in directory.iterdir():
-        if entry.is_dir():
-            shutil.rmtree(entry, ignore_errors=True)
-        else:
-            entry.unlink(missing_ok=True)
-    return left
-
-
-@pytest.fixture(autouse=True)
-def run_tmpdir(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A TMPDIR of its own for the suite runs a test starts (subprocesses read it; this process has
-    cached its own): afterwards it must be empty, so a run that leaves a server directory or a restore
-    temp dir behind fails here, and whatever it left is stopped and removed."""
-    # mkdtemp before setenv: this process's tempfile has cached the usual temp dir (and keeps it)
-    path = Path(tempfile.mkdtemp(prefix="opscheck-test-tmp-"))
-    path.chmod(0o755)  # the postgres OS user must reach the clusters a run creates in it
-    monkeypatch.setenv("TMPDIR", str(path))
-    try:
-        yield path
-        left = _remove_leftovers(path)
-        assert not left, f"the suite run left {left} in its TMPDIR"
-    finally:
-        _remove_leftovers(path)
-        shutil.rmtree(path, ignore_errors=True)
+#: a private TMPDIR per test that must be empty afterwards
+pytestmark = pytest.mark.usefixtures("run_tmpdir")
 
 
 # ============================================================================================= GOOD
@@ -631,28 +246,6 @@ def test_unreachable_s3_endpoint_errors_naming_it(pytester: pytest.Pytester, tmp
     assert_restored_checks_error(run)
     assert passed(run) == set()
     assert run.wall_s < 60
-
-
-@pytest.fixture
-def get_only_user(s3_iam_server: MotoServer, dumps: Dumps) -> dict[str, str]:
-    """A bucket holding one real backup and a user allowed nothing but s3:GetObject on its objects."""
-    bucket = f"opscheck-locked-{uuid.uuid4().hex[:8]}"
-    user = f"backup-reader-{uuid.uuid4().hex[:8]}"
-    with s3_iam_server.auth_disabled():
-        s3 = client_for(s3_iam_server.endpoint)
-        iam = client_for(s3_iam_server.endpoint, service="iam")
-        s3.create_bucket(Bucket=bucket)
-        s3.put_object(Bucket=bucket, Key=PREFIX + backup_name(daily(1)[0]), Body=dumps.gz)
-        iam.create_user(UserName=user)
-        key = iam.create_access_key(UserName=user)["AccessKey"]
-        policy = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*"}
-            ],
-        }
-        iam.put_user_policy(UserName=user, PolicyName="get-only", PolicyDocument=json.dumps(policy))
-    return {"bucket": bucket, "key_id": key["AccessKeyId"], "secret": key["SecretAccessKey"]}
 
 
 @pytest.mark.usefixtures("aws_env")
@@ -968,43 +561,9 @@ def test_restore_guard_refuses_anything_but_a_throwaway_server(pg_cluster: Local
 # ========================================================================================== SIGTERM
 
 
-def _descendants(root: int) -> dict[int, list[str]]:
-    return {pid: process.argv for pid, process in descendants(root).items()}
-
-
-def _restore_client(processes: Mapping[int, list[str]]) -> list[str] | None:
-    """The argv of the drill's psql restoring into database ``restored`` (direct or via docker exec)."""
-    for argv in processes.values():
-        if any(Path(arg).name == "psql" for arg in argv) and any(
-            a == "-d" and b == "restored" for a, b in itertools.pairwise(argv)
-        ):
-            return argv
-    return None
-
-
 def _still_running(pid: int, argv: list[str]) -> bool:
     process = process_table().get(pid)
     return process is not None and process.argv == argv and process.alive
-
-
-def _labelled_containers() -> set[str]:
-    docker = shutil.which("docker")
-    if docker is None:
-        return set()
-    proc = subprocess.run(
-        [docker, "ps", "-aq", "--no-trunc", "--filter", f"label={LABEL}"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    return set(proc.stdout.split()) if proc.returncode == 0 else set()
-
-
-def _remove_container(container: str) -> None:
-    docker = shutil.which("docker")
-    if docker is not None:
-        subprocess.run([docker, "rm", "-f", "-v", container], capture_output=True, timeout=60, check=False)
 
 
 @pytest.mark.xdist_group("restore")
@@ -1038,21 +597,21 @@ def test_signal_during_the_restore_ends_promptly_and_leaves_nothing(
             )
             assert time.monotonic() < deadline, f"the restore never started:\n{log.read_text()[-3000:]}"
             time.sleep(0.05)
-            client = _restore_client(_descendants(proc.pid))
+            client = restore_client(descendant_argvs(proc.pid))
         time.sleep(1.0)  # well inside the ~10 s restore
-        children = _descendants(proc.pid)
-        assert _restore_client(children) is not None, "the restore ended before the signal"
+        children = descendant_argvs(proc.pid)
+        assert restore_client(children) is not None, "the restore ended before the signal"
         container = client[client.index("psql") - 1] if provider == "testcontainers" else None
         if container is None:  # the local server lives in the run's TMPDIR: its removal is checked below
             assert [p.name for p in run_tmpdir.iterdir() if p.name.startswith("opscheck-pg-")]
         else:
-            assert container in _labelled_containers()
+            assert container in labelled_containers()
 
         took = signal_and_wait(proc, sig, within_s=15, log=log)
     finally:
         kill_session(proc)
-        if container is not None and container in _labelled_containers():
-            _remove_container(container)
+        if container is not None and container in labelled_containers():
+            remove_container(container)
 
     output = log.read_text(errors="replace")
     print(f"the run ended {took:.1f} s after {sig.name}")
@@ -1066,7 +625,7 @@ def test_signal_during_the_restore_ends_promptly_and_leaves_nothing(
     assert not [argv for argv in running if any(str(run_tmpdir) in arg for arg in argv)]
     assert list(run_tmpdir.iterdir()) == [], "the run left files in its TMPDIR"
     if container is not None:
-        assert container not in _labelled_containers(), f"container {container[:12]} was left running"
+        assert container not in labelled_containers(), f"container {container[:12]} was left running"
 
     summary = json.loads((reports / "opscheck-summary.json").read_text())
     assert summary["interrupted"] is True, output[-3000:]

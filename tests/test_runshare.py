@@ -26,29 +26,25 @@ from opscheck.errors import CheckFailed
 from opscheck.restore.expectations import amcheck_indexes
 from opscheck.restore.servers.local import LocalCluster
 from opscheck.run.share import RunShare
-from tests.support.servers import LocalHTTPServer
-from tests.support.smoke_run import healthy_routes, html_page, run_smoke, write_config
-from tests.support.suite_run import ENV, RESTORE_SUITE
-from tests.test_restore_suite import (
+from tests.support.docker_engine import labelled_containers
+from tests.support.reference_dumps import Dumps
+from tests.support.restore_run import (
     DRILL,
     PROVIDERS,
     RESTORED,
-    Dumps,
-    _descendants,
-    _labelled_containers,
-    _restore_client,
     backup_dir,
     daily,
-    docker_ready,
-    dumps,
-    provider,
+    descendant_argvs,
+    restore_client,
     restore_config,
     restore_run,
-    run_tmpdir,
-    slow_dump,
 )
+from tests.support.servers import LocalHTTPServer
+from tests.support.smoke_run import healthy_routes, html_page, run_smoke, write_config
+from tests.support.suite_run import ENV, RESTORE_SUITE
 
-__all__ = ["docker_ready", "dumps", "provider", "run_tmpdir", "slow_dump"]  # fixtures, defined there
+#: a private TMPDIR per test that must be empty afterwards
+pytestmark = pytest.mark.usefixtures("run_tmpdir")
 
 XDIST = ("-n", "2", "--dist", "load", "-v")
 #: every check on both workers: both need the shared results, whatever the scheduling
@@ -139,7 +135,7 @@ def test_sigterm_to_an_xdist_run_mid_restore_leaves_no_server(
             assert proc.poll() is None, log.read_text()[-3000:]
             assert time.monotonic() < deadline, log.read_text()[-3000:]
             time.sleep(0.05)
-            client = _restore_client(_descendants(proc.pid))
+            client = restore_client(descendant_argvs(proc.pid))
         container = client[client.index("psql") - 1] if provider == "testcontainers" else None
         time.sleep(1.0)
         proc.send_signal(signal.SIGTERM)
@@ -151,7 +147,7 @@ def test_sigterm_to_an_xdist_run_mid_restore_leaves_no_server(
     output = log.read_text(errors="replace")
     time.sleep(0.5)
     if container is not None:
-        assert container not in _labelled_containers(), f"container left running:\n{output[-3000:]}"
+        assert container not in labelled_containers(), f"container left running:\n{output[-3000:]}"
     assert list((state_dir / "servers").glob("*.json")) == [], output[-3000:]
     summary = json.loads((tmp_path / "reports" / "opscheck-summary.json").read_text())
     assert summary["interrupted"] is True

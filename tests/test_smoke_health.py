@@ -16,11 +16,9 @@ from typing import Any
 
 import pytest
 
-from tests.support.reference_apps import V5, reference_apps  # noqa: F401 - the v5 app's fleet
-from tests.support.reference_apps import AppFleet as ReferenceApps
+from tests.support.auth_run import V4Apps
+from tests.support.reference_apps import V5, AppFleet
 from tests.support.suite_run import REPO, SuiteRun, run_suite, write_opscheck_toml
-from tests.test_auth_suite import AppFleet
-from tests.test_auth_suite import fleet as fleet_fixture
 
 pytestmark = pytest.mark.xdist_group("reference-app")
 
@@ -29,9 +27,6 @@ HEALTH = "test_health_endpoint_is_healthy"
 MAINTENANCE = "test_maintenance_mode_is_off"
 HOME = "test_page_answers_200[/]"
 RUN_CONFIGURATION = "Configuration of this opscheck run"
-
-#: the reference app in normal mode, started on first use and stopped at module end
-fleet = fleet_fixture
 
 
 def smoke_run(pytester: pytest.Pytester, tmp_path: Path, base_url: str, name: str, **smoke: Any) -> SuiteRun:
@@ -42,7 +37,7 @@ def smoke_run(pytester: pytest.Pytester, tmp_path: Path, base_url: str, name: st
 
 
 def test_health_path_false_skips_the_health_check_naming_the_key(
-    pytester: pytest.Pytester, tmp_path: Path, fleet: AppFleet
+    pytester: pytest.Pytester, tmp_path: Path, fleet: V4Apps
 ) -> None:
     app = fleet.get()
     run = smoke_run(pytester, tmp_path, app.base_url, "none", health_path=False)
@@ -55,7 +50,7 @@ def test_health_path_false_skips_the_health_check_naming_the_key(
 
 
 def test_a_404_on_the_health_path_says_there_is_no_health_endpoint_without_rollback_advice(
-    pytester: pytest.Pytester, tmp_path: Path, fleet: AppFleet
+    pytester: pytest.Pytester, tmp_path: Path, fleet: V4Apps
 ) -> None:
     app = fleet.get()
     run = smoke_run(pytester, tmp_path, app.base_url, "missing", health_path="/healthz")
@@ -72,7 +67,7 @@ def test_a_404_on_the_health_path_says_there_is_no_health_endpoint_without_rollb
 
 @pytest.mark.parametrize(("expect", "outcome"), [("status", "passed"), (None, "failed")])
 def test_a_200_that_is_not_json_is_judged_by_health_expect(
-    expect: str | None, outcome: str, pytester: pytest.Pytester, tmp_path: Path, fleet: AppFleet
+    expect: str | None, outcome: str, pytester: pytest.Pytester, tmp_path: Path, fleet: V4Apps
 ) -> None:
     app = fleet.get()  # its home page answers 200 with HTML: a health endpoint that is no JSON document
     smoke = {"health_path": "/"} | ({"health_expect": expect} if expect else {})
@@ -100,7 +95,7 @@ def test_an_empty_health_path_is_a_configuration_error_naming_the_key(
 def test_the_v5_app_without_a_health_endpoint_is_told_which_key_to_set_then_passes_with_it(
     pytester: pytest.Pytester,
     tmp_path: Path,
-    reference_apps: ReferenceApps,  # noqa: F811
+    reference_apps: AppFleet,
 ) -> None:
     app = reference_apps.get(V5)  # the Auth.js v5 reference app has no /api/health, like many real apps
     default = smoke_run(pytester, tmp_path, app.base_url, "default")

@@ -26,10 +26,24 @@ from opscheck.restore.servers.local import LocalCluster
 from tests.support.certs import IssuedCert, LocalPKI
 from tests.support.servers import LocalHTTPServer, Route, closed_port, silent_tcp_server
 from tests.support.smoke_run import (
+    CACHE,
+    DATABASE,
+    FRAMING,
+    HEADER_CHECKS,
+    HEALTH,
     HEALTHY_BODY,
+    HSTS,
+    MAINTENANCE,
+    NOSNIFF,
+    PAGE_CHECKS,
+    REFERRER,
+    TLS,
+    VERSION,
     SequenceRoute,
     healthy_routes,
     html_page,
+    page_fast,
+    page_ok,
     run_smoke,
     write_config,
 )
@@ -39,30 +53,6 @@ if TYPE_CHECKING:
     from tests.support.redis_server import RedisServer
 
 pytest_plugins = ["tests.support.redis_server"]
-
-# -- check names (test ids inside suites/smoke) ------------------------------------------------------
-HEALTH = "test_health_endpoint_is_healthy"
-VERSION = "test_deployed_version_is_expected"
-MAINTENANCE = "test_maintenance_mode_is_off"
-DATABASE = "test_database_answers_read_only"
-CACHE = "test_cache_answers_ping"
-TLS = "test_tls_certificate_is_valid"
-HSTS = "test_security_header_is_set[strict-transport-security]"
-NOSNIFF = "test_security_header_is_set[x-content-type-options]"
-FRAMING = "test_security_header_is_set[frame-ancestors]"
-REFERRER = "test_security_header_is_set[referrer-policy]"
-HEADER_CHECKS = (NOSNIFF, FRAMING, REFERRER)
-
-
-def page_ok(path: str) -> str:
-    return f"test_page_answers_200[{path}]"
-
-
-def page_fast(path: str) -> str:
-    return f"test_page_answers_within_budget[{path}]"
-
-
-PAGE_CHECKS = (page_ok("/"), page_ok("/login"), page_fast("/"), page_fast("/login"))
 
 # -- runbook sections of examples/RUNBOOK.md ---------------------------------------------------------
 SITE_DOWN = "Site Down (P0)"

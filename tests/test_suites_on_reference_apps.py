@@ -16,7 +16,6 @@ went over the wire.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,9 +24,7 @@ import httpcore  # noqa: F401  (kept loaded: pytester's module snapshot would re
 import pytest
 
 from opscheck.restore.servers.local import LocalCluster
-from tests.support.reference_apps import SMOKE_USER, V4, V5, AppSpec, RunningApp, start_app
-from tests.support.suite_run import REPO, SuiteRun, run_suite, write_opscheck_toml
-from tests.test_auth_suite import (
+from tests.support.auth_run import (
     CANARIES,
     COOKIE_SIZE,
     CSRF,
@@ -43,9 +40,19 @@ from tests.test_auth_suite import (
     SIGN_OUT,
     UNKNOWN_USER,
     WRONG_PASSWORD,
-    forms,
+    assert_no_leaks,
 )
-from tests.test_smoke_suite import (
+from tests.support.reference_apps import RunningApp, start_app
+from tests.support.reference_targets import (
+    TARGETS,
+    V4_TARGET,
+    Target,
+    anonymous,
+    auth_checks,
+    config_for,
+    signed_in,
+)
+from tests.support.smoke_run import (
     CACHE,
     DATABASE,
     FRAMING,
@@ -60,9 +67,17 @@ from tests.test_smoke_suite import (
     page_fast,
     page_ok,
 )
+from tests.support.suite_run import (
+    AUTH_SUITE,
+    CREDENTIALS_SUITE,
+    SMOKE_SUITE,
+    SuiteRun,
+    run_suite,
+    write_opscheck_toml,
+)
 
-SUITES = (REPO / "suites" / "auth", REPO / "suites" / "smoke")
-EXPOSURE_CHECK = REPO / "suites" / "credentials" / "test_secrets_are_not_exposed.py"
+SUITES = (AUTH_SUITE, SMOKE_SUITE)
+EXPOSURE_CHECK = CREDENTIALS_SUITE / "test_secrets_are_not_exposed.py"
 EXPOSURE = "test_secrets_are_not_exposed"
 RUN_TIMEOUT_S = 180.0
 
@@ -71,57 +86,6 @@ SITE_DOWN = "Site Down (P0)"
 PERFORMANCE = "Performance Degradation"
 HEADERS_SECTION = "Security Headers"
 SECURITY_INCIDENT = "Security Incident"
-
-
-def anonymous(path: str) -> str:
-    return f"test_protected_path_refuses_requests_without_a_session[{path}]"
-
-
-def signed_in(path: str) -> str:
-    return f"test_protected_path_serves_the_signed_in_user[{path}]"
-
-
-@dataclass(frozen=True)
-class Target:
-    """How a user points opscheck at one reference app."""
-
-    spec: AppSpec
-    pages: tuple[str, ...]
-    protected_paths: tuple[str, ...]
-    #: keys of ``[auth]`` and ``[smoke]`` beyond the common ones
-    auth: Mapping[str, Any]
-    smoke: Mapping[str, Any]
-
-    def auth_table(self, app: RunningApp) -> dict[str, Any]:
-        table: dict[str, Any] = {
-            "username": SMOKE_USER,
-            "password": app.password,
-            "expected_providers": ["credentials"],
-            "protected_paths": list(self.protected_paths),
-            **self.auth,
-        }
-        if app.spec.url_path(app.fault):  # the v4 app moved to /auth: its user says so
-            table["base_path"] = app.spec.url_path(app.fault)
-        return table
-
-
-V4_TARGET = Target(V4, ("/", "/login"), ("/api/me", "/account"), auth={}, smoke={})
-V5_TARGET = Target(
-    V5, ("/", "/signin"), ("/api/me", "/dashboard"), auth={"base_path": "/auth"}, smoke={"health_path": False}
-)
-TARGETS = {"v4": V4_TARGET, "v5": V5_TARGET}
-
-#: a page in the ``slow`` mode waits 3 s: over this budget
-MAX_LATENCY_MS = 2000
-
-
-# -- the verdicts of a healthy app ------------------------------------------------------------------------------
-def auth_checks(target: Target) -> tuple[str, ...]:
-    per_path = [name(p) for p in target.protected_paths for name in (anonymous, signed_in)]
-    return (
-        ENDPOINTS, CSRF, PROVIDERS, SIGN_IN, SESSION, *CANARIES, HTTPONLY, SAMESITE, SECURE_PREFIX, HOST_PREFIX,
-        COOKIE_SIZE, *per_path, OPEN_REDIRECT, SIGN_OUT,
-    )  # fmt: skip
 
 
 def healthy(target: Target, *, https: bool) -> dict[str, str]:
@@ -254,25 +218,6 @@ def database_url(pg_cluster: LocalCluster) -> str:
     return pg_cluster.dsn()
 
 
-def config_for(
-    target: Target, app: RunningApp, directory: Path, database_url: str
-) -> tuple[dict[str, Any], dict[str, dict[str, Any] | None]]:
-    """The top-level keys and the tables a user would write to point opscheck at ``app``; the app's secret goes
-    into a dotenv file in ``directory`` (what `vercel env pull` gives), where the exposure check finds it."""
-    env_file = directory / "app.env"
-    env_file.write_text(f'{target.spec.secret_variable}="{app.secret}"\n', encoding="utf-8")
-    top: dict[str, Any] = {"timeout_s": 5}
-    if app.ca_bundle is not None:
-        top["ca_bundle"] = str(app.ca_bundle)
-    tables: dict[str, dict[str, Any] | None] = {
-        "smoke": {"pages": list(target.pages), "max_latency_ms": MAX_LATENCY_MS, **target.smoke},
-        "database": {"url": database_url} if target.spec.uses_database else None,
-        "auth": target.auth_table(app),
-        "credentials": {"env_file": str(env_file), "required": []},
-    }
-    return top, tables
-
-
 def run_against(
     pytester: pytest.Pytester, tmp_path: Path, target: Target, app: RunningApp, database_url: str
 ) -> SuiteRun:
@@ -303,13 +248,6 @@ def assert_verdicts(
     assert run.ret == (1 if caught else 0), run.output
 
 
-def assert_no_leaks(run: SuiteRun, app: RunningApp) -> None:
-    wire = app.wire_secrets()
-    everything = run.all_text()
-    leaks = sorted({value[:12] for value in wire for form in forms(value) if form in everything})
-    assert leaks == [], f"secret values (first 12 chars shown) found in the outputs: {leaks}"
-
-
 @pytest.mark.parametrize(("target", "fault", "https"), cases())
 def test_suites_judge_the_reference_app_in_each_fault_mode(
     target: Target, fault: str, *, https: bool, pytester: pytest.Pytester, tmp_path: Path, database_url: str
@@ -319,4 +257,4 @@ def test_suites_judge_the_reference_app_in_each_fault_mode(
         assert_verdicts(run, app, healthy(target, https=https), expectations(target, fault, https=https))
         if not target.spec.uses_database:  # no health endpoint: a deliberate skip that names its key
             assert "health_path" in run.check(HEALTH)["message"], run.check(HEALTH)
-        assert_no_leaks(run, app)
+        assert_no_leaks(run, app, at_least=0)

@@ -11,15 +11,11 @@ from __future__ import annotations
 import pytest
 
 from opscheck.run.verdict import exit_status
-from tests.support.project import checks_by_name, summary
-from tests.test_plugin import (
-    config_for,
-    run,
-)
+from tests.support.project import checks_by_name, run_project, staging_and_production_config, summary
 
 
 def _project(pytester: pytest.Pytester, checks: str) -> None:
-    config_for(pytester)
+    staging_and_production_config(pytester)
     pytester.makepyfile(test_checks=checks)
 
 
@@ -29,7 +25,7 @@ def _run(pytester: pytest.Pytester, *args: str, subprocess: bool = False) -> pyt
         return pytester.runpytest_subprocess(
             "-p", "no:cacheprovider", "--opscheck-reports", reports, "--env", "staging", *args, timeout=120
         )
-    return run(pytester, "--env", "staging", *args)
+    return run_project(pytester, "--env", "staging", *args)
 
 
 PASSING = """

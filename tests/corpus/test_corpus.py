@@ -26,8 +26,8 @@ from opscheck.restore.drill import Drill
 from opscheck.restore.expectations import missing_tables, row_counts
 from opscheck.restore.servers.local import LocalCluster
 from tests.corpus.conftest import CORPUS_ROLES, Corpus, fingerprint, gz
+from tests.support.reference_dumps import without_restrict
 from tests.support.suite_run import ENV, RESTORE_SUITE, run_suite, write_opscheck_toml
-from tests.test_restore_suite import without_restrict
 
 # the corpus is built once per session: one xdist worker runs all of it (.ci/run uses --dist loadgroup)
 pytestmark = pytest.mark.xdist_group("restore-corpus")

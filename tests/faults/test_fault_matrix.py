@@ -43,62 +43,75 @@ from psycopg.conninfo import conninfo_to_dict
 from opscheck.credentials.aws import BUCKET_RULES
 from tests.faults import hostile_targets
 from tests.faults.conftest import PLANTED_DB_PASSWORD, MatrixLog
-from tests.support.certs import LocalPKI
-from tests.support.moto import client_for
-from tests.support.reference_apps import start_app
-from tests.support.servers import LocalHTTPServer, Route, closed_port, silent_tcp_server
-from tests.support.slow_proxy import SlowProxy
-from tests.support.smoke_run import HEALTHY_BODY, healthy_routes
-from tests.support.suite_run import REPO, SuiteRun, run_suite, write_opscheck_toml
-from tests.test_auth_suite import (  # the auth suite's reference apps, one per fault mode
-    ALL_CHECKS as ALL_AUTH,
-)
-from tests.test_auth_suite import (
+from tests.support import auth_run, restore_run
+from tests.support.auth_run import (
     ANONYMOUS,
     ENDPOINTS,
     HTTPONLY,
     OPEN_REDIRECT,
-    SMOKE_USER,
+    SECURE_PREFIX,
     UNKNOWN_USER,
     WRONG_PASSWORD,
-    AppFleet,
-    fleet,  # noqa: F401 - a module fixture: the reference app in each fault mode, started on first use
+    V4Apps,
 )
-from tests.test_restore_suite import (  # the restore suite's own fixture and fault builders
+from tests.support.certs import LocalPKI
+from tests.support.moto import client_for
+from tests.support.reference_apps import SMOKE_USER, start_app
+from tests.support.reference_dumps import (
     NEWER_MAJOR,
-    PREFIX,
     Dumps,
-    backup_dir,
-    backup_name,
     claiming_version,
     cut_inside_copy,
-    daily,
-    dumps,  # noqa: F401 - a session fixture used by the restore rows
     first_part_cut,
-    get_only_user,  # noqa: F401 - a bucket and a user that may only GetObject (the access-denied row)
     gzip_bytes,
-    run_tmpdir,  # noqa: F401 - autouse: a private TMPDIR per row that must be empty afterwards
     with_bad_statement,
     with_missing_extension,
     without_restrict,
+)
+from tests.support.reference_targets import V4_TARGET, V5_TARGET, Target, anonymous, auth_checks, config_for
+from tests.support.restore_run import (
+    DRILL,
+    ENCRYPTED,
+    PREFIX,
+    RESTORED,
+    ROLES,
+    RPO,
+    SIZE,
+    STREAM,
+    backup_dir,
+    backup_name,
+    daily,
     write_backup,
 )
-from tests.test_suites_on_reference_apps import (  # both reference apps, configured as their users would
-    SECURE_PREFIX,
-    V4_TARGET,
-    V5_TARGET,
-    Target,
-    anonymous,
-    auth_checks,
-    config_for,
+from tests.support.servers import LocalHTTPServer, Route, closed_port, silent_tcp_server
+from tests.support.slow_proxy import SlowProxy
+from tests.support.smoke_run import (
+    CACHE,
+    DATABASE,
+    HEADER_CHECKS,
+    HEALTH,
+    HEALTHY_BODY,
+    HSTS,
+    MAINTENANCE,
+    PAGE_CHECKS,
+    TLS,
+    VERSION,
+    healthy_routes,
+)
+from tests.support.suite_run import (
+    AUTH_SUITE,
+    CREDENTIALS_SUITE,
+    RESTORE_SUITE,
+    SMOKE_SUITE,
+    SuiteRun,
+    run_suite,
+    write_opscheck_toml,
 )
 
 pytest_plugins = ["tests.support.s3_server", "tests.support.redis_server"]
 
-SMOKE = REPO / "suites" / "smoke"
-RESTORE = REPO / "suites" / "restore"
-CREDENTIALS = REPO / "suites" / "credentials"
-AUTH = REPO / "suites" / "auth"
+#: a private TMPDIR per row that must be empty afterwards
+pytestmark = pytest.mark.usefixtures("run_tmpdir")
 
 PLANTED_SMOKE_PASSWORD = "planted-smoke-pw-Kd4Wq8Zn1Bs"
 #: what a row's suite may spend beyond its configured timeouts (``duration_s`` of the summary)
@@ -109,35 +122,8 @@ STARTUP_MARGIN_S = 12.0
 RESTORE_BUDGET_S = 10.0
 
 # -- checks ---------------------------------------------------------------------------------------------
-HEALTH = "test_health_endpoint_is_healthy"
-VERSION = "test_deployed_version_is_expected"
-MAINTENANCE = "test_maintenance_mode_is_off"
-DATABASE = "test_database_answers_read_only"
-CACHE = "test_cache_answers_ping"
-TLS = "test_tls_certificate_is_valid"
-HSTS = "test_security_header_is_set[strict-transport-security]"
-HEADERS = tuple(
-    f"test_security_header_is_set[{h}]"
-    for h in ("x-content-type-options", "frame-ancestors", "referrer-policy")
-)
-PAGES = tuple(f"test_page_answers_{kind}[{p}]" for kind in ("200", "within_budget") for p in ("/", "/login"))
 #: every smoke check that talks to the site over HTTP(S)
-SITE = (HEALTH, VERSION, MAINTENANCE, HSTS, *HEADERS, *PAGES)
-
-ENCRYPTED = "test_backup_is_encrypted_at_rest"
-SIZE = "test_backup_size_is_plausible"
-STREAM = "test_backup_stream_is_complete"
-RETENTION = "test_backups_cover_retention_window"
-RPO = "test_newest_backup_is_within_rpo"
-DRILL = "test_restore_drill_succeeds_within_rto"
-RESTORED = (
-    "test_expected_tables_exist",
-    "test_tables_have_minimum_rows",
-    "test_migrations_are_complete",
-    "test_indexes_pass_amcheck",
-)
-ROLES = "test_restore_roles_are_declared"
-ALL_RESTORE = (ENCRYPTED, SIZE, STREAM, RETENTION, RPO, DRILL, ROLES, *RESTORED)
+SITE = (HEALTH, VERSION, MAINTENANCE, HSTS, *HEADER_CHECKS, *PAGE_CHECKS)
 
 SECRET_KEY_MATERIAL = "test_nextauth_secret_is_strong[key-material]"
 SECRET_ENTROPY = "test_nextauth_secret_is_strong[entropy]"
@@ -643,7 +629,7 @@ def reference_app(mode: str) -> Builder:
         # the app outlives this row: it must not live in (nor leave files in) the row's private TMPDIR
         with pytest.MonkeyPatch.context() as patch:
             patch.setenv("TMPDIR", tempfile.gettempdir())
-            apps: AppFleet = ctx.fixture("fleet")
+            apps: V4Apps = ctx.fixture("fleet")
             app = apps.get(mode)
         auth = {
             "username": SMOKE_USER,
@@ -718,11 +704,11 @@ HEAVY = pytest.mark.xdist_group("faults")
 
 MATRIX = [
     # -- the site --------------------------------------------------------------------------------------------
-    fault("target-refused", SMOKE, refused, HEALTH, "error", SITE_DOWN, SITE, 2 + 1),
-    fault("target-blackholed", SMOKE, blackholed, HEALTH, "error", SITE_DOWN, SITE, 1 * 2),
+    fault("target-refused", SMOKE_SUITE, refused, HEALTH, "error", SITE_DOWN, SITE, 2 + 1),
+    fault("target-blackholed", SMOKE_SUITE, blackholed, HEALTH, "error", SITE_DOWN, SITE, 1 * 2),
     fault(
         "dns-failure",
-        SMOKE,
+        SMOKE_SUITE,
         dns_failure,
         HEALTH,
         "error",
@@ -733,7 +719,7 @@ MATRIX = [
     ),
     fault(
         "http-500",
-        SMOKE,
+        SMOKE_SUITE,
         site({"/api/health": Route(status=500, body="Internal Server Error")}),
         HEALTH,
         "failed",
@@ -743,7 +729,7 @@ MATRIX = [
     ),
     fault(
         "http-503",
-        SMOKE,
+        SMOKE_SUITE,
         site({"/api/health": Route(status=503, body={"status": "unavailable"})}),
         HEALTH,
         "failed",
@@ -753,7 +739,7 @@ MATRIX = [
     ),
     fault(
         "health-degraded",
-        SMOKE,
+        SMOKE_SUITE,
         site({"/api/health": Route(body={**HEALTHY_BODY, "status": "degraded"})}),
         HEALTH,
         "failed",
@@ -763,7 +749,7 @@ MATRIX = [
     ),
     fault(
         "wrong-version",
-        SMOKE,
+        SMOKE_SUITE,
         site({}, expected_version="v2", version_wait_s=1),
         VERSION,
         "failed",
@@ -771,10 +757,10 @@ MATRIX = [
         (VERSION,),
         1 + 3,
     ),
-    fault("tls-expired", SMOKE, tls(LocalPKI.expired), TLS, "failed", TLS_SECTION, (TLS, *SITE), 3),
+    fault("tls-expired", SMOKE_SUITE, tls(LocalPKI.expired), TLS, "failed", TLS_SECTION, (TLS, *SITE), 3),
     fault(
         "tls-wrong-host",
-        SMOKE,
+        SMOKE_SUITE,
         tls(LocalPKI.wrong_host),
         TLS,
         "failed",
@@ -784,7 +770,7 @@ MATRIX = [
     ),
     fault(
         "tls-untrusted",
-        SMOKE,
+        SMOKE_SUITE,
         tls(LocalPKI.untrusted),
         TLS,
         "failed",
@@ -794,7 +780,7 @@ MATRIX = [
     ),
     fault(
         "maintenance-on",
-        SMOKE,
+        SMOKE_SUITE,
         site({"/api/health": Route(status=503, body={"status": "maintenance", "maintenance": True})}),
         MAINTENANCE,
         "failed",
@@ -803,10 +789,10 @@ MATRIX = [
         3,
     ),
     # -- data stores -----------------------------------------------------------------------------------------
-    fault("database-down", SMOKE, database_down, DATABASE, "error", DATABASE_SECTION, (DATABASE,), 2),
+    fault("database-down", SMOKE_SUITE, database_down, DATABASE, "error", DATABASE_SECTION, (DATABASE,), 2),
     fault(
         "database-wrong-password",
-        SMOKE,
+        SMOKE_SUITE,
         wrong_db_password,
         DATABASE,
         "failed",
@@ -816,7 +802,7 @@ MATRIX = [
     ),
     fault(
         "database-slow",
-        SMOKE,
+        SMOKE_SUITE,
         database_slow,
         DATABASE,
         "failed",
@@ -825,10 +811,10 @@ MATRIX = [
         5,
         says="at most 200 ms",
     ),
-    fault("redis-down", SMOKE, redis_down, CACHE, "error", CACHE_SECTION, (CACHE,), 2),
+    fault("redis-down", SMOKE_SUITE, redis_down, CACHE, "error", CACHE_SECTION, (CACHE,), 2),
     fault(
         "database-url-empty-pg-variables-set",
-        SMOKE,
+        SMOKE_SUITE,
         database_url_empty,
         DATABASE,
         "error",
@@ -839,11 +825,18 @@ MATRIX = [
     ),
     # -- backups ---------------------------------------------------------------------------------------------
     fault(
-        "backup-missing", RESTORE, no_backups, RPO, "failed", BACKUP_STRATEGY, ALL_RESTORE, RESTORE_BUDGET_S
+        "backup-missing",
+        RESTORE_SUITE,
+        no_backups,
+        RPO,
+        "failed",
+        BACKUP_STRATEGY,
+        restore_run.ALL_CHECKS,
+        RESTORE_BUDGET_S,
     ),
     fault(
         "backup-stale",
-        RESTORE,
+        RESTORE_SUITE,
         backups(newest_age=timedelta(days=3)),
         RPO,
         "failed",
@@ -853,7 +846,7 @@ MATRIX = [
     ),
     fault(
         "backup-empty",
-        RESTORE,
+        RESTORE_SUITE,
         backups(lambda d: b""),
         SIZE,
         "failed",
@@ -863,7 +856,7 @@ MATRIX = [
     ),
     fault(
         "gzip-truncated",
-        RESTORE,
+        RESTORE_SUITE,
         backups(lambda d: d.gz[: len(d.gz) * 6 // 10]),
         STREAM,
         "failed",
@@ -873,7 +866,7 @@ MATRIX = [
     ),
     fault(
         "dump-cut-mid-copy",
-        RESTORE,
+        RESTORE_SUITE,
         backups(lambda d: gzip_bytes(cut_inside_copy(d.plain))),
         STREAM,
         "failed",
@@ -883,7 +876,7 @@ MATRIX = [
     ),
     fault(
         "dump-first-part-cut",
-        RESTORE,
+        RESTORE_SUITE,
         backups(first_part_cut_unrestricted),
         STREAM,
         "failed",
@@ -894,7 +887,7 @@ MATRIX = [
     ),
     fault(
         "gzip-byte-flipped",
-        RESTORE,
+        RESTORE_SUITE,
         backups(lambda d: flip_byte(d.gz, len(d.gz) // 2)),
         STREAM,
         "failed",
@@ -905,7 +898,7 @@ MATRIX = [
     ),
     fault(
         "plain-sql-truncated",
-        RESTORE,
+        RESTORE_SUITE,
         plain_sql_truncated,
         STREAM,
         "failed",
@@ -916,7 +909,7 @@ MATRIX = [
     ),
     fault(
         "roles-undeclared",
-        RESTORE,
+        RESTORE_SUITE,
         roles_undeclared,
         ROLES,
         "failed",
@@ -927,7 +920,7 @@ MATRIX = [
     ),
     fault(
         "extension-missing",
-        RESTORE,
+        RESTORE_SUITE,
         backups(lambda d: gzip_bytes(with_missing_extension(d.plain))),
         DRILL,
         "failed",
@@ -938,7 +931,7 @@ MATRIX = [
     ),
     fault(
         "sql-error-mid-dump",
-        RESTORE,
+        RESTORE_SUITE,
         backups(lambda d: gzip_bytes(with_bad_statement(d.plain)[0])),
         DRILL,
         "failed",
@@ -948,7 +941,7 @@ MATRIX = [
     ),
     fault(
         "dump-from-newer-major",
-        RESTORE,
+        RESTORE_SUITE,
         backups(newer_major),
         DRILL,
         "failed",
@@ -959,7 +952,7 @@ MATRIX = [
     ),
     fault(
         "custom-dump-truncated",
-        RESTORE,
+        RESTORE_SUITE,
         custom_truncated,
         DRILL,
         "failed",
@@ -969,7 +962,7 @@ MATRIX = [
     ),
     fault(
         "s3-object-unencrypted",
-        RESTORE,
+        RESTORE_SUITE,
         s3_unencrypted,
         ENCRYPTED,
         "failed",
@@ -980,12 +973,12 @@ MATRIX = [
     ),
     fault(
         "s3-access-denied",
-        RESTORE,
+        RESTORE_SUITE,
         s3_access_denied,
         RPO,
         "failed",
         BACKUP_STRATEGY,
-        ALL_RESTORE,
+        restore_run.ALL_CHECKS,
         RESTORE_BUDGET_S,
         says="AccessDenied",
         marks=HEAVY,
@@ -993,7 +986,7 @@ MATRIX = [
     # -- credentials -----------------------------------------------------------------------------------------
     fault(
         "nextauth-secret-short",
-        CREDENTIALS,
+        CREDENTIALS_SUITE,
         dotenv(short_secret, production=False, required=["NEXTAUTH_SECRET", "NEXTAUTH_URL"]),
         SECRET_KEY_MATERIAL,
         "failed",
@@ -1003,7 +996,7 @@ MATRIX = [
     ),
     fault(
         "database-url-sslmode-disable-in-production",
-        CREDENTIALS,
+        CREDENTIALS_SUITE,
         dotenv(sslmode_disable, production=True, required=["DATABASE_URL"]),
         DB_SSLMODE,
         "failed",
@@ -1013,7 +1006,7 @@ MATRIX = [
     ),
     fault(
         "required-variable-missing",
-        CREDENTIALS,
+        CREDENTIALS_SUITE,
         dotenv(missing_variable, production=False, required=["NEXTAUTH_URL", "PAYMENTS_API_KEY"]),
         required_var("PAYMENTS_API_KEY"),
         "failed",
@@ -1024,7 +1017,7 @@ MATRIX = [
     ),
     fault(
         "placeholder-value",
-        CREDENTIALS,
+        CREDENTIALS_SUITE,
         dotenv(placeholder, production=False, required=["WEBHOOK_SECRET"]),
         required_var("WEBHOOK_SECRET"),
         "failed",
@@ -1035,7 +1028,7 @@ MATRIX = [
     ),
     fault(
         "nextauth-url-http-in-production",
-        CREDENTIALS,
+        CREDENTIALS_SUITE,
         dotenv(http_nextauth_url, production=True, required=["NEXTAUTH_URL"]),
         URL_HTTPS,
         "failed",
@@ -1046,7 +1039,7 @@ MATRIX = [
     ),
     fault(
         "sentry-dsn-malformed",
-        CREDENTIALS,
+        CREDENTIALS_SUITE,
         dotenv(sentry_without_project, production=False, required=["SENTRY_DSN"]),
         SENTRY_FORMAT,
         "failed",
@@ -1057,7 +1050,7 @@ MATRIX = [
     ),
     fault(
         "maintenance-mode-on-in-production",
-        CREDENTIALS,
+        CREDENTIALS_SUITE,
         dotenv(maintenance_mode, production=True, required=["MAINTENANCE_MODE"]),
         MAINTENANCE_FLAG,
         "failed",
@@ -1069,34 +1062,34 @@ MATRIX = [
     # -- auth (the real reference app) -----------------------------------------------------------------------
     fault(
         "nextauth-without-secret",
-        AUTH,
+        AUTH_SUITE,
         reference_app("no-secret"),
         ENDPOINTS,
         "failed",
         AUTH_SECTION,
         # nobody can sign in: the canaries (a wrong password, no CSRF token, an unknown user) are refused,
         # but so is the right password, so they must not pass either
-        ALL_AUTH,
+        auth_run.ALL_CHECKS,
         AUTH_BUDGET_S,
         says="NEXTAUTH_SECRET",
         marks=REFERENCE_APP,
     ),
     fault(
         "nextauth-configuration-500",
-        AUTH,
+        AUTH_SUITE,
         reference_app("config-500"),  # the secret is set; NextAuth refuses its configuration
         ENDPOINTS,
         "failed",
         AUTH_SECTION,
         # /api/me still refuses without a session (its JWT check does not go through the endpoints)
-        tuple(name for name in ALL_AUTH if name != ANONYMOUS),
+        tuple(name for name in auth_run.ALL_CHECKS if name != ANONYMOUS),
         AUTH_BUDGET_S,
         says="problem with the server configuration",
         marks=REFERENCE_APP,
     ),
     fault(
         "nextauth-any-password-accepted",
-        AUTH,
+        AUTH_SUITE,
         reference_app("any-password"),
         WRONG_PASSWORD,
         "failed",
@@ -1108,7 +1101,7 @@ MATRIX = [
     ),
     fault(
         "nextauth-protected-route-open",
-        AUTH,
+        AUTH_SUITE,
         reference_app("open-protected"),
         ANONYMOUS,
         "failed",
@@ -1120,7 +1113,7 @@ MATRIX = [
     ),
     fault(
         "nextauth-prefix-redirect",
-        AUTH,
+        AUTH_SUITE,
         reference_app("prefix-redirect"),  # honours any callbackUrl that starts with the base URL
         OPEN_REDIRECT,
         "failed",
@@ -1132,7 +1125,7 @@ MATRIX = [
     ),
     fault(
         "nextauth-cookie-without-httponly",
-        AUTH,
+        AUTH_SUITE,
         reference_app("cookie-no-httponly"),
         HTTPONLY,
         "failed",
@@ -1145,7 +1138,7 @@ MATRIX = [
     # -- hostile targets (bounded time and memory, page verdicts, production is sacred) -----------------------
     fault(
         "site-dribbles-bytes",
-        SMOKE,
+        SMOKE_SUITE,
         hostile_targets.dribbling_site(smoke_setup),
         HEALTH,
         "error",
@@ -1157,7 +1150,7 @@ MATRIX = [
     # -- secrets on the leak paths of issue 12: each row plants a secret where it used to leak ---------------
     fault(
         "secret-token-in-a-page-path",
-        SMOKE,
+        SMOKE_SUITE,
         token_in_page_path,
         "test_page_answers_200[/status?access_token=***]",
         "failed",
@@ -1167,7 +1160,7 @@ MATRIX = [
     ),
     fault(
         "secret-basic-credentials-echoed",
-        SMOKE,
+        SMOKE_SUITE,
         basic_credentials_echoed,
         HEALTH,
         "failed",
@@ -1177,7 +1170,7 @@ MATRIX = [
     ),
     fault(
         "secret-webhook-path-echoed",
-        SMOKE,
+        SMOKE_SUITE,
         webhook_path_echoed,
         HEALTH,
         "failed",
@@ -1187,7 +1180,7 @@ MATRIX = [
     ),
     fault(
         "secret-database-password-with-url-delimiters",
-        SMOKE,
+        SMOKE_SUITE,
         database_password_with_url_delimiters,
         DATABASE,
         "error",
@@ -1197,7 +1190,7 @@ MATRIX = [
     ),
     fault(
         "page-200-with-error-payload",
-        SMOKE,
+        SMOKE_SUITE,
         hostile_targets.error_body_page(smoke_setup),
         "test_page_answers_200[/login]",
         "failed",
@@ -1208,7 +1201,7 @@ MATRIX = [
     ),
     fault(
         "page-larger-than-max-body",
-        SMOKE,
+        SMOKE_SUITE,
         hostile_targets.oversized_page(smoke_setup),
         "test_page_answers_200[/login]",
         "error",
@@ -1219,7 +1212,7 @@ MATRIX = [
     ),
     fault(
         "page-gzip-bomb",
-        SMOKE,
+        SMOKE_SUITE,
         hostile_targets.gzip_bomb_page(smoke_setup),
         "test_page_answers_200[/login]",
         "error",
@@ -1230,7 +1223,7 @@ MATRIX = [
     ),
     fault(
         "database-role-can-write",
-        CREDENTIALS,
+        CREDENTIALS_SUITE,
         hostile_targets.role_can_write(Setup),
         "test_opscheck_database_role_is_read_only",
         "failed",
@@ -1241,7 +1234,7 @@ MATRIX = [
     ),
     fault(
         "database-answers-crawl",
-        SMOKE,
+        SMOKE_SUITE,
         hostile_targets.database_dribbles(smoke_setup),
         DATABASE,
         "error",
@@ -1251,19 +1244,19 @@ MATRIX = [
     ),
     fault(
         "s3-answers-crawl",
-        RESTORE,
+        RESTORE_SUITE,
         hostile_targets.s3_backups_crawl(restore_setup, s3_daily_backups, PREFIX),
         RPO,
         "error",
         BACKUP_STRATEGY,
-        ALL_RESTORE,
+        restore_run.ALL_CHECKS,
         RESTORE_BUDGET_S,
         says="took longer than timeout_s = 2 s",
         marks=HEAVY,
     ),
     fault(
         "aws-answers-crawl",
-        CREDENTIALS,
+        CREDENTIALS_SUITE,
         hostile_targets.aws_answers_crawl(Setup),
         STS,
         "error",
@@ -1274,7 +1267,7 @@ MATRIX = [
     ),
     fault(
         "redis-answers-crawl",
-        SMOKE,
+        SMOKE_SUITE,
         hostile_targets.redis_dribbles(smoke_setup),
         CACHE,
         "error",
@@ -1286,7 +1279,7 @@ MATRIX = [
     # -- the Auth.js v5 reference app (and the v4 one's foreign callback) ----------------------------------
     fault(
         "authjs-v5-without-secret",
-        AUTH,
+        AUTH_SUITE,
         real_app(V5_TARGET, "no-secret"),
         ENDPOINTS,
         "failed",
@@ -1299,7 +1292,7 @@ MATRIX = [
     ),
     fault(
         "authjs-v5-provider-without-issuer",
-        AUTH,
+        AUTH_SUITE,
         real_app(V5_TARGET, "provider-no-issuer"),
         ENDPOINTS,
         "failed",
@@ -1311,7 +1304,7 @@ MATRIX = [
     ),
     fault(
         "authjs-v5-any-password-accepted",
-        AUTH,
+        AUTH_SUITE,
         real_app(V5_TARGET, "any-password"),
         WRONG_PASSWORD,
         "failed",
@@ -1323,7 +1316,7 @@ MATRIX = [
     ),
     fault(
         "authjs-v5-protected-page-open",
-        AUTH,
+        AUTH_SUITE,
         real_app(V5_TARGET, "open-protected"),
         anonymous("/dashboard"),
         "failed",
@@ -1334,7 +1327,7 @@ MATRIX = [
     ),
     fault(
         "authjs-v5-cookie-without-httponly",
-        AUTH,
+        AUTH_SUITE,
         real_app(V5_TARGET, "cookie-no-httponly"),
         HTTPONLY,
         "failed",
@@ -1346,7 +1339,7 @@ MATRIX = [
     ),
     fault(
         "authjs-v5-insecure-custom-cookie-on-https",
-        AUTH,
+        AUTH_SUITE,
         real_app(V5_TARGET, "insecure-custom-cookie", https=True),
         SECURE_PREFIX,
         "failed",
@@ -1358,7 +1351,7 @@ MATRIX = [
     ),
     fault(
         "authjs-v5-foreign-callback-honoured",
-        AUTH,
+        AUTH_SUITE,
         real_app(V5_TARGET, "foreign-callback"),
         OPEN_REDIRECT,
         "failed",
@@ -1370,7 +1363,7 @@ MATRIX = [
     ),
     fault(
         "authjs-v5-prefix-check-redirect",
-        AUTH,
+        AUTH_SUITE,
         real_app(V5_TARGET, "prefix-redirect"),
         OPEN_REDIRECT,
         "failed",
@@ -1382,18 +1375,18 @@ MATRIX = [
     ),
     fault(
         "authjs-v5-no-security-headers",
-        SMOKE,
+        SMOKE_SUITE,
         real_app(V5_TARGET, "no-security-headers"),
-        HEADERS[0],
+        HEADER_CHECKS[0],
         "failed",
         HEADERS_SECTION,
-        HEADERS,
+        HEADER_CHECKS,
         AUTH_BUDGET_S,
         marks=REFERENCE_APP_V5,
     ),
     fault(
         "authjs-v5-slow-pages",
-        SMOKE,
+        SMOKE_SUITE,
         real_app(V5_TARGET, "slow"),
         "test_page_answers_within_budget[/]",
         "failed",
@@ -1404,7 +1397,7 @@ MATRIX = [
     ),
     fault(
         "authjs-v5-secret-in-the-page",
-        CREDENTIALS,
+        CREDENTIALS_SUITE,
         real_app(V5_TARGET, "leak-secret"),
         "test_secrets_are_not_exposed",
         "failed",
@@ -1416,7 +1409,7 @@ MATRIX = [
     ),
     fault(
         "nextauth-v4-foreign-callback-honoured",
-        AUTH,
+        AUTH_SUITE,
         real_app(V4_TARGET, "foreign-callback"),
         OPEN_REDIRECT,
         "failed",

@@ -7,6 +7,7 @@ target and uses the repository's example runbook; ``run_smoke`` is ``run_suite``
     run = run_smoke(pytester, cfg, tmp_path)
     assert run.check("test_health_endpoint_is_healthy").outcome == "passed"
 
+The suite's check names (``HEALTH``, ``page_ok("/")``, …) are here for every test that reads its verdicts.
 Healthy-app building blocks (routes for ``/api/health``, ``/`` and ``/login``) live here too, and
 ``SequenceRoute``, a route whose status changes from one request to the next.
 """
@@ -23,18 +24,57 @@ from tests.support.servers import Route
 from tests.support.suite_run import ENV, REPO, RUNBOOK, SMOKE_SUITE, SuiteRun, run_suite, write_opscheck_toml
 
 __all__ = [
+    "CACHE",
+    "DATABASE",
     "ENV",
+    "FRAMING",
+    "HEADER_CHECKS",
+    "HEALTH",
     "HEALTHY_BODY",
+    "HSTS",
+    "MAINTENANCE",
+    "NOSNIFF",
+    "PAGE_CHECKS",
+    "REFERRER",
     "REPO",
     "RUNBOOK",
     "SECURITY_HEADERS",
     "SMOKE_SUITE",
+    "TLS",
+    "VERSION",
     "SequenceRoute",
     "healthy_routes",
     "html_page",
+    "page_fast",
+    "page_ok",
     "run_smoke",
     "write_config",
 ]
+
+# -- check names (test ids inside suites/smoke) ------------------------------------------------------
+HEALTH = "test_health_endpoint_is_healthy"
+VERSION = "test_deployed_version_is_expected"
+MAINTENANCE = "test_maintenance_mode_is_off"
+DATABASE = "test_database_answers_read_only"
+CACHE = "test_cache_answers_ping"
+TLS = "test_tls_certificate_is_valid"
+HSTS = "test_security_header_is_set[strict-transport-security]"
+NOSNIFF = "test_security_header_is_set[x-content-type-options]"
+FRAMING = "test_security_header_is_set[frame-ancestors]"
+REFERRER = "test_security_header_is_set[referrer-policy]"
+HEADER_CHECKS = (NOSNIFF, FRAMING, REFERRER)
+
+
+def page_ok(path: str) -> str:
+    return f"test_page_answers_200[{path}]"
+
+
+def page_fast(path: str) -> str:
+    return f"test_page_answers_within_budget[{path}]"
+
+
+PAGE_CHECKS = (page_ok("/"), page_ok("/login"), page_fast("/"), page_fast("/login"))
+
 
 HEALTHY_BODY: dict[str, Any] = {"status": "ok", "version": "v1", "database": {"status": "ok"}}
 

@@ -27,8 +27,14 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import tomli_w
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import REPO, machine, print_machine, stats, table, verdict, write_results
+
+sys.path.insert(0, str(REPO))
+from tests.support.environment import without_caller_variables
+from tests.support.processes import descendants, is_alive
 
 TARGET_S = 1.0
 MODES = {
@@ -59,43 +65,6 @@ def test_sleeps(n, server_and_scratch):
     pathlib.Path(os.environ["STARTED_DIR"], str(n)).touch()
     time.sleep(60)
 """
-CONFIG = """[environments.bench]
-base_url = "http://127.0.0.1:9"
-runbook = "{runbook}"
-"""
-
-
-def _children(pid: int) -> set[int]:
-    """Every process descended from ``pid``."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-                parents[int(entry.name)] = int(stat[stat.rindex(")") + 2 :].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-    found: set[int] = set()
-    frontier = [pid]
-    while frontier:
-        parent = frontier.pop()
-        for child, ppid in parents.items():
-            if ppid == parent and child not in found:
-                found.add(child)
-                frontier.append(child)
-    return found
-
-
-def _running(pids: set[int]) -> set[int]:
-    alive = set()
-    for pid in pids:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
-            continue
-        if state != "Z":
-            alive.add(pid)
-    return alive
 
 
 def one_run(work: Path, signum: int, to_group: bool) -> dict[str, float | bool]:
@@ -104,9 +73,11 @@ def one_run(work: Path, signum: int, to_group: bool) -> dict[str, float | bool]:
     for directory in (project, started, private_tmp):
         directory.mkdir()
     (project / "test_sleepy.py").write_text(SUITE, encoding="utf-8")
-    (project / "opscheck.toml").write_text(CONFIG.format(runbook=REPO / "examples" / "RUNBOOK.md"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPSCHECK_", "PYTEST_XDIST"))}
-    env.update(TMPDIR=str(private_tmp), STARTED_DIR=str(started))
+    bench = {"base_url": "http://127.0.0.1:9", "runbook": str(REPO / "examples" / "RUNBOOK.md")}
+    (project / "opscheck.toml").write_text(
+        tomli_w.dumps({"environments": {"bench": bench}}), encoding="utf-8"
+    )
+    env = without_caller_variables(TMPDIR=str(private_tmp), STARTED_DIR=str(started))
     argv = [
         sys.executable, "-m", "pytest", "test_sleepy.py", "-n", "2", "--env", "bench",
         "--opscheck-config", str(project / "opscheck.toml"), "--opscheck-reports", str(reports), "-p", "no:cacheprovider", "--basetemp", str(run / "basetemp"),
@@ -121,7 +92,7 @@ def one_run(work: Path, signum: int, to_group: bool) -> dict[str, float | bool]:
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the checks never started:\n{(run / 'run.log').read_text()[-2000:]}")
             time.sleep(0.02)
-        processes = _children(proc.pid)
+        processes = set(descendants(proc.pid))
         signalled = time.monotonic()
         if to_group:
             os.killpg(proc.pid, signum)
@@ -133,7 +104,7 @@ def one_run(work: Path, signum: int, to_group: bool) -> dict[str, float | bool]:
             log = (run / "run.log").read_text()[-3000:]
             raise RuntimeError(f"still running 60 s after the signal:\n{log}") from None
         exited = time.monotonic() - signalled
-        while _running(processes) and time.monotonic() - signalled < 30:
+        while any(is_alive(pid) for pid in processes) and time.monotonic() - signalled < 30:
             time.sleep(0.005)
         all_gone = time.monotonic() - signalled
     finally:
@@ -145,7 +116,7 @@ def one_run(work: Path, signum: int, to_group: bool) -> dict[str, float | bool]:
         "exit_s": exited,
         "all_gone_s": all_gone,
         "interrupted": summary.get("interrupted") is True,
-        "left_nothing": not _running(processes) and not any(private_tmp.iterdir()),
+        "left_nothing": not any(is_alive(pid) for pid in processes) and not any(private_tmp.iterdir()),
     }
 
 

@@ -43,6 +43,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import tomli_w
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import REPO, machine, print_machine, stats, table, verdict, write_results
 
@@ -55,26 +57,14 @@ SHORT = ["dummy+plugin", "dummy bare", "real+plugin", "empty bare", "empty inert
 
 def write_config(directory: Path) -> Path:
     path = directory / "opscheck.toml"
-    path.write_text(
-        "\n".join(
-            [
-                "[environments.bench]",
-                'base_url = "http://127.0.0.1:9"',
-                f'runbook = "{REPO / "examples" / "RUNBOOK.md"}"',
-                "",
-                "[environments.bench.smoke]",
-                "pages = [" + ", ".join(f'"{p}"' for p in PAGES) + "]",
-                "",
-                "[environments.bench.backups]",
-                f'location = "{directory / "backups"}"',
-                "",
-                "[environments.bench.restore]",
-                'provider = "local"',
-                "",
-            ]
-        ),
-        encoding="utf-8",
-    )
+    bench = {
+        "base_url": "http://127.0.0.1:9",
+        "runbook": str(REPO / "examples" / "RUNBOOK.md"),
+        "smoke": {"pages": PAGES},
+        "backups": {"location": str(directory / "backups")},
+        "restore": {"provider": "local"},
+    }
+    path.write_text(tomli_w.dumps({"environments": {"bench": bench}}), encoding="utf-8")
     return path
 
 

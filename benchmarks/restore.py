@@ -48,6 +48,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import tomli_w
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import REPO, machine, print_machine, table, verdict, write_results
 
@@ -259,28 +261,17 @@ def raw_restore(path: Path, expect_rows: int, *extra: str) -> dict[str, Any]:
 
 def _write_config(directory: Path, location: str, orders: int, customers: int, endpoint: str = "") -> Path:
     path = directory / "opscheck.toml"
-    path.write_text(
-        "\n".join(
-            [
-                "[environments.bench]",
-                'base_url = "http://127.0.0.1:9"',
-                "",
-                "[environments.bench.backups]",
-                f"location = {json.dumps(location)}",
-                *([f"s3_endpoint_url = {json.dumps(endpoint)}"] if endpoint else []),
-                "rpo_hours = 24",
-                "rto_minutes = 120",
-                "retention_days = 1",
-                "",
-                "[environments.bench.restore]",
-                'provider = "local"',
-                'expect_tables = ["orders", "customers"]',
-                f"min_rows = {{ orders = {orders}, customers = {customers} }}",
-                "",
-            ]
-        ),
-        encoding="utf-8",
-    )
+    backups: dict[str, Any] = {"location": location}
+    if endpoint:
+        backups["s3_endpoint_url"] = endpoint
+    backups.update(rpo_hours=24, rto_minutes=120, retention_days=1)
+    restore = {
+        "provider": "local",
+        "expect_tables": ["orders", "customers"],
+        "min_rows": {"orders": orders, "customers": customers},
+    }
+    bench = {"base_url": "http://127.0.0.1:9", "backups": backups, "restore": restore}
+    path.write_text(tomli_w.dumps({"environments": {"bench": bench}}), encoding="utf-8")
     return path
 
 

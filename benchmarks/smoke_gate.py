@@ -37,6 +37,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import tomli_w
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import REPO, machine, print_machine, stats, table, verdict, write_results
 
@@ -125,24 +127,14 @@ class SlowSite:
 
 def write_config(directory: Path, base_url: str, pages: list[str]) -> Path:
     path = directory / "opscheck.toml"
-    path.write_text(
-        "\n".join(
-            [
-                "[environments.bench]",
-                f'base_url = "{base_url}"',
-                f'runbook = "{REPO / "examples" / "RUNBOOK.md"}"',
-                f'expected_version = "{VERSION}"',
-                "timeout_s = 10",
-                "",
-                "[environments.bench.smoke]",
-                'health_path = "/api/health"',
-                "pages = [" + ", ".join(f'"{p}"' for p in pages) + "]",
-                "max_latency_ms = 1500",
-                "",
-            ]
-        ),
-        encoding="utf-8",
-    )
+    bench = {
+        "base_url": base_url,
+        "runbook": str(REPO / "examples" / "RUNBOOK.md"),
+        "expected_version": VERSION,
+        "timeout_s": 10,
+        "smoke": {"health_path": "/api/health", "pages": pages, "max_latency_ms": 1500},
+    }
+    path.write_text(tomli_w.dumps({"environments": {"bench": bench}}), encoding="utf-8")
     return path
 
 

@@ -9,7 +9,7 @@ import os
 import secrets
 import shutil
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,13 +41,6 @@ from opscheck.secrets import redactor
 from tests.support.suite_run import write_environments
 
 SAMPLES = 20_000
-
-
-@pytest.fixture(autouse=True)
-def _fresh_redactor() -> Iterator[None]:
-    redactor().clear()
-    yield
-    redactor().clear()
 
 
 def said(finding: Finding) -> str:

@@ -646,7 +646,7 @@ def reference_app(mode: str) -> Builder:
 
 def real_app(target: Target, mode: str, *, https: bool = False) -> Builder:
     """Either real reference app (``V4_TARGET``/``V5_TARGET``) in fault mode ``mode``, over http or https,
-    configured the way its user would (tests/test_suites_on_reference_apps.py); started for this row only.
+    configured the way its user would (tests/project/test_suites_on_reference_apps.py); started for this row only.
 
     The smoke user's password, the app's secret and every session cookie and CSRF token are planted.
     """

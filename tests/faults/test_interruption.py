@@ -8,7 +8,7 @@ The suite's checks each start a server process (a Python ``http.server`` whose c
 run's unique marker) and make a temp directory in a fixture, then sleep. The run gets a private ``TMPDIR``
 that must be empty afterwards; every process that descended from the run, and every process whose command
 line holds the marker, must be gone. (SIGTERM during a restore drill and during ``opscheck demo`` are
-covered by tests/test_restore_suite.py and tests/test_demo.py.)
+covered by tests/restore/test_restore_suite.py and tests/demo/test_demo.py.)
 """
 
 from __future__ import annotations

@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -16,11 +15,11 @@ import pytest
 from opscheck.reporting.paging import Change, WebhookNotifier
 from opscheck.run.results import CheckResult
 from tests.support.hostile_http import STALLS, DribblingServer, StallingServer
-from tests.support.project import summary
+from tests.support.project import REPO, summary
 from tests.support.servers import LocalHTTPServer, RecordedRequest, Route, silent_tcp_server
 from tests.support.suite_run import write_opscheck_toml
 
-SCHEMAS = Path(__file__).parent / "support" / "schemas"
+SCHEMAS = REPO / "tests" / "support" / "schemas"
 ROUTING_KEY = "R0UT1NGKEY0123456789abcdefABCDEF"
 
 CHECKS = """

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from opscheck.runbook import BUILTIN_ADVICE, Remedy, Runbook, Section, slugify
+from tests.support.project import REPO
 
-ROOT = Path(__file__).resolve().parents[1]
-SEED_RUNBOOK = Path(__file__).parent / "data" / "seed-runbook-outline.md"
-EXAMPLE_RUNBOOK = ROOT / "examples" / "RUNBOOK.md"
-SUITES = ROOT / "suites"
+SEED_RUNBOOK = REPO / "tests" / "data" / "seed-runbook-outline.md"
+EXAMPLE_RUNBOOK = REPO / "examples" / "RUNBOOK.md"
+SUITES = REPO / "suites"
 LINK_BASE = "https://github.com/acme/app/blob/main/docs/RUNBOOK.md"
 
 #: sections the shipped suites point at that the seed runbook does not have (built-in advice covers them)

@@ -14,10 +14,11 @@ import pytest
 import yaml
 
 from opscheck.reporting.metrics import SERIES
+from tests.support.project import REPO
 from tests.support.pushgateway import need_binary
 from tests.support.servers import free_port, stop_process
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = REPO / "examples"
 RULES = EXAMPLES / "prometheus" / "opscheck-alerts.yml"
 RULE_TESTS = EXAMPLES / "prometheus" / "opscheck-alerts.test.yml"
 DASHBOARD = EXAMPLES / "grafana" / "opscheck-dashboard.json"

@@ -1,5 +1,5 @@
 """The auth suite pointed at apps that use NextAuth's documented options, against the REAL reference app
-(Next.js 16 + next-auth 4 from npm, see ``tests/test_auth_suite.py``) in the fault modes that switch them on:
+(Next.js 16 + next-auth 4 from npm, see ``tests/auth/test_auth_suite.py``) in the fault modes that switch them on:
 another base path (``auth.base_path``), a custom session-cookie name (``auth.session_cookie``) and a custom
 sign-in page (``auth.signin_path``). A documented option is no fault: the suite must judge such an app as it
 judges the default one, or, when it cannot find the app's auth routes, say which key to set instead of

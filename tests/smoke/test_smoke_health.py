@@ -1,5 +1,5 @@
 """The smoke suite's health check against the REAL reference app (Next.js 16 from npm, see
-``tests/test_auth_suite.py``): an app's health endpoint is configured, or explicitly absent, never guessed.
+``tests/auth/test_auth_suite.py``): an app's health endpoint is configured, or explicitly absent, never guessed.
 
 * ``smoke.health_path = false``: the health check skips naming the key; the rest of the suite still runs.
 * a 404 on the configured path fails saying there is no health endpoint there and which key to set, with no

@@ -2,7 +2,7 @@
 
 The reference app only runs next-auth v4, so Auth.js v5 is played here by a small fake that answers the
 way @auth/core does (``authjs.`` cookies, ``X-Auth-Return-Redirect``, ``null`` for no session, 200 for a
-failed sign-in in JSON mode). Fakes are used in this file only; tests/test_auth_suite.py runs the real app.
+failed sign-in in JSON mode). Fakes are used in this file only; tests/auth/test_auth_suite.py runs the real app.
 """
 
 from __future__ import annotations

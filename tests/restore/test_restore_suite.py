@@ -451,7 +451,7 @@ def test_truncated_custom_dump_fails_the_drill_in_pg_restore(
 
     assert run.ret == 1, run.output
     # pg_restore -l reads the table of contents at the start of the archive: the stream check cannot
-    # see the cut (tests/test_dumps.py pins that); the restore with --exit-on-error does
+    # see the cut (tests/restore/test_dumps.py pins that); the restore with --exit-on-error does
     assert_check(run, DRILL, "failed", severity="P0", section=SYSTEM_RECOVERY, says=("pg_restore",))
     assert_restored_checks_error(run)
     assert not {DRILL, *RESTORED} & passed(run)

@@ -12,8 +12,9 @@ from opscheck.config import Environment, find_config, load_config
 from opscheck.config.expansion import expand, variables_in
 from opscheck.errors import ConfigError, SectionNotConfigured, SettingMissing, UsageError
 from opscheck.secrets import MASK, Secret
+from tests.support.project import REPO
 
-EXAMPLE_CONFIG = Path(__file__).resolve().parents[1] / "examples" / "opscheck.toml"
+EXAMPLE_CONFIG = REPO / "examples" / "opscheck.toml"
 
 MINIMAL = """
 [environments.production]

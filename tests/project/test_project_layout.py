@@ -4,9 +4,9 @@ names exists. A module added, moved or removed without the README saying so fail
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.support.project import REPO
+
 _ENTRY = re.compile(r"^(?P<indent> *)(?P<name>[\w.-]+(?:/|\.py))(?:\s|$)")
 
 

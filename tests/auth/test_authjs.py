@@ -1,6 +1,6 @@
 """How next-auth 4 and 5 resolve their variables (pure logic; the facts come from next-auth's own source, see
 opscheck/auth/variables.py), and the findings built on it. Suite runs with real env files are in
-tests/test_credentials_authjs.py."""
+tests/credentials/test_credentials_authjs.py."""
 
 from __future__ import annotations
 

@@ -23,6 +23,13 @@ whole process group, and the controller forwards it), and the second must not cu
 Whichever thread takes a signal, a relay thread fed by :func:`signal.set_wakeup_fd` re-sends it to the
 main thread if its handler has not run shortly after, so the main thread wakes up.
 
+The handlers take no lock. Python runs a handler between two bytecodes of the main thread, and that
+includes the bytecodes of a handler already running: the second signal of a Ctrl-C to the process group
+(the terminal's SIGTERM, then the controller's SIGINT a moment later) can run the handler again inside the
+first. While a :class:`threading.Event` recorded that a signal was taken, the inner handler waited for the
+lock the outer one held inside ``Event.set()``, on the same thread, for ever: the worker never exited,
+and xdist killed it 10 s later, skipping its teardown (once in a few hundred runs under load).
+
 Signal handlers can only be changed in the main thread; elsewhere nothing is changed.
 """
 
@@ -42,7 +49,7 @@ from typing import Any
 
 import pytest
 
-__all__ = ["Interrupts"]
+__all__ = ["Interrupts", "SignalTaken"]
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 #: how long the relay lets the main thread take a signal itself before sending it again
@@ -50,6 +57,21 @@ _RELAY_AFTER_S = 0.02
 #: how long a worker, just started and idle, may take to say its pid
 _ASK_PID_TIMEOUT_S = 30.0
 Handler = Callable[[int, FrameType | None], Any]
+
+
+class SignalTaken:
+    """Whether a SIGINT/SIGTERM handler has run: set by the handler, read by the relay thread. A plain
+    attribute, not a :class:`threading.Event`, whose lock a handler re-entered by a second signal would
+    wait for on its own thread (see the module doc)."""
+
+    def __init__(self) -> None:
+        self._taken = False
+
+    def set(self) -> None:
+        self._taken = True
+
+    def is_set(self) -> bool:
+        return self._taken
 
 
 def _worker_pid(gateway: Any) -> int:
@@ -73,7 +95,7 @@ class Interrupts:
         self.config = config
         self.worker_pids: set[int] = set()
         self._forwarding = False
-        self.handled = threading.Event()
+        self.handled = SignalTaken()
         if is_worker and _interrupt_once(config, self.handled):
             _relay_to_main_thread(config, self.handled)
 
@@ -132,8 +154,9 @@ def _restore(signum: int, handler: Handler, installed: Handler) -> None:
         signal.signal(signum, handler)
 
 
-def _interrupt_once(config: pytest.Config, handled: threading.Event) -> bool:
-    """In a worker: the first SIGINT or SIGTERM raises KeyboardInterrupt, later ones are ignored."""
+def _interrupt_once(config: pytest.Config, handled: SignalTaken) -> bool:
+    """In a worker: the first SIGINT or SIGTERM raises KeyboardInterrupt, later ones are ignored (also one
+    that runs this handler again while it runs)."""
     if not _main_thread():
         return False
     previous = {signum: signal.getsignal(signum) for signum in _SIGNALS}
@@ -144,6 +167,8 @@ def _interrupt_once(config: pytest.Config, handled: threading.Event) -> bool:
         return False  # someone else handles these signals here: leave them to them
 
     def interrupt_once(signum: int, frame: FrameType | None) -> None:
+        if handled.is_set():  # entered again, inside itself: the outer call raises the interrupt
+            return
         handled.set()
         for sig in _SIGNALS:
             signal.signal(sig, _ignore_while_cleaning_up)
@@ -162,7 +187,7 @@ def _interrupt_once(config: pytest.Config, handled: threading.Event) -> bool:
     return True
 
 
-def _relay_to_main_thread(config: pytest.Config, handled: threading.Event) -> None:
+def _relay_to_main_thread(config: pytest.Config, handled: SignalTaken) -> None:
     """Re-send SIGINT/SIGTERM to the main thread when another thread took it and the handler never ran."""
     receiver, sender = socket.socketpair()
     sender.setblocking(False)

@@ -1,0 +1,123 @@
+"""A second signal that arrives while the handler of the first one is still running (opscheck.run.interrupts).
+
+Python runs a signal handler between two bytecodes of the main thread, those of a running handler included,
+so a Ctrl-C sent to the whole process group (the terminal's signal, then the controller's forwarded SIGINT
+a moment later) can run a worker's handler again inside itself. Once in a few hundred interrupted runs
+under load, a worker then waited for ever on a lock its own outer handler held, and xdist killed it 10 s
+later, skipping its teardown. Here the second signal is raised at each line the first handler runs (and
+each line of what it calls), one line per attempt: every attempt must end in exactly one
+KeyboardInterrupt, after which both signals are ignored.
+
+Each case runs in a fresh interpreter: a handler that deadlocks hangs that process, not the test run.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.support.processes import kill_session
+from tests.support.suite_run import REPO
+
+#: the handlers under test, installed as the plugin installs them, then signalled by the script below
+SECOND_SIGNAL_INSIDE_THE_FIRST = """
+import os, signal, subprocess, sys, time
+from types import SimpleNamespace
+
+from opscheck.run import shield
+from opscheck.run.interrupts import Interrupts
+
+role = sys.argv[1]
+# on the controller, a local worker whose pid the signal is forwarded to: one that ignores SIGINT
+IGNORES_SIGINT = "import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); time.sleep(60)"
+worker = subprocess.Popen([sys.executable, "-c", IGNORES_SIGINT])
+
+
+class Channel:
+    def receive(self, timeout):
+        return worker.pid
+
+    def waitclose(self, timeout):
+        pass
+
+
+def install():
+    cleanups = []
+    config = SimpleNamespace(add_cleanup=cleanups.append, option=SimpleNamespace(fulltrace=False))
+    if role == "worker":
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        Interrupts(config, is_worker=True)
+    else:  # the controller: the plugin's SIGTERM and scope's SIGINT handler, then the forwarding
+        signal.signal(signal.SIGINT, shield.interrupt_once)
+        signal.signal(signal.SIGTERM, shield.interrupt_once)
+        spec = SimpleNamespace(popen=True, via=None)
+        gateway = SimpleNamespace(spec=spec, remote_exec=lambda source: Channel())
+        Interrupts(config, is_worker=False).pytest_configure_node(SimpleNamespace(gateway=gateway))
+    return cleanups
+
+
+def attempt(at_line):
+    cleanups = install()
+    handler = signal.getsignal(signal.SIGTERM).__code__
+    seen = {"inside": False, "lines": 0, "raised": False}
+
+    def trace(frame, event, arg):
+        if frame.f_code is handler and event in ("call", "return"):
+            seen["inside"] = event == "call"  # lines of the handler and of what it calls are counted
+        if event == "line" and seen["inside"] and not seen["raised"]:
+            seen["lines"] += 1
+            if seen["lines"] == at_line:
+                seen["raised"] = True
+                signal.raise_signal(signal.SIGINT)  # the second signal, inside the first one's handler
+        return trace
+
+    interrupts = 0
+    sys.settrace(trace)
+    try:
+        signal.raise_signal(signal.SIGTERM)
+        time.sleep(2)
+    except KeyboardInterrupt:
+        interrupts += 1
+    finally:
+        sys.settrace(None)
+    for signum in (signal.SIGINT, signal.SIGTERM):  # a later signal interrupts nothing
+        try:
+            signal.raise_signal(signum)
+        except KeyboardInterrupt:
+            interrupts += 1
+    for cleanup in reversed(cleanups):
+        cleanup()
+    return seen["raised"], interrupts
+
+
+at_line = 1
+while True:
+    raised, interrupts = attempt(at_line)
+    if not raised:
+        break  # the handler ran fewer lines than this: every line has been tried
+    print(f"second signal at line {at_line} of the handler: {interrupts} KeyboardInterrupt", flush=True)
+    at_line += 1
+worker.kill()
+worker.wait()
+"""
+
+
+@pytest.mark.parametrize("role", ["worker", "controller"])
+def test_a_second_signal_inside_the_first_ones_handler_interrupts_once_and_never_hangs(role: str) -> None:
+    script = [sys.executable, "-c", SECOND_SIGNAL_INSIDE_THE_FIRST, role]
+    proc = subprocess.Popen(
+        script, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+    )
+    try:
+        out, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        kill_session(proc)  # the script and its stand-in worker
+        out, err = proc.communicate()
+        pytest.fail(f"the {role} hung on a second signal inside its handler, after:\n{out.decode()}")
+    assert proc.returncode == 0, err.decode()[-3000:]
+    attempts = out.decode().splitlines()
+    assert len(attempts) >= 3, attempts  # the handler runs a few lines: each was tried
+    assert all(line.endswith(": 1 KeyboardInterrupt") for line in attempts), attempts

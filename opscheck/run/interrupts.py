@@ -40,7 +40,6 @@ import functools
 import os
 import signal
 import socket
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -48,6 +47,8 @@ from types import FrameType
 from typing import Any
 
 import pytest
+
+from opscheck.run import shield
 
 __all__ = ["Interrupts", "SignalTaken"]
 
@@ -222,4 +223,6 @@ def _relay_to_main_thread(config: pytest.Config, handled: SignalTaken) -> None:
 
 
 def _ignore_while_cleaning_up(signum: int, frame: FrameType | None) -> None:
-    sys.stderr.write(f"opscheck: {signal.Signals(signum).name} ignored: this xdist worker is cleaning up\n")
+    shield.say_from_handler(
+        f"opscheck: {signal.Signals(signum).name} ignored: this xdist worker is cleaning up\n"
+    )

@@ -15,13 +15,13 @@ Signal handlers can only be changed in the main thread; elsewhere both are no-op
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
-import sys
 import threading
 from collections.abc import Iterator
 from types import FrameType
 
-__all__ = ["interrupt_once", "is_stopping", "shielded", "stopping"]
+__all__ = ["interrupt_once", "is_stopping", "say_from_handler", "shielded", "stopping"]
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _state = {"stopping": False}
@@ -31,9 +31,18 @@ def _main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
+def say_from_handler(text: str) -> None:
+    """Write ``text`` (which names no secret) to standard error from a signal handler, straight to the file
+    descriptor: a handler runs between two bytecodes of the main thread, possibly while it is inside a write
+    to ``sys.stderr``, and neither Python's buffered writers nor the redactor's lock behind them can be
+    entered again by the thread that holds them."""
+    with contextlib.suppress(OSError):
+        os.write(2, text.encode())
+
+
 def _say_cleaning_up(signum: int, frame: FrameType | None) -> None:
     name = signal.Signals(signum).name
-    sys.stderr.write(f"opscheck: {name} ignored: cleaning up what this run started (SIGKILL skips that)\n")
+    say_from_handler(f"opscheck: {name} ignored: cleaning up what this run started (SIGKILL skips that)\n")
 
 
 def is_stopping() -> bool:

@@ -121,3 +121,65 @@ def test_a_second_signal_inside_the_first_ones_handler_interrupts_once_and_never
     attempts = out.decode().splitlines()
     assert len(attempts) >= 3, attempts  # the handler runs a few lines: each was tried
     assert all(line.endswith(": 1 KeyboardInterrupt") for line in attempts), attempts
+
+
+#: a signal taken while the main code is inside a write to stderr, once cleanup has begun
+SIGNAL_INSIDE_A_WRITE = """
+import signal, sys, threading, time
+from types import SimpleNamespace
+
+from opscheck.run import shield
+from opscheck.run.interrupts import Interrupts
+
+if sys.argv[1] == "worker":  # interrupted once: later signals only say the worker is cleaning up
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    cleanups = []  # kept, as pytest keeps them: the wakeup socket stays open until the run ends
+    Interrupts(SimpleNamespace(add_cleanup=cleanups.append, option=SimpleNamespace(fulltrace=False)), is_worker=True)
+    try:
+        signal.raise_signal(signal.SIGINT)
+        time.sleep(2)
+    except KeyboardInterrupt:
+        pass
+else:
+    shield.stopping()  # the run is stopping: later signals only say cleanup is under way
+
+
+class LockedStderr:
+    # a stream whose write holds a lock its thread cannot take twice, as the redactor's scrubbing stream does
+    def __init__(self, inner):
+        self.inner, self.lock = inner, threading.Lock()
+
+    def write(self, text):
+        with self.lock:
+            if text == "cleanup output\\n":
+                signal.raise_signal(signal.SIGTERM)  # the handler runs here, inside this write
+            return self.inner.write(text)
+
+    def flush(self):
+        self.inner.flush()
+
+
+sys.stderr = LockedStderr(sys.stderr)
+sys.stderr.write("cleanup output\\n")
+print("the write returned", flush=True)
+"""
+
+
+@pytest.mark.parametrize("role", ["worker", "controller"])
+def test_a_signal_during_a_write_to_stderr_is_reported_without_deadlock(role: str) -> None:
+    """The "ignored: cleaning up" notes are written from the signal handler, which may run while the main
+    code is inside a write to stderr (through the redactor's lock): they go straight to the descriptor."""
+    script = [sys.executable, "-c", SIGNAL_INSIDE_A_WRITE, role]
+    proc = subprocess.Popen(
+        script, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+    )
+    try:
+        out, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        kill_session(proc)
+        pytest.fail(f"the {role}'s signal handler deadlocked inside a write to stderr")
+    assert proc.returncode == 0, err.decode()[-3000:]
+    assert out.decode() == "the write returned\n"
+    assert "SIGTERM ignored" in err.decode(), err.decode()
+    assert "cleaning up" in err.decode(), err.decode()
+    assert err.decode().endswith("cleanup output\n"), err.decode()

@@ -11,9 +11,9 @@ opscheck sends when the environment configures it::
 
 Without it every check that talks to the deployment would fail for one reason. :func:`hold_back`, called
 by the plugin before each check that uses the ``http`` or ``nextauth`` fixture (before any fixture of
-the check is set up, session-scoped sign-ins included), looks once per run (:func:`probe_protection`: one
-GET of a path no app serves, since the wall covers every path), reports the first such check as this
-error and skips the others, pointing at it.
+the check is set up, session-scoped sign-ins included), looks once per run, whatever the number of xdist
+workers (:func:`probe_protection`: one GET of a path no app serves, since the wall covers every path),
+reports the first such check of the run as this error and skips the others, pointing at it.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import pytest
 from opscheck.clients.http import OpsClient, Probe
 from opscheck.config import Environment
 from opscheck.errors import OpscheckError, TargetUnreachable
+from opscheck.run.scope import run_scope
 from opscheck.secrets import mask_url
 
 __all__ = [
@@ -86,8 +87,10 @@ def _walled(probe: Probe) -> bool:
     return probe.error is None and is_protection_wall(probe.status, probe.headers, probe.text)
 
 
-_PROBED = pytest.StashKey["DeploymentProtected | None"]()
-_REPORTED_BY = pytest.StashKey[str]()
+#: RunShare keys: the probe's outcome, and the check that reports it (once per run, under xdist too)
+_PROBED: Final = "deployment protection"
+_REPORTED_BY: Final = "deployment protection reported by"
+
 
 #: a path no app serves: the wall covers every path, and asking here touches none of the app's routes
 PROBE_PATH: Final = "/.well-known/opscheck-deployment-protection"
@@ -131,16 +134,23 @@ def protection_problem(
 
 def hold_back(item: pytest.Item, env: Environment) -> None:
     """Before a check that talks to ``env``'s deployment: nothing when it is not protected; else the first
-    such check of the run (of this process, under xdist) raises :class:`DeploymentProtected` and every
-    later one is skipped, pointing at it. The probe runs once per run."""
-    config = item.config
-    if _PROBED not in config.stash:
-        config.stash[_PROBED] = probe_protection(env)
-    problem = config.stash[_PROBED]
-    if problem is None:
+    such check of the run (of every xdist worker) raises :class:`DeploymentProtected` and every later one
+    is skipped, pointing at it. The probe runs once per run (:class:`~opscheck.run.share.RunShare`)."""
+    share = run_scope(item.config).share
+    try:
+        share.once(_PROBED, lambda: _raise_if_protected(env))
         return
-    first = config.stash.get(_REPORTED_BY, None)
-    if first is None:
-        config.stash[_REPORTED_BY] = item.nodeid
+    except DeploymentProtected as exc:
+        problem = exc
+    first = share.once(_REPORTED_BY, lambda: item.nodeid)
+    if first == item.nodeid:
         raise problem
     pytest.skip(f"the deployment is protected: reported once, by {first}")
+
+
+def _raise_if_protected(env: Environment) -> None:
+    """:func:`probe_protection` as a step of :meth:`RunShare.once`: its error raised (and so shared with
+    every worker), not returned."""
+    problem = probe_protection(env)
+    if problem is not None:
+        raise problem

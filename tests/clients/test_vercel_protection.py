@@ -18,7 +18,7 @@ import pytest
 
 from opscheck.auth.client import NextAuth
 from opscheck.clients.http import OpsClient
-from opscheck.clients.protection import BYPASS_HEADER, is_protection_wall
+from opscheck.clients.protection import BYPASS_HEADER, PROBE_PATH, is_protection_wall
 from opscheck.config import load_config
 from opscheck.secrets import redactor
 from tests.support.servers import LocalHTTPServer, RecordedRequest, Route, closed_port
@@ -105,6 +105,38 @@ def test_protected_deployment_without_the_bypass_is_reported_once_as_p0(
     # cut to the terminal's width except where CI is set) is left out of the count
     reported = run.result.stdout.str().split("short test summary info")[0]
     assert reported.count("is protected") <= 2, reported
+
+
+def test_under_xdist_a_protected_deployment_is_detected_and_reported_once_per_run(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    env_file = tmp_path / "preview.env"
+    env_file.write_text(f'AUTH_SECRET="{secrets.token_urlsafe(32)}"\n', encoding="utf-8")
+    with LocalHTTPServer(healthy_routes(), gate=vercel_wall(secrets.token_urlsafe(24))) as site:
+        config = write_opscheck_toml(
+            tmp_path,
+            base_url=site.url,
+            top={"timeout_s": 3},
+            smoke={"pages": ["/", "/login", "/pricing"]},
+            credentials={"env_file": env_file.name},
+        )
+        run = run_suite(
+            pytester, SMOKE, config, tmp_path / "r", str(CREDENTIALS), "-n", "2", "--dist", "load"
+        )
+        detections = [r for r in site.requests if r.path == PROBE_PATH]
+
+    assert "2 workers" in run.result.stdout.str(), run.output
+    assert run.ret == 1, run.output
+    # the credentials suite's other checks fail on their own (variables this file does not set)
+    bad = {n: c for n, c in failing(run.checks).items() if "is protected" in str(c["message"])}
+    assert len(bad) == 1, f"{sorted(bad)}\n{run.output}"
+    check = next(iter(bad.values()))
+    assert (check["outcome"], check["severity"]) == ("error", "P0"), check
+    (reporter,) = bad
+    held_back = {n: c for n, c in run.checks.items() if "reported once" in str(c["message"])}
+    assert held_back, run.outcomes()
+    assert all(c["outcome"] == "skipped" and reporter in str(c["message"]) for c in held_back.values())
+    assert len(detections) == 1, [r.path for r in site.requests]
 
 
 def test_the_auth_suite_on_a_protected_deployment_reports_it_once_too(

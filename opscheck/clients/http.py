@@ -4,7 +4,8 @@
   tenacity, bounded in attempts and in total time; every retry is noted on the running check, which is
   then reported as flaky, never silently green. Timeouts are not retried: a blackholed target costs one
   timeout, not several.
-* A target that cannot be reached raises :class:`~opscheck.errors.TargetUnreachable` naming the request.
+* A target that cannot be reached raises :class:`~opscheck.errors.TargetUnreachable` naming the request,
+  also when it fails while a streamed body is read (``client.stream``).
 * Session and CSRF cookie values are registered as secrets the moment they arrive.
 * :meth:`OpsClient.probe_many` fetches many paths concurrently, so a smoke gate over 40 pages costs
   about one round trip; each page keeps its own verdict.
@@ -20,7 +21,7 @@ import json
 import socket
 import ssl
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -171,6 +172,25 @@ def _register_cookies(response: httpx.Response) -> None:
     register_cookie_secrets(response.headers)
 
 
+class _BodyOrUnreachable(httpx.SyncByteStream):
+    """A streamed response's body: a transport failure while it is read (the request's deadline passing,
+    a reset) is :class:`~opscheck.errors.TargetUnreachable` naming the request, as when ``send`` reads it."""
+
+    def __init__(self, inner: httpx.SyncByteStream, request: httpx.Request) -> None:
+        self._inner = inner
+        self._request = request
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            yield from self._inner
+        except httpx.TransportError as exc:
+            checked = f"{self._request.method} {mask_url(str(self._request.url))}"
+            raise TargetUnreachable(checked, describe_transport_error(exc)) from None
+
+    def close(self) -> None:
+        self._inner.close()
+
+
 @dataclass
 class Probe:
     """One GET of a path: what came back, how long it took, how often it had to be retried."""
@@ -240,11 +260,15 @@ class OpsClient(httpx.Client):
 
     def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
         try:
-            return super().send(request, **kwargs)
+            response = super().send(request, **kwargs)
         except httpx.TransportError as exc:
             raise TargetUnreachable(
                 f"{request.method} {mask_url(str(request.url))}", describe_transport_error(exc)
             ) from None
+        if kwargs.get("stream"):  # the body is read later, by the caller (``client.stream``)
+            assert isinstance(response.stream, httpx.SyncByteStream)
+            response.stream = _BodyOrUnreachable(response.stream, response.request)
+        return response
 
     def probe(self, path: str) -> Probe:
         """GET ``path`` and record the outcome instead of raising: for concurrent probe phases.
@@ -261,8 +285,6 @@ class OpsClient(httpx.Client):
                     probe.text = body.decode(response.encoding or "utf-8", errors="replace")
             except (TargetUnreachable, BodyUndecodable) as exc:
                 probe.error = exc.reason
-            except httpx.TransportError as exc:  # while reading the body (send() maps the rest)
-                probe.error = describe_transport_error(exc)
             probe.latency_ms = round((time.perf_counter() - started) * 1000, 1)
         return probe
 

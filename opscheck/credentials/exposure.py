@@ -15,7 +15,7 @@ from urllib.parse import quote, unquote, urlsplit
 import httpx
 
 from opscheck.clients.bounded import BodyTooLarge, BodyUndecodable, concurrently
-from opscheck.clients.http import OpsClient, describe_transport_error
+from opscheck.clients.http import OpsClient
 from opscheck.credentials.findings import Finding, variables_listed
 from opscheck.credentials.values import FALSE_VALUES, TRUE_VALUES
 from opscheck.errors import TargetUnreachable
@@ -217,8 +217,6 @@ def _fetch(client: OpsClient, url: str, budget: _Budget) -> _Fetched:
         result.truncated = True
     except (TargetUnreachable, BodyUndecodable) as exc:
         result.error = exc.reason
-    except httpx.TransportError as exc:
-        result.error = describe_transport_error(exc)
     result.data = bytes(buffer[:limit])
     budget.give_back(limit - len(result.data))
     return result

@@ -306,6 +306,21 @@ def test_a_receiver_that_goes_silent_anywhere_is_one_named_timeout_never_an_http
         )
 
 
+@pytest.mark.parametrize("stall", [s for s in STALLS if "body" in s or "closing" in s])
+def test_a_streamed_body_that_times_out_is_target_unreachable_like_every_other_read(stall: str) -> None:
+    """``client.stream``: a timeout while the body is read reaches the caller as TargetUnreachable naming
+    the request, as one before the body does, and as ``client.get`` reports the same stall."""
+    with StallingServer(STALLS[stall]) as server:
+        url = server.url
+        _took, streamed = finishes_within(1 + SLACK_S, lambda: _stream(url))
+        _took, got = finishes_within(1 + SLACK_S, lambda: _get(url))
+    assert isinstance(streamed, TargetUnreachable), repr(streamed)
+    assert str(streamed) == (
+        f"GET {url}/: could not be reached (the request as a whole took longer than timeout_s = 1 s)"
+    )
+    assert (type(streamed), str(streamed)) == (type(got), str(got))
+
+
 @pytest.mark.parametrize(
     ("body", "seen"),
     [

@@ -155,9 +155,10 @@ def expect_rejected(
 ) -> None:
     """The sign-in ``attempt`` (a negative canary) was rejected while the smoke user's own sign-in works.
 
-    Accepted: a failure (an auth bypass). Rejected, but the positive control failed or the rejection was a
-    5xx or a 429 (rate limited): an error, because a broken or throttled sign-in rejects everything and
-    proves nothing.
+    Accepted: a failure (an auth bypass). A rejection counts only when it is NextAuth's own: a returned URL
+    with its error (``error=CredentialsSignin``, v4's ``csrf=true``). Rejected, but the positive control
+    failed, or the answer was a 5xx, a 429 (rate limited) or anything else without NextAuth's error (a 403
+    from a proxy or WAF in front of the app): an error, because the credentials were never judged.
     """
     __tracebackhide__ = True
     check.metric("status", attempt.status)
@@ -186,6 +187,13 @@ def expect_rejected(
         raise Inconclusive(
             f"inconclusive: credentials sign-in with {what} answered HTTP {attempt.status}, a crash rather "
             f"than a rejection; see {SIGN_IN_CHECK}"
+        )
+    if attempt.error is None:
+        raise Inconclusive(
+            f"inconclusive: credentials sign-in with {what} answered {attempt.describe()}, not NextAuth's "
+            "rejection (its error redirect, e.g. error=CredentialsSignin): something in front of the app (a proxy "
+            "or WAF) answered, so the credentials were never judged and a sign-in that lets everyone in would hide "
+            "behind it; let the smoke runner's sign-ins through to the app"
         )
     if csrf_canary and attempt.error == "CredentialsSignin":
         raise CheckFailed(

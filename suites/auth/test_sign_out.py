@@ -1,4 +1,5 @@
-"""Authentication Issues (P2): sign-out clears the session cookie and the session is empty afterwards.
+"""Authentication Issues (P2): sign-out clears the session cookie and the session is empty afterwards; a
+sign-out that answers 5xx fails (users cannot end their sessions).
 
 A session token captured before sign-out that still works afterwards is reported as a note: NextAuth's JWT
 sessions cannot be revoked on the server. ``auth.fail_on_jwt_replay = true`` makes it fail the check.
@@ -6,7 +7,7 @@ sessions cannot be revoked on the server. ``auth.fail_on_jwt_replay = true`` mak
 
 import pytest
 
-from opscheck.auth.answers import SignInAttempt
+from opscheck.auth.answers import AuthServerError, SignInAttempt
 from opscheck.auth.client import NextAuth
 from opscheck.config import AuthSettings
 from opscheck.errors import CheckFailed
@@ -25,7 +26,10 @@ def test_sign_out_clears_the_session(
 ) -> None:
     captured = fresh_sign_in.session_cookies
     session = fresh_sign_in.session_cookie
-    result = nextauth.sign_out(fresh_sign_in.client, session.name if session else "")
+    try:
+        result = nextauth.sign_out(fresh_sign_in.client, session.name if session else "")
+    except AuthServerError as exc:  # the sign-in just worked: a 5xx here is this check's failure
+        raise CheckFailed(exc.checked, "a sign-out that clears the session", exc.seen) from None
     if not result.cleared_session:
         raise CheckFailed(
             f"POST {nextauth.where('signout')}",

@@ -126,3 +126,12 @@ def test_a_waf_answering_403_to_a_canary_is_inconclusive_not_a_rejection(
         check = assert_check(run, name, "error", severity="P0", says="a proxy or WAF")
         assert "HTTP 403" in check["message"], check
     assert_check(run, NO_CSRF, "passed")  # NextAuth's own csrf=true answer still counts
+
+
+def test_a_sign_out_answering_500_fails_the_sign_out_check(
+    pytester: pytest.Pytester, tmp_path: Path, scripted: ScriptedNextAuth
+) -> None:
+    scripted.sign_out = Route(500, "Internal Server Error")
+    run = run_scripted(pytester, tmp_path, scripted)
+    assert_check(run, SIGN_IN, "passed")
+    assert_check(run, SIGN_OUT, "failed", severity="P2", says="HTTP 500")

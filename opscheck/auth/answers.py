@@ -63,7 +63,8 @@ ENDPOINTS_CHECK = "test_auth_endpoints_answer_without_server_errors"
 
 
 class AuthServerError(OpscheckError):
-    """An auth endpoint answered 5xx: NextAuth itself is failing (a missing secret does this).
+    """An auth endpoint answered 5xx, or sent the browser to ``error=Configuration``: NextAuth itself is
+    failing (a missing secret does this).
 
     The outcome is an error: a check that runs into a 5xx cannot judge what it is about (a rejected
     sign-in, a cookie flag). The endpoint check, and the sign-in check for the callback, fail instead.
@@ -71,14 +72,14 @@ class AuthServerError(OpscheckError):
 
     outcome = "error"
 
-    def __init__(self, checked: str, status: int, body: str) -> None:
+    def __init__(self, checked: str, status: int, body: str, *, configuration_error: bool = False) -> None:
         self.checked = checked
         self.status = status
-        self.config_problem = SERVER_CONFIG_PROBLEM in body.lower()
+        self.config_problem = configuration_error or SERVER_CONFIG_PROBLEM in body.lower()
         #: the NextAuth version its configuration-error body is worded in (None if it cannot be told)
         self.flavor = flavor_of_server_error(body)
         said = " saying there is a problem with the server configuration" if self.config_problem else ""
-        self.seen = f"HTTP {status}{said}"
+        self.seen = f"HTTP {status}" + (" with error=Configuration" if configuration_error else said)
         super().__init__(
             f"inconclusive: {checked} answered {self.seen}, so NextAuth itself is failing and this check "
             f"cannot judge the deployment; see {ENDPOINTS_CHECK}"

@@ -336,8 +336,13 @@ class NextAuth:
         username, password = self.credentials()
         attempt = self.attempt_sign_in(username, password, callback_url=callback_url)
         if not attempt.succeeded:
-            if attempt.status >= 500:
-                raise AuthServerError(f"credentials sign-in as {username!r}", attempt.status, attempt.text)
+            if attempt.status >= 500 or attempt.error == "Configuration":
+                raise AuthServerError(
+                    f"credentials sign-in as {username!r}",
+                    attempt.status,
+                    attempt.text,
+                    configuration_error=attempt.error == "Configuration",
+                )
             raise CheckFailed(
                 f"credentials sign-in as {username!r} at {self.where('callback/credentials')}",
                 "a session cookie and a returned URL without error=",

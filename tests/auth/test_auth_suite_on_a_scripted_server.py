@@ -12,6 +12,8 @@ from urllib.parse import parse_qs
 
 import pytest
 
+from opscheck.auth import flavors
+from opscheck.auth.advice import configuration_advice
 from tests.support.auth_run import (
     NO_CSRF,
     SIGN_IN,
@@ -135,3 +137,15 @@ def test_a_sign_out_answering_500_fails_the_sign_out_check(
     run = run_scripted(pytester, tmp_path, scripted)
     assert_check(run, SIGN_IN, "passed")
     assert_check(run, SIGN_OUT, "failed", severity="P2", says="HTTP 500")
+
+
+def test_a_configuration_error_redirect_fails_sign_in_with_the_configuration_advice(
+    pytester: pytest.Pytester, tmp_path: Path, scripted: ScriptedNextAuth
+) -> None:
+    """Auth.js v5 answers a configuration it refuses with a redirect to error=Configuration, not a 5xx."""
+    scripted.configuration_error = True
+    run = run_scripted(pytester, tmp_path, scripted)
+    check = assert_check(run, SIGN_IN, "failed", severity="P1", says="error=Configuration")
+    assert configuration_advice(flavors.V4, None) in check["remediation"], check
+    for name in CANARIES:  # the positive control failed: nothing the canaries saw counts
+        assert_check(run, name, "error", says="sign-in itself is broken")

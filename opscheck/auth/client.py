@@ -1,9 +1,9 @@
 """NextAuth from the outside: the CSRF, credentials sign-in, session and sign-out flows a browser runs.
 
-Works with next-auth v4 and Auth.js v5 (told apart from what the server says, see
-:mod:`opscheck.auth.flavors`), over http and https (the environment's ``ca_bundle`` for private CAs). Every
-CSRF token and every cookie value the auth endpoints set (the callback URL aside) is registered with the
-redactor the moment it arrives, so no report can print it.
+Works with next-auth v4 and Auth.js v5 (``auth.flavor`` when it names one, else told apart from what the
+server says, see :mod:`opscheck.auth.flavors`), over http and https (the environment's ``ca_bundle`` for
+private CAs). Every CSRF token and every cookie value the auth endpoints set (the callback URL aside) is
+registered with the redactor the moment it arrives, so no report can print it.
 
 The first contact with the server is made once and remembered: a server that cannot be reached, or that is
 not a NextAuth app at all, costs one timeout (or one 404) for a whole run, not one per check.
@@ -32,6 +32,8 @@ from opscheck.auth.answers import (
 )
 from opscheck.auth.flavors import (
     SERVER_CONFIG_PROBLEM,
+    V4,
+    V5,
     Flavor,
     ask_for_json,
     detect_flavor,
@@ -53,6 +55,9 @@ def _set_cookies(response: httpx.Response) -> tuple[SetCookie, ...]:
     return tuple(parse_set_cookie(h, set_by_sign_in=True) for h in response.headers.get_list("set-cookie"))
 
 
+#: ``auth.flavor`` values that pin the version ("auto" detects it)
+_PINNED = {"v4": V4, "v5": V5}
+
 ClientFactory = Callable[[], httpx.Client]
 Credentials = Callable[[], tuple[str, Secret]]
 
@@ -62,6 +67,7 @@ class NextAuth:
 
     ``credentials`` is called when a sign-in needs the smoke user, so an unset ``${SMOKE_PASSWORD}`` errors
     only the checks that sign in. ``client_factory`` builds the httpx clients (tests pass fakes).
+    ``flavor`` (``auth.flavor``) pins the version: its conventions are used and nothing is detected.
     """
 
     def __init__(
@@ -77,6 +83,7 @@ class NextAuth:
         credentials: Credentials | None = None,
         client_factory: ClientFactory | None = None,
         headers: Mapping[str, str] | None = None,
+        flavor: Flavor | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.base_path = "/" + base_path.strip("/")
@@ -97,7 +104,8 @@ class NextAuth:
         self._lock = threading.Lock()
         self._first: CsrfAnswer | None = None
         self._fatal: Callable[[], OpscheckError] | None = None
-        self.flavor: Flavor | None = None
+        self.flavor: Flavor | None = flavor
+        self._pinned = flavor is not None
 
     @classmethod
     def for_environment(cls, env: Environment) -> NextAuth:
@@ -118,6 +126,7 @@ class NextAuth:
             session_cookie=auth.session_cookie if auth else "",
             credentials=credentials,
             headers=request_headers(env),
+            flavor=_PINNED.get(auth.flavor) if auth else None,
         )
 
     # -- plumbing ----------------------------------------------------------------------------------
@@ -209,7 +218,11 @@ class NextAuth:
             token = body.get("csrfToken") if isinstance(body, dict) else None
             token = token if isinstance(token, str) and token else None
             redactor().add(token)
-            flavor = detect_flavor([c.name for c in cookies] + list(client.cookies.keys()))
+            flavor = (
+                self.flavor
+                if self._pinned
+                else detect_flavor([c.name for c in cookies] + list(client.cookies.keys()))
+            )
             if flavor is not None and self.flavor is None:
                 self.flavor = flavor
             answer = CsrfAnswer(

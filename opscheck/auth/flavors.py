@@ -1,5 +1,5 @@
 """The NextAuth versions opscheck talks to (next-auth v4, Auth.js v5), the conventions each answers with,
-and how the version behind a server is told from what it says (never configured):
+and how the version behind a server is told from what it says (unless ``auth.flavor`` names it):
 
 ==================  ==============================  ==================================
                     next-auth v4                    Auth.js v5

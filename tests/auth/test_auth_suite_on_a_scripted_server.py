@@ -149,3 +149,18 @@ def test_a_configuration_error_redirect_fails_sign_in_with_the_configuration_adv
     assert configuration_advice(flavors.V4, None) in check["remediation"], check
     for name in CANARIES:  # the positive control failed: nothing the canaries saw counts
         assert_check(run, name, "error", says="sign-in itself is broken")
+
+
+def test_auth_flavor_pins_the_version_the_cookie_names_would_misread(
+    pytester: pytest.Pytester, tmp_path: Path, scripted: ScriptedNextAuth
+) -> None:
+    """A v5 app that kept next-auth 4's cookie names (to keep sessions across the migration): with
+    ``auth.flavor = "v5"`` the client asks for JSON v5's way and reports the app as Auth.js v5."""
+    scripted.v5_json = True
+    with LocalHTTPServer(gate=scripted) as server:
+        run = run_auth(pytester, tmp_path, server.url, in_process=True, auth={"flavor": "v5"})
+        callbacks = [r for r in server.requests if r.path.endswith("/callback/credentials")]
+    assert run.check(SIGN_IN).metrics["nextauth"] == "Auth.js v5"
+    assert callbacks
+    assert all(r.header("x-auth-return-redirect") == "1" for r in callbacks)
+    assert all(b"json=true" not in r.body for r in callbacks)

@@ -11,8 +11,8 @@ Rotating the secret is never advised: it signs every user out and fixes none of 
 
 from __future__ import annotations
 
-from opscheck.auth.flavors import V5, Flavor
-from opscheck.auth.variables import FLAVOR_NAMES, FlavorName, configured_flavor, resolve_secret
+from opscheck.auth.flavors import FLAVOR_BY_NAME, FLAVOR_NAMES, V5, Flavor, FlavorName
+from opscheck.auth.variables import configured_flavor, resolve_secret
 from opscheck.config import Environment
 from opscheck.credentials.sources import parse_env_file
 from opscheck.errors import OpscheckError
@@ -155,12 +155,7 @@ def deployment_secret_set(env: Environment, flavor: Flavor | None = None) -> boo
     if values is None:
         return None
     configured = configured_flavor(env)
-    names: list[FlavorName]
-    if configured in FLAVOR_NAMES:
-        names = ["v5" if configured == "v5" else "v4"]
-    elif flavor is not None:
-        names = ["v5" if flavor is V5 else "v4"]
-    else:
-        names = ["v4", "v5"]
+    pinned = FLAVOR_BY_NAME.get(configured or "", flavor)
+    names: tuple[FlavorName, ...] = (pinned.name,) if pinned is not None else FLAVOR_NAMES
     answers = {bool(resolve_secret(values, name).used) for name in names}
     return answers.pop() if len(answers) == 1 else None

@@ -31,9 +31,8 @@ from opscheck.auth.answers import (
     returned_url,
 )
 from opscheck.auth.flavors import (
+    FLAVOR_BY_NAME,
     SERVER_CONFIG_PROBLEM,
-    V4,
-    V5,
     Flavor,
     ask_for_json,
     detect_flavor,
@@ -54,9 +53,6 @@ def _set_cookies(response: httpx.Response) -> tuple[SetCookie, ...]:
     """The cookies the auth endpoints set, each value registered as a credential (the callback URL's excepted)."""
     return tuple(parse_set_cookie(h, set_by_sign_in=True) for h in response.headers.get_list("set-cookie"))
 
-
-#: ``auth.flavor`` values that pin the version ("auto" detects it)
-_PINNED = {"v4": V4, "v5": V5}
 
 ClientFactory = Callable[[], httpx.Client]
 Credentials = Callable[[], tuple[str, Secret]]
@@ -126,7 +122,7 @@ class NextAuth:
             session_cookie=auth.session_cookie if auth else "",
             credentials=credentials,
             headers=request_headers(env),
-            flavor=_PINNED.get(auth.flavor) if auth else None,
+            flavor=FLAVOR_BY_NAME.get(auth.flavor) if auth else None,  # "auto" detects it
         )
 
     # -- plumbing ----------------------------------------------------------------------------------

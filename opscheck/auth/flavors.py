@@ -16,15 +16,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final, Literal
 
 from opscheck.clients.cookies import SetCookie, unprefixed
 
 __all__ = [
+    "FLAVOR_BY_NAME",
+    "FLAVOR_NAMES",
     "SERVER_CONFIG_PROBLEM",
     "V4",
     "V5",
     "Flavor",
+    "FlavorName",
     "ask_for_json",
     "cookie_kind",
     "detect_flavor",
@@ -36,10 +39,15 @@ SERVER_CONFIG_PROBLEM = "problem with the server configuration"
 _COOKIE_KINDS = ("session-token", "csrf-token", "callback-url")
 
 
+#: the version as ``auth.flavor`` spells it
+FlavorName = Literal["v4", "v5"]
+
+
 @dataclass(frozen=True)
 class Flavor:
     """One NextAuth major version and the conventions it answers with."""
 
+    name: FlavorName
     label: str
     cookie_prefix: str
 
@@ -58,9 +66,12 @@ class Flavor:
         return self.label
 
 
-V4 = Flavor("next-auth v4", "next-auth")
-V5 = Flavor("Auth.js v5", "authjs")
+V4 = Flavor("v4", "next-auth v4", "next-auth")
+V5 = Flavor("v5", "Auth.js v5", "authjs")
 _FLAVORS = (V4, V5)
+#: each version by its ``auth.flavor`` spelling
+FLAVOR_BY_NAME: Final[dict[str, Flavor]] = {flavor.name: flavor for flavor in _FLAVORS}
+FLAVOR_NAMES: Final[tuple[FlavorName, ...]] = tuple(flavor.name for flavor in _FLAVORS)
 
 
 def cookie_kind(cookie: SetCookie) -> str | None:

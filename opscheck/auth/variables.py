@@ -27,11 +27,11 @@ import hmac
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from typing import Final
 from urllib.parse import urlsplit
 
 from opscheck.auth.client import NextAuth
-from opscheck.auth.flavors import V5
+from opscheck.auth.flavors import FLAVOR_BY_NAME, FLAVOR_NAMES, FlavorName
 from opscheck.config import Environment
 from opscheck.credentials.findings import Finding, variables_listed
 from opscheck.credentials.values import (
@@ -42,10 +42,8 @@ from opscheck.credentials.values import (
 from opscheck.errors import OpscheckError
 
 __all__ = [
-    "FLAVOR_NAMES",
     "REQUIRED_BY_FLAVOR",
     "FlavorChoice",
-    "FlavorName",
     "Origin",
     "SecretPlan",
     "choose_flavor",
@@ -62,10 +60,6 @@ __all__ = [
     "url_rule_finding",
 ]
 
-#: the version as ``auth.flavor`` spells it (the client's :class:`~opscheck.auth.flavors.Flavor` is what a
-#: live server answers like)
-FlavorName = Literal["v4", "v5"]
-FLAVOR_NAMES: Final[tuple[FlavorName, ...]] = ("v4", "v5")
 _LABEL: Final[dict[FlavorName, str]] = {"v4": "next-auth 4", "v5": "next-auth 5"}
 
 #: ``credentials.required`` when the config does not list it
@@ -129,8 +123,8 @@ def choose_flavor(
     configured: str | None, names: Iterable[str], live: Callable[[], FlavorChoice] | None = None
 ) -> FlavorChoice:
     """``auth.flavor`` when it is v4 or v5, else the variables' names, else the live app (if asked)."""
-    if configured in FLAVOR_NAMES:
-        return FlavorChoice("v5" if configured == "v5" else "v4", "auth.flavor")
+    if configured in FLAVOR_BY_NAME:
+        return FlavorChoice(FLAVOR_BY_NAME[configured].name, "auth.flavor")
     by_names = flavor_from_names(names)
     if by_names.flavor is not None or live is None:
         return by_names
@@ -507,8 +501,7 @@ def live_flavor(env: Environment) -> FlavorChoice:
         return FlavorChoice(None, f"the live app could not be asked ({exc})")
     if answer.flavor is None:
         return FlavorChoice(None, "the live app's cookies name neither next-auth. nor authjs.")
-    flavor: FlavorName = "v5" if answer.flavor is V5 else "v4"
-    return FlavorChoice(flavor, f"the live app's cookies ({answer.flavor.cookie_prefix}.*)")
+    return FlavorChoice(answer.flavor.name, f"the live app's cookies ({answer.flavor.cookie_prefix}.*)")
 
 
 def configured_flavor(env: Environment) -> str | None:
